@@ -1,0 +1,18 @@
+"""secagg: secure aggregation for federated learning, with a fast C++ core."""
+
+from __future__ import annotations
+
+from . import errors
+from .aggregator import AggregationResult, Aggregator, Stage, available_aggregators, create_aggregator
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AggregationResult",
+    "Aggregator",
+    "Stage",
+    "__version__",
+    "available_aggregators",
+    "create_aggregator",
+    "errors",
+]

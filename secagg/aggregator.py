@@ -1,0 +1,149 @@
+"""The one interface every aggregator implements, and the registry that builds them by name.
+
+``plain`` (no privacy, the reference), ``secagg``, ``secagg+``, ``he-bfv`` and ``he-ckks`` all take
+the clients' float updates of one round and return the sum over the clients that were included.
+Training loops, the simulator and the benchmarks only ever talk to :class:`Aggregator`.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import ConfigError, DTypeError, InputError, NonFiniteError, ShapeError
+
+
+class Stage(enum.IntEnum):
+    """Protocol stages, in order. A dropout schedule says before which stage a client vanishes."""
+
+    ADVERTISE_KEYS = 0
+    SHARE_KEYS = 1
+    MASKED_INPUT = 2
+    CONSISTENCY_CHECK = 3
+    UNMASKING = 4
+
+
+DropoutSchedule = Mapping[int, Stage]
+"""Client id -> the stage *before which* that client vanishes (it sends nothing from then on)."""
+
+
+def contributes(stage: Stage | None) -> bool:
+    """Whether a client that vanishes before ``stage`` (None: never) has sent its input."""
+    return stage is None or stage > Stage.MASKED_INPUT
+
+
+@dataclass(frozen=True)
+class AggregationResult:
+    """What one aggregation round produced.
+
+    ``total`` is the float64 sum of the included clients' updates (de-quantized where the
+    aggregator quantizes). Byte counts are per client id, per stage name.
+    """
+
+    total: np.ndarray
+    included: frozenset[int]
+    bytes_sent: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+    bytes_received: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
+    seconds: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def num_included(self) -> int:
+        return len(self.included)
+
+    def mean(self) -> np.ndarray:
+        """The average over included clients."""
+        if not self.included:
+            raise InputError("no client was included in the aggregate")
+        return self.total / len(self.included)
+
+    def total_bytes_sent(self) -> int:
+        return sum(sum(per_stage.values()) for per_stage in self.bytes_sent.values())
+
+    def total_bytes_received(self) -> int:
+        return sum(sum(per_stage.values()) for per_stage in self.bytes_received.values())
+
+
+class Aggregator(abc.ABC):
+    """Sums the clients' updates of one round; subclasses decide how privately."""
+
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def aggregate(
+        self,
+        updates: Mapping[int, np.ndarray],
+        *,
+        dropouts: DropoutSchedule | None = None,
+        round_index: int = 0,
+    ) -> AggregationResult:
+        """Aggregate one round.
+
+        ``updates`` maps client id -> 1-D float array (all of one length). ``dropouts`` says which
+        clients vanish before which stage; an aggregator that cannot finish (e.g. fewer survivors
+        than its threshold) raises :class:`secagg.errors.ThresholdError`.
+        """
+
+
+def validate_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], np.ndarray]:
+    """Check a round's updates and stack them: returns (sorted client ids, float64 matrix)."""
+    if not isinstance(updates, Mapping) or len(updates) == 0:
+        raise InputError("updates must be a non-empty mapping of client id -> 1-D float array")
+    ids = sorted(updates)
+    for cid in ids:
+        if not isinstance(cid, (int, np.integer)) or isinstance(cid, bool) or cid < 0:
+            raise InputError(f"client ids must be non-negative integers, got {cid!r}")
+    rows = []
+    length = None
+    for cid in ids:
+        arr = np.asarray(updates[cid])
+        if arr.dtype.kind != "f":
+            raise DTypeError(f"update of client {cid} has dtype {arr.dtype}; expected a float array")
+        if arr.ndim != 1:
+            raise ShapeError(f"update of client {cid} has shape {arr.shape}; expected 1-D")
+        if length is None:
+            length = arr.shape[0]
+        elif arr.shape[0] != length:
+            raise ShapeError(f"update of client {cid} has length {arr.shape[0]}; others have {length}")
+        if not np.all(np.isfinite(arr)):
+            raise NonFiniteError(f"update of client {cid} contains NaN or infinity")
+        rows.append(arr.astype(np.float64, copy=False))
+    return [int(c) for c in ids], np.stack(rows)
+
+
+# name -> "module:attribute"; modules are imported only when the aggregator is asked for, so an
+# optional dependency (TenSEAL) is needed only by who uses it.
+_REGISTRY: dict[str, str] = {
+    "plain": "secagg.plain:PlainAggregator",
+    "secagg": "secagg.protocol.aggregator:SecAggAggregator",
+    "secagg+": "secagg.protocol.aggregator:SecAggPlusAggregator",
+    "he-bfv": "secagg.he.aggregator:BFVAggregator",
+    "he-ckks": "secagg.he.aggregator:CKKSAggregator",
+}
+
+
+def available_aggregators() -> list[str]:
+    """Names accepted by :func:`create_aggregator`."""
+    return sorted(_REGISTRY)
+
+
+def create_aggregator(name: str, **options: Any) -> Aggregator:
+    """Build an aggregator by name, e.g. ``create_aggregator("secagg+", clipping_range=1.0)``."""
+    try:
+        target = _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown aggregator {name!r}; choose one of {', '.join(available_aggregators())}"
+        ) from None
+    module_name, attr = target.split(":")
+    module = importlib.import_module(module_name)
+    factory = getattr(module, attr)
+    aggregator = factory(**options)
+    if not isinstance(aggregator, Aggregator):  # pragma: no cover - registry misconfiguration
+        raise ConfigError(f"{target} did not build an Aggregator")
+    return aggregator

@@ -1,0 +1,115 @@
+"""One exception hierarchy for the whole package.
+
+Every error the package raises on purpose derives from :class:`SecAggError`. Errors about
+bad arguments also derive from the matching built-in (``ValueError``/``TypeError``) so that
+generic callers keep working.
+"""
+
+from __future__ import annotations
+
+
+class SecAggError(Exception):
+    """Base class of every error raised by ``secagg``."""
+
+
+# --- configuration and input validation ------------------------------------------------
+class ConfigError(SecAggError, ValueError):
+    """A parameter is out of range or parameters contradict each other."""
+
+
+class ModulusError(ConfigError):
+    """``modulus_range`` is invalid or too small for clients x ``quantization_range``."""
+
+
+class InputError(SecAggError, ValueError):
+    """An input array or value is malformed."""
+
+
+class DTypeError(InputError, TypeError):
+    """An array has the wrong dtype (floats are never silently cast to integers)."""
+
+
+class ShapeError(InputError):
+    """An array has the wrong shape or length."""
+
+
+class NonFiniteError(InputError):
+    """An update contains NaN or infinity."""
+
+
+class SeedError(InputError):
+    """A seed is not exactly 32 bytes, or a sign is not +1/-1."""
+
+
+class NativeError(SecAggError, RuntimeError):
+    """The native core reported an unexpected failure."""
+
+
+class DependencyError(SecAggError, ImportError):
+    """An optional dependency is missing; the message says how to install it."""
+
+
+# --- secret sharing ----------------------------------------------------------------------
+class ShamirError(SecAggError, ValueError):
+    """Shares are invalid, inconsistent, duplicated or too few to reconstruct."""
+
+
+# --- protocol ------------------------------------------------------------------------------
+class ProtocolError(SecAggError):
+    """A protocol rule was violated."""
+
+
+class InvalidMessageError(ProtocolError):
+    """A message is malformed, truncated, oversized or of the wrong version or type."""
+
+
+class ReplayError(InvalidMessageError):
+    """A message belongs to another session or round, or was already processed."""
+
+
+class UnknownClientError(ProtocolError):
+    """A message names a client id that is not part of this session."""
+
+
+class AuthenticationError(ProtocolError):
+    """A signature or an authenticated ciphertext did not verify."""
+
+
+class UnsafeRequestError(ProtocolError):
+    """The server asked for something an honest client must never reveal."""
+
+
+class ConsistencyError(ProtocolError):
+    """Parties were shown different views (e.g. different survivor sets)."""
+
+
+class ThresholdError(ProtocolError):
+    """Fewer than the reconstruction threshold of clients remain; the round aborts."""
+
+    def __init__(self, message: str, *, stage: str | None = None, survivors: int | None = None,
+                 threshold: int | None = None) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.survivors = survivors
+        self.threshold = threshold
+
+
+class AbortedError(ProtocolError):
+    """The session was aborted; no aggregate is available."""
+
+
+# --- applications ----------------------------------------------------------------------
+class DataError(SecAggError, ValueError):
+    """A data file is missing or malformed (the message names file and line)."""
+
+
+class HEError(SecAggError):
+    """A homomorphic-encryption operation failed (wrong context, corrupt ciphertext, ...)."""
+
+
+class PrivacyError(ConfigError):
+    """Differential-privacy parameters are invalid or cannot be met."""
+
+
+class CheckpointError(SecAggError):
+    """A checkpoint is missing, corrupt or incompatible."""
