@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from . import errors
 from .aggregator import AggregationResult, Aggregator, Stage, available_aggregators, create_aggregator
+from .masking import quantize_and_mask, sum_masked, unmask
+from .prg import prg_backend, prg_expand
+from .quantize import dequantize, quantize
 
 __version__ = "0.1.0"
 
@@ -14,5 +17,12 @@ __all__ = [
     "__version__",
     "available_aggregators",
     "create_aggregator",
+    "dequantize",
     "errors",
+    "prg_backend",
+    "prg_expand",
+    "quantize",
+    "quantize_and_mask",
+    "sum_masked",
+    "unmask",
 ]

@@ -1,0 +1,51 @@
+"""Typed stub of the native module ``secagg._core`` (pybind11). Use the wrappers in secagg.*."""
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+# --- prg/kernels ----------------------------------------------------------------------------
+# Errors: secagg.errors.{SeedError, ModulusError, ConfigError, NonFiniteError, DTypeError,
+# ShapeError, InputError}. threads=0 means automatic. Arrays must already have the exact dtype.
+
+def prg_expand(seed: bytes, length: int, modulus_range: int, threads: int = 0) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+def aes256_ctr(key: bytes, iv: bytes, nbytes: int) -> bytes: ...
+def hkdf_sha256(ikm: bytes, salt: bytes | None, info: bytes, length: int) -> bytes: ...
+def derive_prg_key(seed: bytes) -> bytes: ...
+def prg_backend() -> str: ...
+def available_backends() -> list[str]: ...
+def set_backend(name: str) -> None: ...
+def quantize(
+    update: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    clipping_range: float,
+    quantization_range: int,
+    rounding_seed: bytes,
+    threads: int = 0,
+) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+def quantize_and_mask(
+    update: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    clipping_range: float,
+    quantization_range: int,
+    modulus_range: int,
+    self_seed: bytes | None,
+    peer_seeds: Sequence[bytes],
+    peer_signs: Sequence[int],
+    rounding_seed: bytes,
+    threads: int = 0,
+) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+def sum_masked(
+    vectors: npt.NDArray[np.uint32] | npt.NDArray[np.uint64] | Sequence[npt.NDArray[np.uint32]] | Sequence[npt.NDArray[np.uint64]],
+    modulus_range: int,
+    threads: int = 0,
+) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+def unmask(
+    masked_sum: npt.NDArray[np.uint32] | npt.NDArray[np.uint64],
+    modulus_range: int,
+    self_seeds: Sequence[bytes],
+    peer_seeds: Sequence[bytes],
+    peer_signs: Sequence[int],
+    threads: int = 0,
+) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+
+# --- end prg/kernels --------------------------------------------------------------------------

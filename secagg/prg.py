@@ -1,0 +1,108 @@
+"""The AES-CTR pseudo-random generator that produces every mask.
+
+Specification (an interoperability contract: a phone app linking the C ABI and the Python server
+must derive identical masks):
+
+* key = HKDF-SHA256(ikm=seed, salt=None, info=b"secagg-prg-v1", length=32) for a 32-byte seed;
+* keystream = AES-256-CTR under that key, first counter block 16 zero bytes, incremented as a
+  128-bit big-endian integer (NIST SP 800-38A);
+* the keystream is read as little-endian unsigned words: 32-bit words when ``modulus_range`` is a
+  power of two <= 2**32, 64-bit words otherwise;
+* power-of-two ``modulus_range``: element i is word i with only its low log2(modulus_range) bits;
+* any other ``modulus_range`` (at most 2**62): each 64-bit word is masked to the smallest power
+  of two >= modulus_range and rejected while >= modulus_range (unbiased rejection sampling).
+
+Results are uint32 when ``modulus_range <= 2**32``, else uint64.
+
+Backends: the native core picks VAES (256-bit), AES-NI or a portable table-based AES at run time;
+all give identical output. ``SECAGG_FORCE_PORTABLE=1`` in the environment (read at every call)
+or :func:`set_backend` forces one; :func:`prg_backend` names the one in use.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _core
+from .errors import ConfigError, ModulusError, SeedError, ShapeError
+
+SEED_BYTES = 32
+PRG_INFO = b"secagg-prg-v1"
+MAX_MODULUS = 2**64
+MAX_GENERAL_MODULUS = 2**62
+
+
+def check_seed(seed: object, what: str = "seed") -> bytes:
+    """Return ``seed`` as bytes, or raise :class:`SeedError` unless it is exactly 32 bytes."""
+    if not isinstance(seed, (bytes, bytearray, memoryview)):
+        raise SeedError(f"{what} must be bytes of length {SEED_BYTES}, got {type(seed).__name__}")
+    seed = bytes(seed)
+    if len(seed) != SEED_BYTES:
+        raise SeedError(f"{what} has {len(seed)} bytes; seeds must be exactly {SEED_BYTES} bytes "
+                        "(e.g. os.urandom(32))")
+    return seed
+
+
+def check_int(value: object, what: str, error: type[Exception] = ConfigError) -> int:
+    """An ``int`` (or numpy integer), never a float or bool."""
+    if isinstance(value, (bool, np.bool_)):
+        raise error(f"{what} must be an int, got a bool")
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise error(f"{what} must be an int, got {type(value).__name__}") from None
+
+
+def check_modulus(modulus_range: object) -> int:
+    """Validate ``modulus_range``: a power of two in [2, 2**64] or an integer in [3, 2**62]."""
+    r = check_int(modulus_range, "modulus_range", ModulusError)
+    if r < 2 or r > MAX_MODULUS:
+        raise ModulusError(f"modulus_range must be in [2, 2**64], got {r}")
+    if r & (r - 1) and r > MAX_GENERAL_MODULUS:
+        raise ModulusError(f"modulus_range {r} is not a power of two, so it must be at most 2**62")
+    return r
+
+
+def dtype_for_modulus(modulus_range: int) -> np.dtype:
+    """uint32 when ``modulus_range <= 2**32``, else uint64."""
+    return np.dtype(np.uint32) if modulus_range <= 2**32 else np.dtype(np.uint64)
+
+
+def check_threads(threads: int | None) -> int:
+    """``None`` -> 0 (automatic: all cores for large inputs, 1 for small ones)."""
+    if threads is None:
+        return 0
+    t = check_int(threads, "threads")
+    if t < 1:
+        raise ConfigError(f"threads must be >= 1 (or None for automatic), got {t}")
+    return t
+
+
+def prg_expand(seed: bytes, length: int, *, modulus_range: int = 2**32,
+               threads: int | None = None) -> np.ndarray:
+    """The first ``length`` elements of PRG(``seed``), each in [0, ``modulus_range``)."""
+    seed = check_seed(seed)
+    n = check_int(length, "length", ShapeError)
+    if n < 0:
+        raise ShapeError(f"length must be >= 0, got {n}")
+    r = check_modulus(modulus_range)
+    return _core.prg_expand(seed, n, r, check_threads(threads))
+
+
+def prg_backend() -> str:
+    """The AES backend in use now: ``"vaes"``, ``"aesni"`` or ``"portable"``."""
+    return _core.prg_backend()
+
+
+def available_backends() -> list[str]:
+    """The AES backends this CPU supports."""
+    return list(_core.available_backends())
+
+
+def set_backend(name: str) -> None:
+    """Force ``"portable"``, ``"aesni"`` or ``"vaes"`` process-wide, or restore ``"auto"``."""
+    if name not in ("auto", "portable", "aesni", "vaes"):
+        raise ConfigError(f"unknown backend {name!r}; use 'auto', 'portable', 'aesni' or 'vaes'")
+    _core.set_backend(name)
