@@ -107,6 +107,18 @@ class HEError(SecAggError):
     """A homomorphic-encryption operation failed (wrong context, corrupt ciphertext, ...)."""
 
 
+class CiphertextError(HEError):
+    """An HE message is corrupt, truncated, of the wrong length, or holds no ciphertext."""
+
+
+class KeyMismatchError(HEError):
+    """A ciphertext was made under another encryption context or key."""
+
+
+class NoiseBudgetError(HEError):
+    """An encrypted aggregate cannot be decrypted correctly (noise budget exhausted or garbage)."""
+
+
 class PrivacyError(ConfigError):
     """Differential-privacy parameters are invalid or cannot be met."""
 
