@@ -44,6 +44,10 @@ inline constexpr std::size_t kCheckPoints = 3;           // random rho per combi
 std::size_t sample_field_elements(const std::uint8_t* bytes, std::size_t len, std::uint64_t* out,
                                   std::size_t max_out);
 
+// kAuto uses AVX2 when the CPU has it and the environment variable SECAGG_FORCE_PORTABLE is unset
+// (or "0"); kPortable always uses the plain C++ loop. Both give identical output.
+enum class SplitImpl { kAuto, kPortable };
+
 // Splits `secret` (kSecretBytes bytes) into `num_shares` shares with threshold `threshold`.
 // coefficients: (threshold - 1) * kChunks values, each in [0, p); coefficients[(k-1)*kChunks + c] is
 //   a_{c,k}, the coefficient of X^k of chunk c's polynomial.
@@ -51,7 +55,7 @@ std::size_t sample_field_elements(const std::uint8_t* bytes, std::size_t len, st
 // Throws std::invalid_argument unless 1 <= threshold <= num_shares <= kMaxShares and every
 // coefficient is < p. Does not allocate.
 void split(const std::uint8_t* secret, std::uint32_t threshold, std::uint32_t num_shares,
-           const std::uint64_t* coefficients, std::uint64_t* out);
+           const std::uint64_t* coefficients, std::uint64_t* out, SplitImpl impl = SplitImpl::kAuto);
 
 // Outcome of reconstructing one group of shares (values are stable: they cross the binding).
 enum class Status : std::int32_t {
@@ -67,11 +71,11 @@ enum class Status : std::int32_t {
 
 const char* status_message(Status s);
 
-// One group of m shares of one secret: indices[0..m), values[m * kValueBytes] bytes in share order,
-// each share value being kChunks little-endian uint64 field elements.
+// One group of m shares of one secret: indices[0..m) and values[0..m), values[i] pointing to the
+// kValueBytes bytes of share i (kChunks little-endian uint64 field elements).
 struct GroupView {
   const std::uint32_t* indices;
-  const std::uint8_t* values;
+  const std::uint8_t* const* values;
   std::size_t num_shares;
   std::uint32_t threshold;
 };

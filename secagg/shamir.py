@@ -1,0 +1,210 @@
+"""t-of-n Shamir secret sharing of 32-byte secrets (the native core does the arithmetic).
+
+Field and encoding
+    Arithmetic is in GF(p), p = 2^61 - 1. A 32-byte secret is read as eight 32-bit little-endian
+    chunks; each chunk is the constant term of its own random polynomial of degree ``threshold - 1``
+    whose other coefficients are uniform in GF(p) (OS CSPRNG bytes, rejection-sampled: no modulo
+    bias). Share ``i`` (``1 <= i <= num_shares``; 0 is never a share) holds the eight values
+    ``f_c(i)`` as 64 bytes (eight little-endian uint64, each ``< p``). Any ``threshold`` shares
+    determine the secret; any ``threshold - 1`` shares are independent of it (perfect secrecy).
+    ``threshold == 1`` is allowed but gives **no secrecy**: every share then equals the secret.
+
+Reconstruction
+    :func:`combine` / :func:`combine_many` need at least ``threshold`` shares of one :func:`split`
+    call (same ``split_id`` and ``threshold``, distinct indices). With more than ``threshold``
+    shares, all of them must lie on one polynomial of degree ``< threshold``; this is verified by a
+    randomised Reed-Solomon parity check with fresh CSPRNG points (an inconsistent set passes with
+    probability below 2^-120), so a tampered or foreign share raises :class:`ShamirError` instead of
+    yielding a wrong secret. With exactly ``threshold`` shares a tampered share cannot be detected in
+    general (a reconstructed chunk ``>= 2^32`` is still rejected): pass extra shares when tampering
+    is a concern. :func:`combine_many` computes the Lagrange/parity coefficients once per distinct
+    (threshold, index set) and runs in C++ with the GIL released.
+
+Errors: :class:`~secagg.errors.SeedError` for a secret that is not 32 bytes,
+:class:`~secagg.errors.ConfigError` for ``threshold``/``num_shares`` out of range, and
+:class:`~secagg.errors.ShamirError` for every problem with shares.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from operator import attrgetter
+
+import numpy as np
+
+from . import _core
+from .errors import ConfigError, SeedError, ShamirError
+
+PRIME: int = _core.SHAMIR_PRIME
+"""The field modulus p = 2^61 - 1."""
+MAX_SHARES: int = _core.SHAMIR_MAX_SHARES
+"""Largest ``num_shares`` (and share index): 2^20."""
+SECRET_BYTES = 32
+SPLIT_ID_BYTES = 16
+VALUE_BYTES = 64
+FORMAT_VERSION = 1
+_HEADER = struct.Struct("<BII16s")  # version, index, threshold, split_id; then the 64-byte value
+SHARE_BYTES = _HEADER.size + VALUE_BYTES
+"""Length of :meth:`Share.to_bytes` output (89)."""
+_WORDS = struct.Struct("<8Q")
+_CHUNKS = 8
+
+__all__ = [
+    "MAX_SHARES",
+    "PRIME",
+    "SECRET_BYTES",
+    "SHARE_BYTES",
+    "Share",
+    "combine",
+    "combine_many",
+    "split",
+]
+
+
+def _check_int(name: str, value: object, error: type[Exception]) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise error(f"{name} must be an int, got {type(value).__name__}")
+    return value.__index__()  # type: ignore[attr-defined,no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One share of a 32-byte secret; see the module docstring for the encoding.
+
+    Fields are validated on construction (:class:`ShamirError`). The value is secret material and
+    is left out of ``repr``.
+    """
+
+    index: int
+    threshold: int
+    split_id: bytes
+    value: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        index, threshold, split_id, value = self.index, self.threshold, self.split_id, self.value
+        if type(index) is not int or not 1 <= index <= MAX_SHARES:
+            raise ShamirError(f"Share.index must be an int in 1..{MAX_SHARES}, got {index!r}")
+        if type(threshold) is not int or not 1 <= threshold <= MAX_SHARES:
+            raise ShamirError(f"Share.threshold must be an int in 1..{MAX_SHARES}, got {threshold!r}")
+        if type(split_id) is not bytes or len(split_id) != SPLIT_ID_BYTES:
+            raise ShamirError(f"Share.split_id must be {SPLIT_ID_BYTES} bytes")
+        if type(value) is not bytes or len(value) != VALUE_BYTES:
+            raise ShamirError(f"Share.value must be {VALUE_BYTES} bytes (8 little-endian uint64)")
+        if max(_WORDS.unpack(value)) >= PRIME:
+            raise ShamirError("Share.value has an element >= p = 2^61 - 1: not a valid share")
+
+    def to_bytes(self) -> bytes:
+        """Serialise as version (1 byte) | index (u32 LE) | threshold (u32 LE) | split_id | value."""
+        return _HEADER.pack(FORMAT_VERSION, self.index, self.threshold, self.split_id) + self.value
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Share:
+        """Parse :meth:`to_bytes` output strictly; :class:`ShamirError` on any malformed input."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ShamirError(f"share data must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) != SHARE_BYTES:
+            raise ShamirError(f"share data must be exactly {SHARE_BYTES} bytes, got {len(data)}")
+        version, index, threshold, split_id = _HEADER.unpack_from(data)
+        if version != FORMAT_VERSION:
+            raise ShamirError(f"unknown share format version {version} (expected {FORMAT_VERSION})")
+        return cls(index, threshold, split_id, data[_HEADER.size :])
+
+
+def _uniform_field_elements(count: int) -> np.ndarray:
+    """``count`` independent uniform elements of GF(p) from the OS CSPRNG (rejection sampling)."""
+    parts: list[np.ndarray] = []
+    have = 0
+    while have < count:
+        need = count - have
+        got = _core.shamir_sample_field(os.urandom(8 * need + 64), need)
+        parts.append(got)
+        have += len(got)
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+
+
+def split(secret: bytes, threshold: int, num_shares: int) -> list[Share]:
+    """Split a 32-byte ``secret`` into ``num_shares`` shares, any ``threshold`` of which rebuild it.
+
+    ``1 <= threshold <= num_shares <= MAX_SHARES``; ``threshold == 1`` gives no secrecy.
+    """
+    if not isinstance(secret, (bytes, bytearray, memoryview)):
+        raise SeedError(f"secret must be {SECRET_BYTES} bytes, got {type(secret).__name__}")
+    secret = bytes(secret)
+    if len(secret) != SECRET_BYTES:
+        raise SeedError(f"secret must be exactly {SECRET_BYTES} bytes, got {len(secret)}")
+    t = _check_int("threshold", threshold, ConfigError)
+    n = _check_int("num_shares", num_shares, ConfigError)
+    if not 1 <= n <= MAX_SHARES:
+        raise ConfigError(f"num_shares must be in 1..{MAX_SHARES}, got {n}")
+    if not 1 <= t <= n:
+        raise ConfigError(f"threshold must be in 1..num_shares={n}, got {t}")
+    coefficients = _uniform_field_elements((t - 1) * _CHUNKS)
+    values = _core.shamir_split(secret, t, n, coefficients)
+    raw = values.astype("<u8", copy=False).tobytes()
+    split_id = os.urandom(SPLIT_ID_BYTES)
+    return [Share(i + 1, t, split_id, raw[VALUE_BYTES * i : VALUE_BYTES * (i + 1)]) for i in range(n)]
+
+
+def combine(shares: Sequence[Share]) -> bytes:
+    """Rebuild the secret from at least ``threshold`` shares of one :func:`split` call."""
+    return _combine_groups([shares], single=True)[0]
+
+
+def combine_many(groups: Sequence[Sequence[Share]]) -> list[bytes]:
+    """Rebuild many secrets at once; equal to ``[combine(g) for g in groups]`` but much faster.
+
+    Coefficients are computed once per distinct (threshold, index set), so a batch whose groups
+    share their holders costs O(threshold) per secret. The first bad group raises
+    :class:`ShamirError` naming its position.
+    """
+    if isinstance(groups, (bytes, str)) or not isinstance(groups, Sequence):
+        raise ShamirError("groups must be a sequence of sequences of Share")
+    return _combine_groups(groups)
+
+
+_index = attrgetter("index")
+_threshold = attrgetter("threshold")
+_split_id = attrgetter("split_id")
+_value = attrgetter("value")
+
+
+def _combine_groups(groups: Sequence[Sequence[Share]], single: bool = False) -> list[bytes]:
+    where = "" if single else "group {}: "
+    thresholds = np.empty(len(groups), dtype=np.uint32)
+    offsets = np.zeros(len(groups) + 1, dtype=np.uint64)
+    indices: list[int] = []
+    values: list[bytes] = []
+    for g, group in enumerate(groups):
+        prefix = where.format(g)
+        if isinstance(group, (bytes, str)) or not isinstance(group, Sequence):
+            raise ShamirError(f"{prefix}shares must be a sequence of Share, got {type(group).__name__}")
+        if not group:
+            raise ShamirError(f"{prefix}no shares given")
+        for tp in set(map(type, group)):
+            if not issubclass(tp, Share):
+                raise ShamirError(f"{prefix}expected Share objects, got {tp.__name__}")
+        if len(set(map(_split_id, group))) != 1:
+            raise ShamirError(f"{prefix}shares come from different split() calls (mixed secrets)")
+        if len(set(map(_threshold, group))) != 1:
+            raise ShamirError(f"{prefix}shares disagree on the threshold (mixed or tampered)")
+        t = group[0].threshold
+        if len(group) < t:
+            raise ShamirError(
+                f"{prefix}not enough shares: got {len(group)}, threshold is {t}; "
+                f"collect at least {t} distinct shares"
+            )
+        thresholds[g] = t
+        offsets[g + 1] = offsets[g] + len(group)
+        indices.extend(map(_index, group))
+        values.extend(map(_value, group))
+    check_points = _uniform_field_elements(_core.SHAMIR_CHECK_POINTS)
+    secrets, status = _core.shamir_combine_many(indices, offsets, thresholds, values, check_points)
+    bad = np.flatnonzero(status)
+    if bad.size:
+        g = int(bad[0])
+        raise ShamirError(where.format(g) + _core.shamir_status_message(int(status[g])))
+    return [secrets[SECRET_BYTES * g : SECRET_BYTES * (g + 1)] for g in range(len(groups))]
