@@ -49,3 +49,31 @@ def unmask(
 ) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
 
 # --- end prg/kernels --------------------------------------------------------------------------
+
+# --- shamir -----------------------------------------------------------------------------------
+# GF(2^61 - 1) Shamir sharing of 32-byte secrets; use secagg.shamir. Wrong dtypes raise TypeError,
+# inconsistent sizes ValueError (the wrapper validates first).
+
+SHAMIR_PRIME: int
+SHAMIR_MAX_SHARES: int
+SHAMIR_CHECK_POINTS: int
+
+def shamir_sample_field(randomness: bytes, max_out: int) -> npt.NDArray[np.uint64]: ...
+def shamir_split(
+    secret: bytes,
+    threshold: int,
+    num_shares: int,
+    coefficients: npt.NDArray[np.uint64],
+    *,
+    portable: bool = False,
+) -> npt.NDArray[np.uint64]: ...
+def shamir_combine_many(
+    indices: Sequence[int],
+    offsets: npt.NDArray[np.uint64],
+    thresholds: npt.NDArray[np.uint32],
+    values: Sequence[bytes],
+    check_points: npt.NDArray[np.uint64],
+) -> tuple[bytes, npt.NDArray[np.int32]]: ...
+def shamir_status_message(code: int) -> str: ...
+
+# --- end shamir -------------------------------------------------------------------------------
