@@ -98,6 +98,10 @@ class AbortedError(ProtocolError):
     """The session was aborted; no aggregate is available."""
 
 
+class DeadlineError(ProtocolError):
+    """A reply arrived after its stage's deadline (the server has moved on without it)."""
+
+
 # --- applications ----------------------------------------------------------------------
 class DataError(SecAggError, ValueError):
     """A data file is missing or malformed (the message names file and line)."""

@@ -1,0 +1,103 @@
+"""The client state machine: R0 advertise keys -> R1 share keys -> R2 masked input ->
+[R3 consistency check] -> R4 unmasking -> completed (or aborted at any point)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+
+import numpy as np
+
+from ...crypto import IdentityKey
+from ...errors import AbortedError, InvalidMessageError, ReplayError, SecAggError
+from ..messages import (AbortMessage, AdvertiseKeysRequest, ConsistencyCheckRequest,
+                        MaskedInputRequest, Message, ShareKeysRequest, UnmaskingRequest, decode,
+                        expect)
+from . import r0_advertise_keys, r1_share_keys, r2_masked_input, r3_consistency_check, r4_unmasking
+from .context import ClientContext
+
+
+class ClientState(enum.Enum):
+    ADVERTISE_KEYS = "advertise keys"
+    SHARE_KEYS = "share keys"
+    MASKED_INPUT = "masked input"
+    CONSISTENCY_CHECK = "consistency check"
+    UNMASKING = "unmasking"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+_ROUNDS = {
+    ClientState.ADVERTISE_KEYS: (AdvertiseKeysRequest, r0_advertise_keys.handle),
+    ClientState.SHARE_KEYS: (ShareKeysRequest, r1_share_keys.handle),
+    ClientState.MASKED_INPUT: (MaskedInputRequest, r2_masked_input.handle),
+    ClientState.CONSISTENCY_CHECK: (ConsistencyCheckRequest, r3_consistency_check.handle),
+    ClientState.UNMASKING: (UnmaskingRequest, r4_unmasking.handle),
+}
+
+
+class SecAggClient:
+    """One client of one session. Feed it the server's requests; it returns its replies.
+
+    ``update`` is a 1-D float vector (quantized and masked by the fused native kernel with
+    ``rounding_seed``) or a 1-D unsigned vector already quantized to [0, quantization_range).
+    The active threat model needs ``identity`` (this client's Ed25519 key) and
+    ``identity_registry`` (every client id -> registered Ed25519 public key).
+    """
+
+    def __init__(self, client_id: int, update: np.ndarray, *, rounding_seed: bytes | None = None,
+                 identity: IdentityKey | None = None,
+                 identity_registry: Mapping[int, bytes] | None = None) -> None:
+        if isinstance(client_id, bool) or not isinstance(client_id, int) or client_id < 0:
+            raise InvalidMessageError(f"client_id must be a non-negative int, got {client_id!r}")
+        self.ctx = ClientContext(client_id=client_id, update=r0_advertise_keys.as_input(update),
+                                 rounding_seed=rounding_seed, identity=identity,
+                                 identity_registry=dict(identity_registry or {}))
+        self.state = ClientState.ADVERTISE_KEYS
+        self.error: SecAggError | None = None
+
+    @property
+    def client_id(self) -> int:
+        return self.ctx.client_id
+
+    def handle(self, data: bytes) -> bytes | None:
+        """Process one request; returns the reply bytes (None after an abort message).
+
+        Malformed, replayed or misrouted messages raise (InvalidMessageError / ReplayError) and
+        leave the state unchanged. A request that breaks a protocol rule raises its specific
+        error and aborts this client for good.
+        """
+        if self.state is ClientState.ABORTED:
+            raise AbortedError(f"client {self.client_id} has aborted: {self.error}")
+        if self.state is ClientState.COMPLETED:
+            raise ReplayError(f"client {self.client_id} has completed this session")
+        message = decode(data)
+        session = None if self.ctx.config is None else self.ctx.config.session_id
+        if isinstance(message, AbortMessage):
+            expect(message, AbortMessage, session_id=session, client_id=self.client_id)
+            self._abort(AbortedError(f"the server aborted the session: {message.reason}"))
+            return None
+        expected, handler = _ROUNDS[self.state]
+        expect(message, expected, session_id=session, client_id=self.client_id)
+        try:
+            reply: Message = handler(self.ctx, message)
+        except SecAggError as exc:
+            self._abort(exc)
+            raise
+        self.state = self._next()
+        return reply.to_bytes()
+
+    def _next(self) -> ClientState:
+        order = list(_ROUNDS)
+        if self.state is ClientState.UNMASKING:
+            return ClientState.COMPLETED
+        nxt = order[order.index(self.state) + 1]
+        if nxt is ClientState.CONSISTENCY_CHECK and not self.ctx.cfg.active:
+            nxt = ClientState.UNMASKING
+        return nxt
+
+    def _abort(self, error: SecAggError) -> None:
+        self.state = ClientState.ABORTED
+        self.error = error
+        self.ctx.self_seed = None  # forget secrets
+        self.ctx.held = {}

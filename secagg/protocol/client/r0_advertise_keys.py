@@ -1,0 +1,50 @@
+"""Round 0: receive the session config, create the two X25519 key pairs, advertise them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...crypto import KeyPair
+from ...errors import ConfigError, InvalidMessageError, ShapeError, UnknownClientError
+from ..config import INPUT_FLOAT, SessionConfig
+from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
+from ..transcript import advertise_transcript
+from .context import ClientContext
+
+
+def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysReply:
+    config = SessionConfig.from_wire(request.config, request.session_id)
+    if ctx.client_id not in config.client_ids:
+        raise UnknownClientError(f"the session config does not list this client ({ctx.client_id})")
+    if config.active and ctx.identity is None:
+        raise ConfigError("the active threat model needs this client's identity key")
+    if config.vector_length != ctx.update.shape[0]:
+        raise ShapeError(f"the server expects vectors of length {config.vector_length}; this "
+                         f"client's update has length {ctx.update.shape[0]}")
+    kind = ctx.update.dtype.kind
+    if (config.input_kind == INPUT_FLOAT) != (kind == "f"):
+        raise InvalidMessageError(f"the server expects {config.input_kind} inputs, this client "
+                                  f"holds {ctx.update.dtype}")
+    if kind == "u" and ctx.update.size and int(ctx.update.max()) >= config.quantization_range:
+        raise ShapeError("quantized input has values >= quantization_range")
+    ctx.config = config
+    ctx.graph = config.graph()
+    ctx.c_keys, ctx.s_keys = KeyPair.generate(), KeyPair.generate()
+    signature = b""
+    if config.active:
+        assert ctx.identity is not None
+        signature = ctx.identity.sign(advertise_transcript(
+            config.session_id, ctx.client_id, ctx.c_keys.public, ctx.s_keys.public))
+    return AdvertiseKeysReply(session_id=config.session_id, client_id=ctx.client_id,
+                              c_public=ctx.c_keys.public, s_public=ctx.s_keys.public,
+                              signature=signature)
+
+
+def as_input(update: np.ndarray) -> np.ndarray:
+    """Validate a client's input: a 1-D float vector, or a 1-D unsigned quantized vector."""
+    arr = np.asarray(update)
+    if arr.ndim != 1 or arr.shape[0] == 0:
+        raise ShapeError(f"a client's input must be a non-empty 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind not in "fu":
+        raise InvalidMessageError(f"a client's input must be float or unsigned int, got {arr.dtype}")
+    return arr

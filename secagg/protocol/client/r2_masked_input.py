@@ -1,0 +1,77 @@
+"""Round 2: decrypt the shares addressed to this client, then send the input masked with the
+self mask and the pairwise masks of every neighbour that shared its keys, bit-packed."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+
+from ...aggregator import Stage
+from ...crypto import decrypt, pairwise_seed
+from ...errors import AuthenticationError, InvalidMessageError, ShamirError, ThresholdError, \
+    UnknownClientError
+from ...masking import quantize_and_mask
+from ...prg import prg_expand
+from ...shamir import Share
+from ..config import INPUT_FLOAT
+from ..messages import MaskedInputReply, MaskedInputRequest
+from ..packing import pack
+from ..transcript import share_aad
+from .context import ClientContext
+
+
+def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[Share, Share]:
+    cfg, me = ctx.cfg, ctx.client_id
+    plaintext = decrypt(ctx.share_keys[sender], blob, share_aad(cfg.session_id, sender, me))
+    try:
+        fields = msgpack.unpackb(plaintext, raw=False, use_list=True)
+        ok = (type(fields) is list and len(fields) == 4 and fields[0] == sender and fields[1] == me)
+        if not ok:
+            raise InvalidMessageError("bad share envelope")
+        return Share.from_bytes(fields[2]), Share.from_bytes(fields[3])
+    except (ShamirError, InvalidMessageError, ValueError, TypeError) as exc:
+        raise AuthenticationError(f"shares from client {sender} are malformed: {exc}") from None
+
+
+def masked_vector(ctx: ClientContext, peer_seeds: list[bytes], peer_signs: list[int]) -> np.ndarray:
+    """(input + PRG(b) + sum_j sign_j PRG(s_j)) mod R, via the fused native kernel for floats."""
+    cfg = ctx.cfg
+    assert ctx.self_seed is not None
+    if cfg.input_kind == INPUT_FLOAT:
+        return quantize_and_mask(ctx.update, clipping_range=cfg.clipping_range,
+                                 quantization_range=cfg.quantization_range,
+                                 modulus_range=cfg.modulus_range, self_seed=ctx.self_seed,
+                                 peer_seeds=peer_seeds, peer_signs=peer_signs,
+                                 rounding_seed=ctx.rounding_seed)
+    r, d = cfg.modulus_range, cfg.vector_length
+    acc = ctx.update.astype(np.uint64) + prg_expand(ctx.self_seed, d, modulus_range=r)
+    for seed, sign in zip(peer_seeds, peer_signs):
+        mask = prg_expand(seed, d, modulus_range=r).astype(np.uint64)
+        acc += mask if sign > 0 else (np.uint64(r) - mask)  # R divides 2**64: wrap-around is exact
+    return acc & np.uint64(r - 1)
+
+
+def handle(ctx: ClientContext, request: MaskedInputRequest) -> MaskedInputReply:
+    cfg, me = ctx.cfg, ctx.client_id
+    assert ctx.s_keys is not None and ctx.own_shares is not None
+    for sender in request.ciphertexts:
+        if sender not in ctx.peer_keys:
+            raise UnknownClientError(f"the server forwarded shares from client {sender}, which did "
+                                     f"not advertise keys to client {me}")
+    holders = len(request.ciphertexts) + 1
+    if holders < cfg.threshold:
+        raise ThresholdError(f"only {holders} of client {me}'s group shared keys; threshold is "
+                             f"{cfg.threshold}", stage=Stage.MASKED_INPUT.name, survivors=holders,
+                             threshold=cfg.threshold)
+    held = {me: ctx.own_shares}
+    for sender, blob in request.ciphertexts.items():
+        held[sender] = _open(ctx, sender, blob)
+    ctx.held = held
+    ctx.masked_with = frozenset(request.ciphertexts)
+    peers = sorted(ctx.masked_with)
+    seeds = [pairwise_seed(ctx.s_keys, ctx.peer_keys[p][1], session_id=cfg.session_id, me=me, peer=p)
+             for p in peers]
+    signs = [1 if me < p else -1 for p in peers]
+    vector = masked_vector(ctx, seeds, signs)
+    return MaskedInputReply(session_id=cfg.session_id, client_id=me, length=cfg.vector_length,
+                            bits=cfg.bits, data=pack(vector, cfg.bits))

@@ -1,0 +1,33 @@
+"""Round 3 (active model): sign the set of clients whose masked input the server accepted."""
+
+from __future__ import annotations
+
+from ...aggregator import Stage
+from ...errors import ConsistencyError, ThresholdError, UnknownClientError
+from ..messages import ConsistencyCheckReply, ConsistencyCheckRequest
+from ..transcript import consistency_transcript
+from .context import ClientContext
+
+
+def handle(ctx: ClientContext, request: ConsistencyCheckRequest) -> ConsistencyCheckReply:
+    cfg, me = ctx.cfg, ctx.client_id
+    assert ctx.graph is not None and ctx.identity is not None
+    survivors = frozenset(request.survivors)
+    unknown = survivors - set(cfg.client_ids)
+    if unknown:
+        raise UnknownClientError(f"survivor set names clients outside the session: {sorted(unknown)[:5]}")
+    if me not in survivors:
+        raise ConsistencyError(f"client {me} sent its masked input but is not in the survivor set")
+    neighbors = ctx.graph.neighbors(me)
+    impossible = (survivors & neighbors) - ctx.masked_with
+    if impossible:
+        raise ConsistencyError(f"survivor set names neighbours that never shared keys with client "
+                               f"{me}: {sorted(impossible)[:5]}")
+    in_group = len(survivors & ctx.graph.group(me))
+    if in_group < cfg.threshold:
+        raise ThresholdError(f"only {in_group} of client {me}'s group survived; threshold is "
+                             f"{cfg.threshold}", stage=Stage.CONSISTENCY_CHECK.name,
+                             survivors=in_group, threshold=cfg.threshold)
+    ctx.signed_survivors = survivors
+    signature = ctx.identity.sign(consistency_transcript(cfg.session_id, survivors))
+    return ConsistencyCheckReply(session_id=cfg.session_id, client_id=me, signature=signature)

@@ -1,0 +1,112 @@
+"""The parameters of one session, chosen by the server and sent to every client in round 0."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError, InvalidMessageError
+from ..prg import check_modulus
+from .graphs import GRAPH_COMPLETE, GRAPH_HARARY, Graph, build_graph
+from .messages import MAX_CLIENTS, MAX_VECTOR_LENGTH, SESSION_ID_BYTES
+from .params import THREAT_MODELS
+
+INPUT_FLOAT = "float"
+INPUT_QUANTIZED = "quantized"
+
+
+def default_modulus(num_clients: int, quantization_range: int) -> int:
+    """The smallest power of two R with R > num_clients * (quantization_range - 1)."""
+    top = num_clients * (quantization_range - 1)
+    return 1 << max(1, top.bit_length())
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """Everything both sides must agree on. ``modulus_range`` is a power of two."""
+
+    client_ids: tuple[int, ...]
+    graph_kind: str
+    degree: int
+    threshold: int
+    modulus_range: int
+    vector_length: int
+    clipping_range: float
+    quantization_range: int
+    threat_model: str = "honest-but-curious"
+    input_kind: str = INPUT_FLOAT
+    graph_seed: bytes = field(default_factory=lambda: os.urandom(32))
+    session_id: bytes = field(default_factory=lambda: os.urandom(SESSION_ID_BYTES))
+
+    def __post_init__(self) -> None:
+        ids = self.client_ids
+        if not isinstance(ids, tuple) or not 2 <= len(ids) <= MAX_CLIENTS or any(
+                type(c) is not int or c < 0 or c >= 2**63 for c in ids):
+            raise ConfigError(f"client_ids must be a tuple of 2..{MAX_CLIENTS} ints in [0, 2**63)")
+        if list(ids) != sorted(set(ids)):
+            raise ConfigError("client_ids must be sorted and distinct")
+        if self.graph_kind not in (GRAPH_COMPLETE, GRAPH_HARARY):
+            raise ConfigError(f"unknown graph kind {self.graph_kind!r}")
+        n = len(ids)
+        if self.graph_kind == GRAPH_COMPLETE and self.degree != n - 1:
+            raise ConfigError(f"the complete graph on {n} clients has degree {n - 1}")
+        if type(self.threshold) is not int or not 1 <= self.threshold <= self.degree + 1:
+            raise ConfigError(f"threshold must be an int in [1, degree + 1 = {self.degree + 1}], "
+                              f"got {self.threshold!r}")
+        r = check_modulus(self.modulus_range)
+        if r & (r - 1):
+            raise ConfigError(f"modulus_range must be a power of two for bit-packing, got {r}")
+        if type(self.vector_length) is not int or not 1 <= self.vector_length <= MAX_VECTOR_LENGTH:
+            raise ConfigError(f"vector_length must be an int in [1, {MAX_VECTOR_LENGTH}]")
+        c = self.clipping_range
+        if type(c) is not float or not (math.isfinite(c) and c > 0):
+            raise ConfigError(f"clipping_range must be a finite float > 0, got {c!r}")
+        q = self.quantization_range
+        if type(q) is not int or not 2 <= q <= r:
+            raise ConfigError(f"quantization_range must be an int in [2, modulus_range], got {q!r}")
+        if self.threat_model not in THREAT_MODELS:
+            raise ConfigError(f"threat_model must be one of {THREAT_MODELS}")
+        if self.input_kind not in (INPUT_FLOAT, INPUT_QUANTIZED):
+            raise ConfigError(f"input_kind must be {INPUT_FLOAT!r} or {INPUT_QUANTIZED!r}")
+        if not isinstance(self.graph_seed, bytes) or len(self.graph_seed) != 32:
+            raise ConfigError("graph_seed must be 32 bytes")
+        if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
+            raise ConfigError(f"session_id must be {SESSION_ID_BYTES} bytes")
+
+    @property
+    def bits(self) -> int:
+        return self.modulus_range.bit_length() - 1
+
+    @property
+    def active(self) -> bool:
+        return self.threat_model == "active"
+
+    def graph(self) -> Graph:
+        return build_graph(self.graph_kind, self.client_ids, self.degree, self.graph_seed)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"client_ids": list(self.client_ids), "graph_kind": self.graph_kind,
+                "degree": self.degree, "threshold": self.threshold,
+                "modulus_range": self.modulus_range, "vector_length": self.vector_length,
+                "clipping_range": self.clipping_range, "quantization_range": self.quantization_range,
+                "threat_model": self.threat_model, "input_kind": self.input_kind,
+                "graph_seed": self.graph_seed}
+
+    @classmethod
+    def from_wire(cls, body: dict[str, Any], session_id: bytes) -> SessionConfig:
+        """Strictly rebuild a config received in round 0 (:class:`InvalidMessageError` if bad)."""
+        expected = set(cls(client_ids=(0, 1), graph_kind=GRAPH_COMPLETE, degree=1, threshold=1,
+                           modulus_range=2, vector_length=1, clipping_range=1.0,
+                           quantization_range=2).to_wire())
+        if set(body) != expected:
+            raise InvalidMessageError(f"config must have exactly the fields {sorted(expected)}")
+        ids = body["client_ids"]
+        if type(ids) is not list:
+            raise InvalidMessageError("config client_ids must be a list")
+        try:
+            return cls(client_ids=tuple(ids), session_id=session_id,
+                       **{k: v for k, v in body.items() if k != "client_ids"})
+        except (ConfigError, TypeError) as exc:
+            raise InvalidMessageError(f"invalid session config: {exc}") from None

@@ -1,0 +1,352 @@
+"""Typed, versioned, size-bounded protocol messages, serialised with msgpack.
+
+Wire format: a msgpack array ``[version, kind, session_id, stage, client_id, body]`` where ``body``
+is a map of the message's fields. Decoding is strict: wrong types, lengths or sizes raise
+:class:`InvalidMessageError`; a message of another session, stage or kind than expected raises
+:class:`ReplayError` (see :func:`expect`). ``client_id`` is the client the message is for (server
+requests) or from (client replies).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+import msgpack
+
+from ..aggregator import Stage
+from ..errors import InvalidMessageError, ReplayError
+
+PROTOCOL_VERSION = 1
+SESSION_ID_BYTES = 16
+KEY_BYTES = 32
+SIGNATURE_BYTES = 64
+MAX_CLIENT_ID = 2**63 - 1
+MAX_CLIENTS = 1 << 20
+MAX_CIPHERTEXT_BYTES = 1024
+MAX_SHARE_BYTES = 256
+MAX_VECTOR_LENGTH = 1 << 31
+MAX_MESSAGE_BYTES = 1 << 32
+MAX_TEXT = 256
+
+
+# --- field validators ----------------------------------------------------------------------------
+def _int(v: Any, what: str, lo: int = 0, hi: int = MAX_CLIENT_ID) -> int:
+    if type(v) is not int or not lo <= v <= hi:
+        raise InvalidMessageError(f"{what} must be an int in [{lo}, {hi}], got {v!r:.60}")
+    return v
+
+
+def _bytes(v: Any, what: str, exact: int | None = None, most: int | None = None) -> bytes:
+    if type(v) is not bytes:
+        raise InvalidMessageError(f"{what} must be bytes, got {type(v).__name__}")
+    if exact is not None and len(v) != exact:
+        raise InvalidMessageError(f"{what} must be exactly {exact} bytes, got {len(v)}")
+    if most is not None and len(v) > most:
+        raise InvalidMessageError(f"{what} must be at most {most} bytes, got {len(v)}")
+    return v
+
+
+def _str(v: Any, what: str) -> str:
+    if type(v) is not str or len(v) > MAX_TEXT:
+        raise InvalidMessageError(f"{what} must be a string of at most {MAX_TEXT} characters")
+    return v
+
+
+def _float(v: Any, what: str) -> float:
+    if type(v) is not float or not math.isfinite(v):
+        raise InvalidMessageError(f"{what} must be a finite float, got {v!r:.60}")
+    return v
+
+
+def _list(v: Any, what: str) -> list:
+    if type(v) is not list or len(v) > MAX_CLIENTS:
+        raise InvalidMessageError(f"{what} must be a list of at most {MAX_CLIENTS} entries")
+    return v
+
+
+def _ids(v: Any, what: str) -> tuple[int, ...]:
+    ids = tuple(_int(x, f"{what} entry") for x in _list(v, what))
+    if len(set(ids)) != len(ids):
+        raise InvalidMessageError(f"{what} names a client more than once")
+    return ids
+
+
+def _id_map(v: Any, what: str, value: Any) -> dict[int, Any]:
+    """A list of [client_id, value] pairs, each id at most once."""
+    out: dict[int, Any] = {}
+    for entry in _list(v, what):
+        if type(entry) is not list or len(entry) != 2:
+            raise InvalidMessageError(f"{what} entries must be [client_id, value] pairs")
+        cid = _int(entry[0], f"{what} client id")
+        if cid in out:
+            raise InvalidMessageError(f"{what} names client {cid} more than once")
+        out[cid] = value(entry[1], f"{what}[{cid}]")
+    return out
+
+
+def _keys_entry(v: Any, what: str) -> tuple[bytes, bytes, bytes]:
+    if type(v) is not list or len(v) != 3:
+        raise InvalidMessageError(f"{what} must be [c_public, s_public, signature]")
+    return (_bytes(v[0], f"{what} c_public", KEY_BYTES), _bytes(v[1], f"{what} s_public", KEY_BYTES),
+            _signature(v[2], f"{what} signature"))
+
+
+def _signature(v: Any, what: str) -> bytes:
+    b = _bytes(v, what, most=SIGNATURE_BYTES)
+    if len(b) not in (0, SIGNATURE_BYTES):
+        raise InvalidMessageError(f"{what} must be empty or {SIGNATURE_BYTES} bytes")
+    return b
+
+
+def _ciphertext(v: Any, what: str) -> bytes:
+    return _bytes(v, what, most=MAX_CIPHERTEXT_BYTES)
+
+
+def _share(v: Any, what: str) -> bytes:
+    return _bytes(v, what, most=MAX_SHARE_BYTES)
+
+
+def _pairs(d: dict[int, Any], encode: Any = lambda x: x) -> list:
+    return [[k, encode(v)] for k, v in sorted(d.items())]
+
+
+# --- messages ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Message:
+    """Common header of every message."""
+
+    kind: ClassVar[int]
+    stage: ClassVar[Stage]
+    session_id: bytes
+    client_id: int
+
+    def body(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("session_id", "client_id")}
+
+    @classmethod
+    def parse_body(cls, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        return msgpack.packb([PROTOCOL_VERSION, self.kind, self.session_id, int(self.stage),
+                              self.client_id, self.body()], use_bin_type=True)
+
+
+@dataclass(frozen=True)
+class AdvertiseKeysRequest(Message):
+    kind, stage = 1, Stage.ADVERTISE_KEYS
+    config: dict[str, Any]
+
+    @classmethod
+    def parse_body(cls, body):  # the config is validated by SessionConfig.from_wire
+        if type(body.get("config")) is not dict:
+            raise InvalidMessageError("config must be a map")
+        return {"config": body["config"]}
+
+
+@dataclass(frozen=True)
+class AdvertiseKeysReply(Message):
+    kind, stage = 2, Stage.ADVERTISE_KEYS
+    c_public: bytes
+    s_public: bytes
+    signature: bytes
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"c_public": _bytes(body.get("c_public"), "c_public", KEY_BYTES),
+                "s_public": _bytes(body.get("s_public"), "s_public", KEY_BYTES),
+                "signature": _signature(body.get("signature"), "signature")}
+
+
+@dataclass(frozen=True)
+class ShareKeysRequest(Message):
+    """The advertised keys of the recipient's neighbours: id -> (c_public, s_public, signature)."""
+
+    kind, stage = 3, Stage.SHARE_KEYS
+    keys: dict[int, tuple[bytes, bytes, bytes]]
+
+    def body(self):
+        return {"keys": _pairs(self.keys, list)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"keys": _id_map(body.get("keys"), "keys", _keys_entry)}
+
+
+@dataclass(frozen=True)
+class ShareKeysReply(Message):
+    """Encrypted shares for each neighbour: receiver id -> ciphertext."""
+
+    kind, stage = 4, Stage.SHARE_KEYS
+    ciphertexts: dict[int, bytes]
+
+    def body(self):
+        return {"ciphertexts": _pairs(self.ciphertexts)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext)}
+
+
+@dataclass(frozen=True)
+class MaskedInputRequest(Message):
+    """The ciphertexts neighbours addressed to the recipient: sender id -> ciphertext."""
+
+    kind, stage = 5, Stage.MASKED_INPUT
+    ciphertexts: dict[int, bytes]
+
+    def body(self):
+        return {"ciphertexts": _pairs(self.ciphertexts)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext)}
+
+
+@dataclass(frozen=True)
+class MaskedInputReply(Message):
+    """The masked vector, bit-packed at ``bits`` bits per value."""
+
+    kind, stage = 6, Stage.MASKED_INPUT
+    length: int
+    bits: int
+    data: bytes
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"length": _int(body.get("length"), "length", 1, MAX_VECTOR_LENGTH),
+                "bits": _int(body.get("bits"), "bits", 1, 64),
+                "data": _bytes(body.get("data"), "data", most=MAX_MESSAGE_BYTES)}
+
+
+@dataclass(frozen=True)
+class ConsistencyCheckRequest(Message):
+    kind, stage = 7, Stage.CONSISTENCY_CHECK
+    survivors: tuple[int, ...]
+
+    def body(self):
+        return {"survivors": list(self.survivors)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"survivors": _ids(body.get("survivors"), "survivors")}
+
+
+@dataclass(frozen=True)
+class ConsistencyCheckReply(Message):
+    kind, stage = 8, Stage.CONSISTENCY_CHECK
+    signature: bytes
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"signature": _bytes(body.get("signature"), "signature", SIGNATURE_BYTES)}
+
+
+@dataclass(frozen=True)
+class UnmaskingRequest(Message):
+    """Which neighbours' masked inputs were accepted (reveal their self-mask shares) and which
+    were not (reveal their key shares); in the active model also the consistency signatures."""
+
+    kind, stage = 9, Stage.UNMASKING
+    survivors: tuple[int, ...]
+    dropped: tuple[int, ...]
+    signatures: dict[int, bytes]
+
+    def body(self):
+        return {"survivors": list(self.survivors), "dropped": list(self.dropped),
+                "signatures": _pairs(self.signatures)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"survivors": _ids(body.get("survivors"), "survivors"),
+                "dropped": _ids(body.get("dropped"), "dropped"),
+                "signatures": _id_map(body.get("signatures"), "signatures",
+                                      lambda v, w: _bytes(v, w, SIGNATURE_BYTES))}
+
+
+@dataclass(frozen=True)
+class UnmaskingReply(Message):
+    kind, stage = 10, Stage.UNMASKING
+    self_mask_shares: dict[int, bytes]
+    key_shares: dict[int, bytes]
+
+    def body(self):
+        return {"self_mask_shares": _pairs(self.self_mask_shares),
+                "key_shares": _pairs(self.key_shares)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"self_mask_shares": _id_map(body.get("self_mask_shares"), "self_mask_shares", _share),
+                "key_shares": _id_map(body.get("key_shares"), "key_shares", _share)}
+
+
+@dataclass(frozen=True)
+class AbortMessage(Message):
+    """The server gave up on the session (sent to every client still taking part)."""
+
+    kind, stage = 11, Stage.UNMASKING  # stage is not checked for aborts
+    reason: str
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"reason": _str(body.get("reason"), "reason")}
+
+
+KINDS: dict[int, type[Message]] = {
+    cls.kind: cls for cls in (AdvertiseKeysRequest, AdvertiseKeysReply, ShareKeysRequest,
+                              ShareKeysReply, MaskedInputRequest, MaskedInputReply,
+                              ConsistencyCheckRequest, ConsistencyCheckReply, UnmaskingRequest,
+                              UnmaskingReply, AbortMessage)
+}
+
+
+def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
+    """Parse and validate one message (any kind)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InvalidMessageError(f"a message must be bytes, got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise InvalidMessageError(f"message of {len(data)} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        raw = msgpack.unpackb(bytes(data), raw=False, use_list=True, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for malformed input
+        raise InvalidMessageError(f"message is not valid msgpack ({type(exc).__name__}: {exc})"
+                                  ) from None
+    if type(raw) is not list or len(raw) != 6:
+        raise InvalidMessageError("a message is an array [version, kind, session, stage, client, body]")
+    version, kind, session_id, stage, client_id, body = raw
+    if version != PROTOCOL_VERSION:
+        raise InvalidMessageError(f"unsupported protocol version {version!r:.20}; this "
+                                  f"implementation speaks version {PROTOCOL_VERSION}")
+    if type(kind) is not int or kind not in KINDS:
+        raise InvalidMessageError(f"unknown message kind {kind!r:.20}")
+    cls = KINDS[kind]
+    _bytes(session_id, "session_id", SESSION_ID_BYTES)
+    _int(stage, "stage", 0, max(Stage))
+    if cls is not AbortMessage and stage != cls.stage:
+        raise ReplayError(f"{cls.__name__} carries stage {stage}, expected {int(cls.stage)}")
+    _int(client_id, "client_id")
+    if type(body) is not dict:
+        raise InvalidMessageError("message body must be a map")
+    names = {f.name for f in fields(cls)} - {"session_id", "client_id"}
+    if set(body) != names:
+        raise InvalidMessageError(f"{cls.__name__} body must have exactly the fields "
+                                  f"{sorted(names)}, got {sorted(map(str, body))}")
+    return cls(session_id=session_id, client_id=client_id, **cls.parse_body(body))
+
+
+def expect(message: Message, cls: type[Message], *, session_id: bytes | None,
+           client_id: int) -> Message:
+    """Check that ``message`` is a ``cls`` of this session for/from ``client_id``."""
+    if session_id is not None and message.session_id != session_id:
+        raise ReplayError(f"message belongs to session {message.session_id.hex()[:12]}..., not "
+                          f"this one ({session_id.hex()[:12]}...): replayed or misrouted")
+    if not isinstance(message, cls):
+        raise ReplayError(f"expected {cls.__name__} at this point, got {type(message).__name__} "
+                          "(another round, or replayed)")
+    if message.client_id != client_id:
+        raise InvalidMessageError(f"message is addressed to/from client {message.client_id}, "
+                                  f"but arrived for client {client_id}")
+    return message

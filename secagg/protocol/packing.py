@@ -1,0 +1,89 @@
+"""Bit-packing of masked vectors at the modulus' bit width (as fcp's SecAggVector does).
+
+A vector of d residues mod 2^b travels as ceil(d * b / 8) bytes: value i occupies bits
+[i*b, (i+1)*b) of a little-endian bit stream. Packing works on groups of 8 values (exactly b
+bytes per group), so each of the 8 lanes is one strided, vectorised numpy operation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DTypeError, InvalidMessageError, ShapeError
+
+MAX_BITS = 64
+
+
+def packed_size(length: int, bits: int) -> int:
+    """Bytes used by ``length`` values of ``bits`` bits."""
+    return (length * bits + 7) // 8
+
+
+def _lane_view(buf: np.ndarray, offset: int, rows: int, stride: int) -> np.ndarray:
+    """An (unaligned) little-endian uint64 view of 8 bytes at ``offset + r * stride``."""
+    return np.ndarray((rows,), dtype="<u8", buffer=buf, offset=offset, strides=(stride,))
+
+
+def pack(values: np.ndarray, bits: int) -> bytes:
+    """Pack unsigned values, each < 2**bits, into the bit stream described above."""
+    if not 1 <= bits <= MAX_BITS:
+        raise ShapeError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
+    arr = np.asarray(values)
+    if arr.dtype.kind != "u" or arr.ndim != 1:
+        raise DTypeError(f"pack needs a 1-D unsigned array, got {arr.dtype} of shape {arr.shape}")
+    d = arr.shape[0]
+    if d == 0:
+        return b""
+    rows = (d + 7) // 8
+    lanes = np.zeros(rows * 8, dtype=np.uint64)
+    lanes[:d] = arr
+    lanes = lanes.reshape(rows, 8)
+    stride = bits + 9  # b bytes per group, plus slack so every 8-byte lane view stays in bounds
+    buf = np.zeros(rows * stride + 16, dtype=np.uint8)
+    for j in range(8):
+        start, shift = divmod(j * bits, 8)
+        col = lanes[:, j]
+        view = _lane_view(buf, start, rows, stride)
+        view |= col << np.uint64(shift)
+        if shift and shift + bits > 64:  # spills into a 9th byte
+            spill = _lane_view(buf, start + 8, rows, stride)
+            spill |= col >> np.uint64(64 - shift)
+    out = buf[: rows * stride].reshape(rows, stride)[:, :bits].tobytes()
+    return out[: packed_size(d, bits)]
+
+
+def unpack(data: bytes, length: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack`: ``length`` uint64 values; strict about the byte count."""
+    if not 1 <= bits <= MAX_BITS:
+        raise ShapeError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
+    expected = packed_size(length, bits)
+    if len(data) != expected:
+        raise InvalidMessageError(f"packed vector has {len(data)} bytes; {length} values of "
+                                  f"{bits} bits need exactly {expected}")
+    if length == 0:
+        return np.empty(0, dtype=np.uint64)
+    rows = (length + 7) // 8
+    stride = bits + 9
+    buf = np.zeros(rows * stride + 16, dtype=np.uint8)
+    grid = buf[: rows * stride].reshape(rows, stride)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    full = len(raw) // bits
+    grid[:full, :bits] = raw[: full * bits].reshape(full, bits)
+    if full < rows:
+        tail = raw[full * bits:]
+        grid[full, : len(tail)] = tail
+    mask = np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
+    out = np.empty((rows, 8), dtype=np.uint64)
+    for j in range(8):
+        start, shift = divmod(j * bits, 8)
+        lane = _lane_view(buf, start, rows, stride) >> np.uint64(shift)
+        if shift and shift + bits > 64:
+            lane |= _lane_view(buf, start + 8, rows, stride) << np.uint64(64 - shift)
+        out[:, j] = lane & mask
+    values = out.reshape(-1)[:length]
+    if bits * length % 8:
+        # bits of the last byte beyond the last value must be zero (canonical encoding)
+        used = bits * length % 8
+        if raw[-1] >> used:
+            raise InvalidMessageError("packed vector has non-zero padding bits")
+    return values

@@ -1,0 +1,183 @@
+r"""Choosing the graph degree k and the Shamir threshold t (Bell et al. 2020; Google fcp's finder).
+
+Notation: n clients, corrupt fraction :math:`\gamma` (clients colluding with the server), dropout
+fraction :math:`\delta`; :math:`A = \lfloor \gamma n \rfloor` corrupt clients,
+:math:`D = \lfloor \delta n \rfloor` dropouts, :math:`S = \lceil (1-\delta) n \rceil` survivors,
+:math:`B = A + D` "bad" clients. Security :math:`\sigma = 40` bits (split over two bad events, so
+each gets :math:`2^{-41}`), correctness :math:`\eta = 20` bits. The corrupt and dropped sets are
+uniformly random with respect to the randomly permuted Harary graph H(n, k), so the number of
+corrupt (surviving) neighbours of a client is hypergeometric
+:math:`X \sim \mathrm{HG}(n, A, k)` (:math:`Y \sim \mathrm{HG}(n, S, k)`).
+
+SecAgg+ on H(n, k), k even, searched upward from k = 2 (the smallest feasible k wins):
+
+1. *Honest survivors stay connected.* Removing nodes disconnects H(n, k) only if k/2 consecutive
+   ring nodes are removed in two places; there are :math:`n(n-k-1)/2` such pairs of gaps, and all k
+   nodes of one pair are bad with probability :math:`\binom{B}{k} / \binom{n}{k}`. Require
+   :math:`\frac{n(n-k-1)}{2}\binom{B}{k}/\binom{n}{k} < 2^{-41}` (union bound).
+2. *No honest secret leaks.* :math:`t_1` is the smallest t with
+   :math:`\Pr[X > t_1] \le 2^{-41}/n` (union bound over clients); a semi-honest server then holds
+   at most :math:`t_1` shares of any honest client, so :math:`t \ge t_1 + 1`. An active server can in
+   addition get one kind of share from each honest neighbour, so :math:`2t > k + t_1`, i.e.
+   :math:`t \ge \lfloor (k + t_1)/2 \rfloor + 1`.
+3. *Every secret can be rebuilt.* :math:`t_2` is the largest t with
+   :math:`\Pr[Y \le t - 1] \le 2^{-20}/n`, i.e. every client keeps at least t surviving neighbours
+   except with probability :math:`2^{-20}`. Require :math:`t \le t_2`.
+
+The finder returns the smallest feasible k and :math:`t = \max(t_{\min}, 2)`. Every probability is
+compared *exactly*, with integer binomials (``math.comb``), so no floating-point rounding can tip a
+bound in the insecure direction and scipy is not needed at run time. When no k < n - 1 is feasible
+(small cohorts), the complete graph is used.
+
+SecAgg on the complete graph (shares held by all n clients): the server may hold all A corrupt
+clients' shares, so :math:`t = A + 1` (semi-honest) or :math:`t = \lfloor (n + A)/2 \rfloor + 1`
+(active: :math:`2t > n + A`), and at least 2. The protocol aborts if fewer than t clients remain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+SECURITY_BITS = 40
+CORRECTNESS_BITS = 20
+THREAT_MODELS = ("honest-but-curious", "active")
+
+
+@dataclass(frozen=True)
+class GraphParameters:
+    """A graph choice: ``kind`` is ``"complete"`` or ``"harary"``; ``degree`` excludes the client."""
+
+    kind: str
+    degree: int
+    threshold: int
+
+
+def check_fractions(corrupt_fraction: float, dropout_fraction: float, threat_model: str) -> None:
+    for name, v in (("corrupt_fraction", corrupt_fraction), ("dropout_fraction", dropout_fraction)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
+            raise ConfigError(f"{name} must be a number in [0, 1), got {v!r}")
+    if threat_model not in THREAT_MODELS:
+        raise ConfigError(f"threat_model must be one of {THREAT_MODELS}, got {threat_model!r}")
+
+
+def _counts(n: int, gamma: float, delta: float) -> tuple[int, int, int]:
+    eps = 1e-12  # keeps e.g. 0.1 * 1000 from flooring to 99
+    adversarial = min(n, math.floor((gamma + eps) * n))
+    dropouts = min(n, math.floor((delta + eps) * n))
+    survivors = max(0, math.ceil((1.0 - delta - eps) * n))
+    return adversarial, dropouts, survivors
+
+
+def upper_tail_quantile(total: int, marked: int, draws: int, bits: int) -> int:
+    """Smallest t >= 0 with Pr[X > t] <= 2^-bits / total, X ~ HG(total, marked, draws).
+
+    Weights C(marked, x) C(total - marked, draws - x) (they sum to C(total, draws)) are walked
+    down from the largest possible x with exact integer recurrences.
+    """
+    bound = math.comb(total, draws)  # Pr[X > t] <= 2^-bits / total  <=>  tail * total * 2^bits <= C
+    other = total - marked
+    x = min(marked, draws)
+    a, b = math.comb(marked, x), math.comb(other, draws - x)
+    tail = 0  # weight of X > x
+    while x > 0 and (tail + a * b) * total << bits <= bound:
+        tail += a * b
+        if draws - x + 1 > other:
+            return x - 1  # no mass below x: the remaining tail is everything
+        a = a * x // (marked - x + 1)
+        b = b * (other - draws + x) // (draws - x + 1)
+        x -= 1
+    return x
+
+
+def lower_tail_limit(total: int, marked: int, draws: int, bits: int) -> int:
+    """Largest t with Pr[Y <= t - 1] <= 2^-bits / total, Y ~ HG(total, marked, draws)."""
+    bound = math.comb(total, draws)
+    other = total - marked
+    x = max(0, draws - other)  # smallest possible value of Y; Pr[Y <= x - 1] = 0
+    a, b = math.comb(marked, x), math.comb(other, draws - x)
+    cdf = 0  # weight of Y <= x - 1
+    while x <= min(marked, draws) and (cdf + a * b) * total << bits <= bound:
+        cdf += a * b
+        a = a * (marked - x) // (x + 1)
+        b = b * (draws - x) // (other - draws + x + 1) if other - draws + x + 1 > 0 else 0
+        x += 1
+    return x
+
+
+def harary_disconnect_ok(n: int, degree: int, bad: int, bits: int) -> bool:
+    """n(n-k-1)/2 * C(bad, k) / C(n, k) < 2^-bits, exactly."""
+    if degree > bad:
+        return True
+    return n * (n - degree - 1) * math.comb(bad, degree) << bits < 2 * math.comb(n, degree)
+
+
+def check_harary_degree(n: int, degree: int, corrupt_fraction: float, dropout_fraction: float,
+                        threat_model: str) -> int | None:
+    """The threshold that makes H(n, ``degree``) secure and correct, or None if none does."""
+    adversarial, dropouts, survivors = _counts(n, corrupt_fraction, dropout_fraction)
+    per_event = SECURITY_BITS + 1
+    if not harary_disconnect_ok(n, degree, adversarial + dropouts, per_event):
+        return None
+    t1 = upper_tail_quantile(n, adversarial, degree, per_event)
+    t2 = lower_tail_limit(n, survivors, degree, CORRECTNESS_BITS)
+    t_min = t1 + 1 if threat_model == "honest-but-curious" else (degree + t1) // 2 + 1
+    t_min = max(t_min, 2)
+    return t_min if t_min <= t2 else None
+
+
+def complete_threshold(n: int, corrupt_fraction: float, threat_model: str) -> int:
+    """The smallest secure threshold on the complete graph of n clients (see module docstring)."""
+    adversarial = min(n, math.floor((corrupt_fraction + 1e-12) * n))
+    t = adversarial + 1 if threat_model == "honest-but-curious" else (n + adversarial) // 2 + 1
+    t = max(t, 2)
+    if t > n:
+        raise ConfigError(f"no secure threshold exists for n={n} clients with corrupt_fraction="
+                          f"{corrupt_fraction} under the {threat_model} model; lower "
+                          "corrupt_fraction or add clients")
+    return t
+
+
+def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction: float = 0.1,
+                    threat_model: str = "honest-but-curious", complete: bool = False,
+                    num_neighbors: int | None = None, threshold: int | None = None) -> GraphParameters:
+    """Graph and threshold for n clients; ``complete=True`` forces SecAgg's complete graph.
+
+    ``num_neighbors`` / ``threshold`` override the computed values (validated, not re-derived).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ConfigError(f"a session needs an int number of clients >= 2, got {n!r}")
+    check_fractions(corrupt_fraction, dropout_fraction, threat_model)
+    if threat_model == "active" and corrupt_fraction + 2 * dropout_fraction > 0.9 or (
+            corrupt_fraction + dropout_fraction > 0.9):
+        raise ConfigError("infeasible: need corrupt_fraction + dropout_fraction <= 0.9 "
+                          "(corrupt_fraction + 2 * dropout_fraction <= 0.9 for the active model)")
+    kind, degree = "complete", n - 1
+    if num_neighbors is not None:
+        if isinstance(num_neighbors, bool) or not isinstance(num_neighbors, int) or num_neighbors < 2:
+            raise ConfigError(f"num_neighbors must be an int >= 2, got {num_neighbors!r}")
+        if num_neighbors < n - 1 and not complete:
+            if num_neighbors % 2:
+                raise ConfigError(f"num_neighbors must be even for a Harary graph, got {num_neighbors}")
+            kind, degree = "harary", num_neighbors
+    elif not complete:
+        for k in range(2, n - 1, 2):
+            if check_harary_degree(n, k, corrupt_fraction, dropout_fraction, threat_model):
+                kind, degree = "harary", k
+                break
+    if threshold is None:
+        if kind == "complete":
+            threshold = complete_threshold(n, corrupt_fraction, threat_model)
+        else:
+            found = check_harary_degree(n, degree, corrupt_fraction, dropout_fraction, threat_model)
+            if found is None:
+                raise ConfigError(f"num_neighbors={degree} is not secure and correct for n={n}, "
+                                  f"corrupt_fraction={corrupt_fraction}, dropout_fraction="
+                                  f"{dropout_fraction}; pass threshold= explicitly or raise it")
+            threshold = found
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= degree + 1:
+        raise ConfigError(f"threshold must be an int in [1, {degree + 1}] (the size of a sharing "
+                          f"group), got {threshold!r}")
+    return GraphParameters(kind, degree, threshold)

@@ -1,0 +1,52 @@
+"""What the server accumulates during one session (shared by the round modules)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...shamir import Share
+from ..config import SessionConfig
+from ..graphs import Graph
+
+
+@dataclass
+class ServerContext:
+    config: SessionConfig
+    graph: Graph
+    identity_registry: Mapping[int, bytes] = field(default_factory=dict)
+    # U1: id -> (c_public, s_public, signature)
+    keys: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    # U2: sender -> receiver -> ciphertext
+    ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
+    # U3: running sum of masked vectors (uint64; wraps mod 2**64, a multiple of R)
+    masked_sum: np.ndarray | None = None
+    contributors: set[int] = field(default_factory=set)
+    # U4 (active): id -> consistency signature
+    signatures: dict[int, bytes] = field(default_factory=dict)
+    # U5: shares received, owner -> list of shares
+    self_mask_shares: dict[int, list[Share]] = field(default_factory=dict)
+    key_shares: dict[int, list[Share]] = field(default_factory=dict)
+    unmasked_by: set[int] = field(default_factory=set)
+
+    @property
+    def u1(self) -> frozenset[int]:
+        return frozenset(self.keys)
+
+    @property
+    def u2(self) -> frozenset[int]:
+        return frozenset(self.ciphertexts)
+
+    @property
+    def u3(self) -> frozenset[int]:
+        return frozenset(self.contributors)
+
+    def survivors_for(self, cid: int) -> tuple[int, ...]:
+        """Contributors in ``cid``'s sharing group (whose self-mask shares it reveals)."""
+        return tuple(sorted(self.graph.group(cid) & self.u3))
+
+    def dropped_for(self, cid: int) -> tuple[int, ...]:
+        """Neighbours that shared keys with ``cid`` but whose input never arrived."""
+        return tuple(sorted((self.graph.neighbors(cid) & self.u2) - self.u3))

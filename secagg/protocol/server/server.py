@@ -1,0 +1,169 @@
+"""The server state machine: R0 advertise keys -> R1 share keys -> R2 masked input ->
+[R3 consistency check] -> R4 unmasking -> completed (or aborted).
+
+Transport-agnostic: :meth:`SecAggServer.start` returns one request per client; replies go to
+:meth:`receive` (each is validated at once: a bad reply raises a specific error and its client is
+simply left out); :meth:`advance` closes the stage - when every expected client replied or the
+deadline of the injectable ``clock`` passed - and returns the next requests. With fewer than the
+threshold at any stage it raises :class:`ThresholdError` naming the stage and the count.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+
+import numpy as np
+
+from ...aggregator import Stage
+from ...errors import (AbortedError, DeadlineError, ProtocolError, ReplayError, SecAggError,
+                       ThresholdError, UnknownClientError)
+from ..config import SessionConfig
+from ..messages import (AbortMessage, AdvertiseKeysReply, AdvertiseKeysRequest,
+                        ConsistencyCheckReply, MaskedInputReply, Message, ShareKeysReply,
+                        UnmaskingReply, decode, expect)
+from . import r0_advertise_keys, r1_share_keys, r2_masked_input, r3_consistency_check, r4_unmasking
+from .context import ServerContext
+
+
+class ServerState(enum.Enum):
+    NEW = "new"
+    COLLECTING = "collecting"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """The unmasked sum mod R of the inputs of ``included`` (the clients whose input counted)."""
+
+    quantized_sum: np.ndarray
+    included: frozenset[int]
+
+
+_ROUNDS: dict[Stage, tuple[type[Message], ModuleType]] = {
+    Stage.ADVERTISE_KEYS: (AdvertiseKeysReply, r0_advertise_keys),
+    Stage.SHARE_KEYS: (ShareKeysReply, r1_share_keys),
+    Stage.MASKED_INPUT: (MaskedInputReply, r2_masked_input),
+    Stage.CONSISTENCY_CHECK: (ConsistencyCheckReply, r3_consistency_check),
+    Stage.UNMASKING: (UnmaskingReply, r4_unmasking),
+}
+
+
+class SecAggServer:
+    """The server of one session.
+
+    ``identity_registry`` maps client id -> registered Ed25519 public key (active model).
+    ``stage_timeout`` seconds per stage on ``clock`` (default ``time.monotonic``); None waits
+    for every reply.
+    """
+
+    def __init__(self, config: SessionConfig, *, identity_registry: Mapping[int, bytes] | None = None,
+                 clock: Callable[[], float] = time.monotonic,
+                 stage_timeout: float | None = None) -> None:
+        registry = dict(identity_registry or {})
+        if config.active:
+            missing = set(config.client_ids) - set(registry)
+            if missing:
+                raise UnknownClientError(f"active model: clients {sorted(missing)[:5]} have no "
+                                         "registered identity key")
+        if stage_timeout is not None and not (stage_timeout > 0):
+            raise ProtocolError("stage_timeout must be > 0 seconds or None")
+        self.config = config
+        self.ctx = ServerContext(config=config, graph=config.graph(), identity_registry=registry)
+        self.clock = clock
+        self.stage_timeout = stage_timeout
+        self.state = ServerState.NEW
+        self.stage = Stage.ADVERTISE_KEYS
+        self.deadline = math.inf
+        self.expected: frozenset[int] = frozenset()
+        self.replied: set[int] = set()
+        self.rejected: dict[int, SecAggError] = {}
+        self.result: ServerResult | None = None
+
+    # --- driving the session ------------------------------------------------------------------
+    def start(self) -> dict[int, bytes]:
+        """Round-0 requests (the session config) for every client."""
+        if self.state is not ServerState.NEW:
+            raise ProtocolError("the session has already started")
+        cfg = self.config
+        wire = cfg.to_wire()
+        return self._open(Stage.ADVERTISE_KEYS, {
+            cid: AdvertiseKeysRequest(session_id=cfg.session_id, client_id=cid, config=wire)
+            for cid in cfg.client_ids})
+
+    def receive(self, client_id: int, data: bytes) -> None:
+        """Validate and record one reply of the current stage; raises (and ignores it) if bad."""
+        if self.state is not ServerState.COLLECTING:
+            raise AbortedError("the session is over") if self.state is ServerState.ABORTED \
+                else ReplayError("the session is not collecting replies")
+        if client_id not in self.expected:
+            raise UnknownClientError(f"client {client_id} is not expected at stage {self.stage.name}")
+        if self.clock() > self.deadline:
+            raise DeadlineError(f"reply of client {client_id} arrived after the "
+                                f"{self.stage.name} deadline")
+        if client_id in self.replied:
+            raise ReplayError(f"client {client_id} already replied at stage {self.stage.name}")
+        if client_id in self.rejected:
+            raise ReplayError(f"client {client_id}'s reply at stage {self.stage.name} was rejected")
+        expected_cls, module = _ROUNDS[self.stage]
+        try:
+            message = expect(decode(data), expected_cls, session_id=self.config.session_id,
+                             client_id=client_id)
+            module.accept(self.ctx, client_id, message)
+        except ReplayError:
+            raise  # a stale message: the client may still send the right one
+        except SecAggError as exc:
+            self.rejected[client_id] = exc
+            raise
+        self.replied.add(client_id)
+
+    def ready(self) -> bool:
+        """True when every expected client replied (or was rejected) or the deadline passed."""
+        return self.replied | set(self.rejected) >= self.expected or self.clock() > self.deadline
+
+    def advance(self) -> dict[int, bytes]:
+        """Close the current stage; returns the next requests ({} once completed)."""
+        if self.state is not ServerState.COLLECTING:
+            raise ProtocolError(f"cannot advance a session that is {self.state.value}")
+        count, t = len(self.replied), self.config.threshold
+        if count < t:
+            self.state = ServerState.ABORTED
+            raise ThresholdError(f"only {count} clients replied at stage {self.stage.name}; the "
+                                 f"threshold is {t}", stage=self.stage.name, survivors=count,
+                                 threshold=t)
+        module = _ROUNDS[self.stage][1]
+        if self.stage is Stage.UNMASKING:
+            try:
+                total = r4_unmasking.finish(self.ctx)
+            except SecAggError:
+                self.state = ServerState.ABORTED
+                raise
+            self.result = ServerResult(total, self.ctx.u3)
+            self.state = ServerState.COMPLETED
+            self.expected = frozenset()
+            return {}
+        messages = module.requests(self.ctx)
+        nxt = Stage(self.stage + 1)
+        if nxt is Stage.CONSISTENCY_CHECK and not self.config.active:
+            nxt = Stage.UNMASKING
+        return self._open(nxt, messages)
+
+    def abort(self, reason: str) -> dict[int, bytes]:
+        """Give up; returns an abort message for every client still taking part."""
+        self.state = ServerState.ABORTED
+        return {cid: AbortMessage(session_id=self.config.session_id, client_id=cid,
+                                  reason=reason[:200]).to_bytes() for cid in sorted(self.expected)}
+
+    def _open(self, stage: Stage, messages: Mapping[int, Message]) -> dict[int, bytes]:
+        self.stage = stage
+        self.state = ServerState.COLLECTING
+        self.expected = frozenset(messages)
+        self.replied = set()
+        self.rejected = {}
+        self.deadline = math.inf if self.stage_timeout is None else self.clock() + self.stage_timeout
+        return {cid: m.to_bytes() for cid, m in messages.items()}
