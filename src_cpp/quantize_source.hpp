@@ -5,6 +5,7 @@
 #include <string>
 
 #include "mask_pass.hpp"
+#include "quantize_kernels.hpp"
 #include "secagg/noise.hpp"
 #include "secagg/quantize_mask.hpp"
 
@@ -23,7 +24,8 @@ class QuantizeSource {
         key_(rounding_key),
         be_(be),
         m_(m),
-        noise_(noise) {}
+        noise_(noise),
+        avx2_(be != Backend::kPortable && cpu_has_avx2()) {}
 
   void fill(size_t lo, size_t hi, T* dst) const {
     constexpr size_t kChunk = 1024;  // multiple of 4: each chunk starts on a counter block
@@ -31,32 +33,48 @@ class QuantizeSource {
     for (size_t b = lo; b < hi; b += kChunk) {
       const size_t n = std::min(hi, b + kChunk) - b;
       const F* x = x_ + b;
-      bool bad = false;
-      for (size_t i = 0; i < n; ++i) bad |= !(std::fabs(double(x[i])) <= 1.7976931348623157e308);
-      if (bad) {
+      T* out = dst + (b - lo);
+      ctr_process(be_, key_, Counter{0, b / 4}, (n + 3) / 4, reinterpret_cast<uint8_t*>(w),
+                  CtrOp::kStore);
+      bool ok;
+      if (qmax_ <= kSmallMax) {
+        const SmallQuantizer p{c_, scale_, int32_t(qmax_)};
+        ok = avx2_ ? quantize_small_avx2<F, T>(p, x, w, n, out)
+                   : quantize_small_portable<F, T>(p, x, w, n, out);
+      } else {
+        ok = quantize_large(x, w, n, out);
+      }
+      if (!ok) {
         size_t i = 0;
         while (std::isfinite(double(x[i]))) ++i;
         throw Error(ErrorCode::kNonFinite, "update[" + std::to_string(b + i) +
                                                "] is NaN or infinite; remove non-finite values "
                                                "before quantizing");
       }
-      ctr_process(be_, key_, Counter{0, b / 4}, (n + 3) / 4, reinterpret_cast<uint8_t*>(w),
-                  CtrOp::kStore);
-      T* out = dst + (b - lo);
-      for (size_t i = 0; i < n; ++i) {
-        double v = double(x[i]);
-        v = v < -c_ ? -c_ : (v > c_ ? c_ : v);
-        const double t = (v + c_) * scale_;
-        const double fl = std::floor(t);
-        const double frac = t - fl;
-        uint64_t q = uint64_t(fl) + (double(w[i]) < frac * 4294967296.0 ? 1 : 0);
-        out[i] = T(q > qmax_ ? qmax_ : q);
-      }
     }
     if constexpr (Noise::kEnabled) noise_.apply(lo, hi, dst, m_);
   }
 
  private:
+  // Levels up to 2^30 take the vectorized int32 path (quantize_kernels.hpp).
+  static constexpr uint64_t kSmallMax = uint64_t(1) << 30;
+
+  bool quantize_large(const F* x, const uint32_t* w, size_t n, T* out) const {
+    bool bad = false;
+    for (size_t i = 0; i < n; ++i) {
+      double v = double(x[i]);
+      bad |= !(std::fabs(v) <= 1.7976931348623157e308);
+      v = v < -c_ ? -c_ : v;
+      v = v > c_ ? c_ : v;
+      const double t = bad ? 0.0 : (v + c_) * scale_;
+      const double fl = std::floor(t);
+      const double frac = t - fl;
+      uint64_t q = uint64_t(fl) + (double(w[i]) < frac * 4294967296.0 ? 1 : 0);
+      out[i] = T(q > qmax_ ? qmax_ : q);
+    }
+    return !bad;
+  }
+
   const F* x_;
   double c_, scale_;
   uint64_t qmax_;
@@ -64,6 +82,7 @@ class QuantizeSource {
   Backend be_;
   Modulus m_;
   Noise noise_;
+  bool avx2_;
 };
 
 }  // namespace detail
