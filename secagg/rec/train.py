@@ -1,0 +1,262 @@
+"""The federated training loop: sample, train locally, aggregate, apply, evaluate, checkpoint.
+
+The loop talks to the aggregator only through :class:`secagg.aggregator.Aggregator`; it never
+branches on which one is in use. Per round: the server samples clients and broadcasts the item
+model; each client trains locally and produces a clipped dense update; dropouts are simulated
+(each sampled client vanishes with probability ``dropout`` before a random protocol stage); the
+aggregator returns the sum over the included clients; the server applies FedAvg or FedAdam to their
+mean. A round whose aggregation cannot finish (too few survivors) leaves the model unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..aggregator import Aggregator, contributes, create_aggregator
+from ..errors import CheckpointError, ConfigError, ThresholdError
+from .client import LocalConfig, RecClient
+from .evaluation import METRIC_NAMES, EvalSet, summarize
+from .model import ItemModel
+from .optim import make_optimizer
+from .sampling import ClientSampler, DropoutSimulator
+from .server import RecServer
+from .split import Split
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    """Everything that defines a federated run (saved in checkpoints and metrics.json)."""
+
+    factors: int = 32
+    rounds: int = 50
+    clients_per_round: int | None = 50
+    sampling_rate: float | None = None
+    local: LocalConfig = field(default_factory=LocalConfig)
+    aggregator: str = "plain"
+    quantization_range: int = 2**16
+    aggregator_options: dict[str, Any] = field(default_factory=dict)
+    server_optimizer: str = "fedavg"
+    server_lr: float = 1.0
+    optimizer_options: dict[str, Any] = field(default_factory=dict)
+    dropout: float = 0.0
+    init_scale: float = 0.1
+    finetune_epochs: int = 0
+    eval_every: int = 1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.factors < 1 or self.rounds < 0 or self.eval_every < 0 or self.finetune_epochs < 0:
+            raise ConfigError("factors must be >= 1; rounds, eval_every and finetune_epochs >= 0")
+        if self.clients_per_round is not None and self.sampling_rate is not None:
+            raise ConfigError("give clients_per_round or sampling_rate, not both")
+        if self.clients_per_round is None and self.sampling_rate is None:
+            raise ConfigError("give clients_per_round or sampling_rate")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.quantization_range < 2:
+            raise ConfigError("quantization_range must be >= 2")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> FederatedConfig:
+        data = dict(data)
+        data["local"] = LocalConfig(**data["local"])
+        return FederatedConfig(**data)
+
+
+def data_fingerprint(split: Split) -> str:
+    """A short hash of the training interactions and held-out items (checkpoints must match it)."""
+    h = hashlib.sha256()
+    for arr in (split.train.indptr, split.train.indices, split.test_items, split.validation_items):
+        h.update(np.ascontiguousarray(arr, dtype=np.int64).tobytes())
+    return h.hexdigest()[:16]
+
+
+class FederatedTrainer:
+    """Runs federated rounds over simulated clients, one per user with training data."""
+
+    def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
+                 aggregator: Aggregator | None = None) -> None:
+        self.split = split
+        self.config = config
+        self.eval_set = eval_set
+        root = np.random.SeedSequence(config.seed)
+        server_seq, model_seq, clients_seq = root.spawn(3)
+        self.rng = np.random.Generator(np.random.PCG64(server_seq))
+        counts = split.train.counts()
+        self.client_ids = np.flatnonzero(counts > 0)
+        per_client = clients_seq.spawn(split.n_users)
+        self.clients: dict[int, RecClient] = {
+            int(u): RecClient(int(u), split.train.items_of(int(u)), split.n_items, config.factors,
+                              per_client[u], init_scale=config.init_scale)
+            for u in self.client_ids
+        }
+        model = ItemModel.initial(split.n_items, config.factors,
+                                  np.random.Generator(np.random.PCG64(model_seq)), config.init_scale)
+        options = {"server_lr": config.server_lr, **config.optimizer_options}
+        self.server = RecServer(model, make_optimizer(config.server_optimizer, **options))
+        self.sampler = ClientSampler(self.client_ids, per_round=config.clients_per_round,
+                                     rate=config.sampling_rate)
+        self.dropouts = DropoutSimulator(config.dropout)
+        if aggregator is None:
+            # Any coordinate of a vector with L2 norm <= C lies in [-C, C].
+            aggregator = create_aggregator(
+                config.aggregator, clipping_range=config.local.clip_norm,
+                quantization_range=config.quantization_range, **config.aggregator_options)
+        self.aggregator = aggregator
+        self.round = 0
+        self.history: list[dict[str, Any]] = []
+        self.fingerprint = data_fingerprint(split)
+
+    # --- one round ------------------------------------------------------------------------
+    def run_round(self) -> dict[str, Any]:
+        """Run the next round and return its record (also appended to ``history``)."""
+        t0 = time.perf_counter()
+        sampled = self.sampler.sample(self.rng)
+        payload = self.server.broadcast()
+        updates, norms, losses = {}, [], []
+        for cid in sampled:
+            update = self.clients[int(cid)].train(payload, self.config.local)
+            updates[int(cid)] = update.vector
+            norms.append(update.norm)
+            losses.append(update.loss)
+        t1 = time.perf_counter()
+        dropouts = self.dropouts.draw(sampled, self.rng)
+        record: dict[str, Any] = {
+            "round": self.round + 1,
+            "sampled": len(sampled),
+            "dropped": len(dropouts),
+            "contributing": sum(contributes(dropouts.get(int(c))) for c in sampled),
+            "mean_update_norm": float(np.mean(norms)),
+            "clipped_fraction": float(np.mean(np.array(norms) > self.config.local.clip_norm)),
+            "local_bpr_loglik": float(np.mean(losses)),
+        }
+        try:
+            result = self.aggregator.aggregate(updates, dropouts=dropouts, round_index=self.round)
+        except ThresholdError as exc:
+            t2 = t3 = time.perf_counter()
+            record.update(aborted=True, abort_reason=str(exc), included=0, bytes_sent=0, bytes_received=0)
+        else:
+            t2 = time.perf_counter()
+            self.server.apply(result)
+            t3 = time.perf_counter()
+            record.update(aborted=False, included=result.num_included,
+                          bytes_sent=result.total_bytes_sent(), bytes_received=result.total_bytes_received(),
+                          aggregator_seconds={k: float(v) for k, v in result.seconds.items()})
+        record["model_download_bytes"] = int(len(sampled) * payload.size * payload.factors.itemsize)
+        record["model_version"] = self.server.model.version
+        record["seconds"] = {"local_training": t1 - t0, "aggregation": t2 - t1, "server_update": t3 - t2,
+                             "round": t3 - t0}
+        self.round += 1
+        cfg = self.config
+        if self.eval_set is not None and cfg.eval_every and (self.round % cfg.eval_every == 0
+                                                             or self.round == cfg.rounds):
+            t4 = time.perf_counter()
+            record["metrics"] = self.evaluate()
+            record["seconds"]["evaluation"] = time.perf_counter() - t4
+        self.history.append(record)
+        return record
+
+    def fit(self, *, progress: bool = False, callback: Callable[[FederatedTrainer, dict[str, Any]], None]
+            | None = None) -> list[dict[str, Any]]:
+        """Run the remaining rounds up to ``config.rounds`` (resumes where a checkpoint stopped)."""
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.config.rounds, initial=self.round, desc=f"federated {self.config.aggregator}",
+                       unit="round")
+        try:
+            while self.round < self.config.rounds:
+                record = self.run_round()
+                if bar is not None:
+                    bar.update(1)
+                    if "metrics" in record:
+                        bar.set_postfix(ndcg10=f"{record['metrics']['ndcg@10']:.4f}",
+                                        hr10=f"{record['metrics']['hr@10']:.4f}")
+                if callback is not None:
+                    callback(self, record)
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.history
+
+    # --- evaluation (each client scores its own held-out item on its device) ----------------
+    def evaluate(self, eval_set: EvalSet | None = None) -> dict[str, float]:
+        eval_set = eval_set or self.eval_set
+        if eval_set is None:
+            raise ConfigError("no evaluation set was given")
+        model = self.server.model
+        rows = []
+        for slot, user in enumerate(eval_set.users):
+            rows.append(self.clients[int(user)].evaluate(
+                model, int(eval_set.targets[slot]), eval_set.negatives[slot], k=eval_set.k,
+                cfg=self.config.local, finetune_epochs=self.config.finetune_epochs))
+        return summarize(np.array(rows)) if rows else {name: 0.0 for name in METRIC_NAMES}
+
+    # --- checkpoint state ---------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """(arrays, JSON-able metadata) capturing the run exactly."""
+        model = self.server.model
+        arrays: dict[str, np.ndarray] = {"item_factors": model.factors, "item_biases": model.biases}
+        opt = self.server.optimizer.state_dict()
+        opt_meta = {}
+        for key, value in opt.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"optimizer/{key}"] = value
+            else:
+                opt_meta[key] = value
+        client_states = [self.clients[int(u)].state() for u in self.client_ids]
+        arrays["client_ids"] = self.client_ids
+        arrays["user_vectors"] = np.concatenate([s["user"] for s in client_states]) if client_states else \
+            np.zeros((0, self.config.factors), np.float32)
+        meta = {
+            "round": self.round,
+            "model_version": model.version,
+            "config": self.config.to_dict(),
+            "data_fingerprint": self.fingerprint,
+            "optimizer": {"name": self.server.optimizer.name, "state": opt_meta},
+            "server_rng": self.rng.bit_generator.state,
+            "client_rngs": [s["rng"] for s in client_states],
+            "history": self.history,
+        }
+        return arrays, meta
+
+    def load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+        """Restore :meth:`state`; the configuration and data must match this trainer's."""
+        if meta.get("data_fingerprint") != self.fingerprint:
+            raise CheckpointError("the checkpoint was made on different data (fingerprint mismatch)")
+        saved = FederatedConfig.from_dict(meta["config"])
+        if saved != self.config:
+            diff = sorted(k for k, v in saved.to_dict().items() if self.config.to_dict()[k] != v)
+            raise CheckpointError(f"the checkpoint's configuration differs in: {', '.join(diff)}")
+        if not np.array_equal(arrays["client_ids"], self.client_ids):
+            raise CheckpointError("the checkpoint's clients differ from this run's")
+        model = self.server.model
+        if arrays["item_factors"].shape != model.factors.shape:
+            raise CheckpointError("the checkpoint's item matrix has the wrong shape")
+        model.factors = arrays["item_factors"].astype(np.float32).copy()
+        model.biases = arrays["item_biases"].astype(np.float32).copy()
+        model.version = int(meta["model_version"])
+        opt_state = dict(meta["optimizer"]["state"])
+        for key, value in arrays.items():
+            if key.startswith("optimizer/"):
+                opt_state[key.split("/", 1)[1]] = value
+        if meta["optimizer"]["name"] != self.server.optimizer.name:
+            raise CheckpointError("the checkpoint used a different server optimizer")
+        self.server.optimizer.load_state_dict(opt_state)
+        self.rng.bit_generator.state = meta["server_rng"]
+        users = arrays["user_vectors"]
+        for n, u in enumerate(self.client_ids):
+            self.clients[int(u)].load_state({"user": users[n:n + 1], "rng": meta["client_rngs"][n]})
+        self.round = int(meta["round"])
+        self.history = list(meta["history"])
