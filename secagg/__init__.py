@@ -7,6 +7,7 @@ from .aggregator import AggregationResult, Aggregator, Stage, available_aggregat
 from .masking import quantize_and_mask, sum_masked, unmask
 from .prg import prg_backend, prg_expand
 from .quantize import dequantize, quantize
+from .simulate import simulate
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "prg_expand",
     "quantize",
     "quantize_and_mask",
+    "simulate",
     "sum_masked",
     "unmask",
 ]
