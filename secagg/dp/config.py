@@ -1,0 +1,159 @@
+"""DPConfig: the user-facing settings of distributed DP, validated when built, and its plan.
+
+Give either a target ``epsilon`` (the noise multiplier is calibrated for ``rounds`` rounds at
+sampling rate ``clients_per_round / num_users``) or a ``noise_multiplier`` (the epsilon it
+spends is reported). ``epsilon=math.inf`` or ``noise_multiplier=0`` means no noise (no privacy
+from DP; the secure aggregation is unchanged). ``delta`` defaults to min(1 / num_users, 1e-5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..errors import PrivacyError
+from .accounting import RoundMechanism, check_mode, epsilon_for
+from .params import (DEFAULT_BETA, DEFAULT_MAX_INFLATION, DEFAULT_WRAP_PROBABILITY, DPParameters,
+                     check_positive_float, check_positive_int, check_probability, derive_parameters)
+
+MAX_NOISE_MULTIPLIER = 1e4
+
+
+def default_delta(num_users: int) -> float:
+    """1 / num_users, or 1e-5 if smaller."""
+    return min(1.0 / num_users, 1e-5)
+
+
+@dataclass(frozen=True)
+class DPConfig:
+    """Distributed-DP settings for a training run (user-level: one user = one client)."""
+
+    clip_norm: float
+    clients_per_round: int
+    num_users: int
+    rounds: int
+    epsilon: float | None = None
+    noise_multiplier: float | None = None
+    delta: float | None = None
+    bits: int = 32
+    min_clients: int | None = None
+    accountant: str = "skellam"
+    beta: float = DEFAULT_BETA
+    wrap_probability: float = DEFAULT_WRAP_PROBABILITY
+    max_inflation: float = DEFAULT_MAX_INFLATION
+    _resolved_delta: float = field(init=False, repr=False, compare=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        check_positive_float(self.clip_norm, "clip_norm")
+        n = check_positive_int(self.clients_per_round, "clients_per_round")
+        users = check_positive_int(self.num_users, "num_users")
+        if n > users:
+            raise PrivacyError(f"clients_per_round ({n}) cannot exceed num_users ({users})")
+        check_positive_int(self.rounds, "rounds")
+        if (self.epsilon is None) == (self.noise_multiplier is None):
+            raise PrivacyError("give exactly one of epsilon (to calibrate the noise) or "
+                               "noise_multiplier (to report the epsilon it spends)")
+        if self.epsilon is not None:
+            if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or \
+                    math.isnan(self.epsilon) or self.epsilon <= 0:
+                raise PrivacyError(f"epsilon must be > 0 (math.inf for no noise), got {self.epsilon!r}")
+        if self.noise_multiplier is not None:
+            z = self.noise_multiplier
+            if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z) or z < 0:
+                raise PrivacyError(f"noise_multiplier must be finite and >= 0, got {z!r}")
+        delta = default_delta(users) if self.delta is None else check_probability(self.delta, "delta")
+        object.__setattr__(self, "_resolved_delta", delta)
+        if self.min_clients is not None:
+            m = check_positive_int(self.min_clients, "min_clients")
+            if m > n:
+                raise PrivacyError(f"min_clients ({m}) cannot exceed clients_per_round ({n})")
+        b = check_positive_int(self.bits, "bits", minimum=2)
+        if b > 64:
+            raise PrivacyError(f"bits must be <= 64, got {b}")
+        check_mode(self.accountant)
+        check_probability(self.beta, "beta")
+        check_probability(self.wrap_probability, "wrap_probability")
+        check_positive_float(self.max_inflation, "max_inflation")
+
+    @property
+    def target_delta(self) -> float:
+        return self._resolved_delta
+
+    @property
+    def sampling_probability(self) -> float:
+        return self.clients_per_round / self.num_users
+
+    def parameters(self, dim: int, noise_multiplier: float) -> DPParameters:
+        return derive_parameters(
+            dim=dim, clip_norm=self.clip_norm, noise_multiplier=noise_multiplier,
+            clients_per_round=self.clients_per_round, bits=self.bits, min_clients=self.min_clients,
+            beta=self.beta, wrap_probability=self.wrap_probability, max_inflation=self.max_inflation)
+
+    def round_mechanism(self, params: DPParameters, contributors: int | None = None) -> RoundMechanism:
+        """The accountant's view of a round in which ``contributors`` clients added noise."""
+        k = params.min_clients if contributors is None else min(contributors, params.min_clients)
+        return RoundMechanism(central_variance=params.local_variance * k,
+                              l2_sensitivity=params.l2_sensitivity,
+                              l1_sensitivity=params.l1_sensitivity,
+                              sampling_probability=self.sampling_probability)
+
+    def epsilon_of(self, params: DPParameters, rounds: int | None = None) -> float:
+        """Epsilon after ``rounds`` (default: all planned) rounds with these parameters."""
+        if params.central_variance <= 0:
+            return math.inf
+        count = self.rounds if rounds is None else rounds
+        return epsilon_for([(self.round_mechanism(params), count)], self.target_delta, self.accountant)
+
+    def plan(self, dim: int) -> DPPlan:
+        """Resolve the noise multiplier (calibrating it if a target epsilon was given) for ``dim``."""
+        if self.noise_multiplier is not None:
+            params = self.parameters(dim, float(self.noise_multiplier))
+            return DPPlan(self, params, self.epsilon_of(params))
+        if math.isinf(self.epsilon):
+            params = self.parameters(dim, 0.0)
+            return DPPlan(self, params, math.inf)
+        target = float(self.epsilon)
+
+        def eps_at(z: float) -> float:
+            return self.epsilon_of(self.parameters(dim, z))
+
+        lo, hi = 1e-3, 1.0
+        while eps_at(hi) > target:
+            lo, hi = hi, hi * 2.0
+            if hi > MAX_NOISE_MULTIPLIER:
+                raise PrivacyError(f"epsilon={target:g} is not reachable in {self.rounds} rounds "
+                                   f"with noise multiplier <= {MAX_NOISE_MULTIPLIER:g}; raise epsilon "
+                                   "or lower rounds/clients_per_round")
+        if eps_at(lo) <= target:
+            hi = lo
+        else:
+            for _ in range(40):
+                mid = math.sqrt(lo * hi)
+                if eps_at(mid) > target:
+                    lo = mid
+                else:
+                    hi = mid
+                if hi / lo < 1.0 + 1e-4:
+                    break
+        params = self.parameters(dim, hi)  # the upper end: epsilon <= target
+        return DPPlan(self, params, self.epsilon_of(params))
+
+
+@dataclass(frozen=True)
+class DPPlan:
+    """A resolved configuration: parameters for a given update length and the planned epsilon."""
+
+    config: DPConfig
+    params: DPParameters
+    planned_epsilon: float
+
+    @property
+    def noise_multiplier(self) -> float:
+        return self.params.noise_multiplier
+
+    def report(self) -> dict:
+        out = self.params.report()
+        out.update(planned_epsilon=self.planned_epsilon, delta=self.config.target_delta,
+                   rounds=self.config.rounds, sampling_probability=self.config.sampling_probability,
+                   accountant=self.config.accountant, num_users=self.config.num_users)
+        return out
