@@ -100,20 +100,26 @@ class RejectionStream {
   uint64_t buf_[kWords];
 };
 
+// Branch-free modular add/subtract of values < r < 2^62 (a data-dependent branch here would
+// mispredict half the time).
+inline uint64_t add_mod(uint64_t a, uint64_t b, uint64_t r) {
+  uint64_t s = a + b;
+  return s - (r & (0 - uint64_t(s >= r)));
+}
+
+inline uint64_t sub_mod(uint64_t a, uint64_t b, uint64_t r) {
+  uint64_t s = a - b;
+  return s + (r & (0 - uint64_t(a < b)));
+}
+
 template <class T>
 inline void mod_add(T* acc, const uint64_t* v, size_t n, uint64_t r) {
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t s = uint64_t(acc[i]) + v[i];
-    acc[i] = T(s >= r ? s - r : s);
-  }
+  for (size_t i = 0; i < n; ++i) acc[i] = T(add_mod(acc[i], v[i], r));
 }
 
 template <class T>
 inline void mod_sub(T* acc, const uint64_t* v, size_t n, uint64_t r) {
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t a = acc[i];
-    acc[i] = T(a >= v[i] ? a - v[i] : a + r - v[i]);
-  }
+  for (size_t i = 0; i < n; ++i) acc[i] = T(sub_mod(acc[i], v[i], r));
 }
 
 template <class T>
@@ -182,10 +188,7 @@ void masked_pass(const Modulus& m, Backend be, const std::vector<SignedKey>& key
   parallel_for(d, threads, 64, [&](size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; ++i) {
       uint64_t s = out[i];
-      for (const auto& p : partial) {
-        s += p[i];
-        s = s >= r ? s - r : s;
-      }
+      for (const auto& p : partial) s = add_mod(s, p[i], r);
       out[i] = T(s);
     }
   });

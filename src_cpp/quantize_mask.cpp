@@ -30,18 +30,8 @@ template <class F, class T>
 void quantize_and_mask(const F* update, size_t d, const QuantizeConfig& q, const Modulus& m,
                        const Seed* self_seed, const Seed* peer_seeds, const int* peer_signs,
                        size_t num_peers, const Seed& rounding_seed, T* out, unsigned threads) {
-  validate_quantize_config(q);
-  if (q.quantization_max > m.minus_one)
-    throw Error(ErrorCode::kModulus,
-                "modulus_range must be >= quantization_range; raise modulus_range");
-  if (num_peers > 0 && (peer_seeds == nullptr || peer_signs == nullptr))
-    throw Error(ErrorCode::kNullPointer, "peer_seeds/peer_signs is NULL");
-  const Backend be = active_backend();
-  const AesKey rkey = derive_prg_key(rounding_seed.data());
-  auto keys = detail::make_keys(self_seed ? self_seed->data() : nullptr, self_seed ? 1 : 0, +1,
-                                peer_seeds ? peer_seeds->data() : nullptr, peer_signs, num_peers, +1);
-  detail::QuantizeSource<F, T> src(update, q, rkey, be, m);
-  detail::masked_pass<T>(m, be, keys, src, out, d, resolve_threads(threads, d * (keys.size() + 1)));
+  detail::quantize_and_mask_with_noise<F, T>(update, d, q, m, self_seed, peer_seeds, peer_signs,
+                                             num_peers, rounding_seed, out, threads, NoNoise{});
 }
 
 #define SECAGG_INSTANTIATE(F, T)                                                               \

@@ -85,5 +85,28 @@ class QuantizeSource {
   bool avx2_;
 };
 
+// The fused client kernel for any Noise policy (noise.hpp). quantize_and_mask() is this with
+// NoNoise; a noisy variant instantiates it with its own policy, in the same single pass.
+template <class F, class T, class Noise>
+void quantize_and_mask_with_noise(const F* update, size_t d, const QuantizeConfig& q,
+                                  const Modulus& m, const Seed* self_seed, const Seed* peer_seeds,
+                                  const int* peer_signs, size_t num_peers, const Seed& rounding_seed,
+                                  T* out, unsigned threads, const Noise& noise) {
+  validate_quantize_config(q);
+  if (q.quantization_max > m.minus_one)
+    throw Error(ErrorCode::kModulus,
+                "modulus_range must be >= quantization_range; raise modulus_range");
+  if (num_peers > 0 && (peer_seeds == nullptr || peer_signs == nullptr))
+    throw Error(ErrorCode::kNullPointer, "peer_seeds/peer_signs is NULL");
+  if (d > 0 && (update == nullptr || out == nullptr))
+    throw Error(ErrorCode::kNullPointer, "update/out is NULL");
+  const Backend be = active_backend();
+  const AesKey rkey = derive_prg_key(rounding_seed.data());
+  auto keys = make_keys(self_seed ? self_seed->data() : nullptr, self_seed ? 1 : 0, +1,
+                        peer_seeds ? peer_seeds->data() : nullptr, peer_signs, num_peers, +1);
+  QuantizeSource<F, T, Noise> src(update, q, rkey, be, m, noise);
+  masked_pass<T>(m, be, keys, src, out, d, resolve_threads(threads, d * (keys.size() + 1)));
+}
+
 }  // namespace detail
 }  // namespace secagg

@@ -61,10 +61,7 @@ void sum_vectors(const T* const* vecs, size_t n, size_t d, const Modulus& m, T* 
           else for (size_t i = 0; i < len; ++i) acc[i] = T(acc[i] + v[i]);
         } else {
           if (j == 0) std::memcpy(acc, v, len * sizeof(T));
-          else for (size_t i = 0; i < len; ++i) {
-            uint64_t s = uint64_t(acc[i]) + v[i];
-            acc[i] = T(s >= r ? s - r : s);
-          }
+          else for (size_t i = 0; i < len; ++i) acc[i] = T(detail::add_mod(acc[i], v[i], r));
         }
       }
       if (m.pow2) detail::reduce_pow2<T>(m, acc, len);

@@ -108,10 +108,14 @@ def test_sum_accepts_other_integer_dtypes_losslessly():
     assert got.dtype == np.uint32 and got.tolist() == [0, 7, 3]
 
 
-@pytest.mark.parametrize("modulus", [2**32, 2**64, 1_000_003, 3 * 2**40])
-def test_portable_and_hardware_kernels_agree(modulus):
-    x = np.random.default_rng(1).normal(size=10_007).astype(np.float32)
-    kw = dict(clipping_range=3.0, quantization_range=2**8, modulus_range=modulus,
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("modulus, qrange", [(2**32, 2**8), (2**64, 2**40), (1_000_003, 2**10),
+                                             (3 * 2**40, 2**31 + 7)])
+def test_portable_and_hardware_kernels_agree(modulus, qrange, dtype):
+    """The portable backend also uses the scalar quantization loop, so this covers both loops."""
+    x = np.random.default_rng(1).normal(size=10_007).astype(dtype)
+    x[::97] = 1e9  # clipped
+    kw = dict(clipping_range=3.0, quantization_range=qrange, modulus_range=modulus,
               self_seed=os.urandom(32), peer_seeds=seeds(3), peer_signs=[1, -1, -1],
               rounding_seed=os.urandom(32))
     outs = []
