@@ -78,12 +78,15 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
              modulus_range: int | None = None, corrupt_fraction: float = 0.05,
              dropout_fraction: float = 0.1, num_neighbors: int | None = None,
              threshold: int | None = None, rounding_seeds: Mapping[int, bytes] | None = None,
-             tamper: Tamper | None = None) -> SimulationResult:
+             graph_seed: bytes | None = None, tamper: Tamper | None = None) -> SimulationResult:
     """Aggregate ``inputs`` (client id -> float update, or unsigned vector already quantized to
     [0, quantization_range)) with SecAgg (``"secagg"``, complete graph) or SecAgg+ (``"secagg+"``,
     Harary graph; k and t from :func:`~secagg.protocol.params.find_parameters` unless overridden).
 
-    Raises :class:`~secagg.errors.ThresholdError` when fewer than the threshold remain at a stage.
+    ``rounding_seeds`` (client id -> 32 bytes) and ``graph_seed`` make a run reproducible for
+    tests; by default both come from the OS CSPRNG. ``tamper`` lets tests play a malicious network
+    or server. Raises :class:`~secagg.errors.ThresholdError` when fewer than the threshold remain
+    at a stage.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -101,7 +104,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     config = SessionConfig(client_ids=tuple(ids), graph_kind=params.kind, degree=params.degree,
                            threshold=params.threshold, modulus_range=r,
                            vector_length=next(iter(arrays.values())).shape[0], clipping_range=c,
-                           quantization_range=q, threat_model=threat_model, input_kind=input_kind)
+                           quantization_range=q, threat_model=threat_model, input_kind=input_kind,
+                           **({} if graph_seed is None else {"graph_seed": graph_seed}))
     schedule = dict(dropouts or {})
     unknown = set(schedule) - set(ids)
     if unknown:

@@ -52,38 +52,66 @@ def pack(values: np.ndarray, bits: int) -> bytes:
     return out[: packed_size(d, bits)]
 
 
-def unpack(data: bytes, length: int, bits: int) -> np.ndarray:
-    """Inverse of :func:`pack`: ``length`` uint64 values; strict about the byte count."""
+def _unpacked_lanes(data: bytes, length: int, bits: int) -> tuple[np.ndarray, int]:
+    """Validate ``data`` and return (padded byte grid, rows) ready for lane extraction."""
     if not 1 <= bits <= MAX_BITS:
         raise ShapeError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
     expected = packed_size(length, bits)
     if len(data) != expected:
         raise InvalidMessageError(f"packed vector has {len(data)} bytes; {length} values of "
                                   f"{bits} bits need exactly {expected}")
-    if length == 0:
-        return np.empty(0, dtype=np.uint64)
+    raw = np.frombuffer(data, dtype=np.uint8)
+    if bits * length % 8 and raw[-1] >> (bits * length % 8):
+        raise InvalidMessageError("packed vector has non-zero padding bits")
     rows = (length + 7) // 8
     stride = bits + 9
     buf = np.zeros(rows * stride + 16, dtype=np.uint8)
     grid = buf[: rows * stride].reshape(rows, stride)
-    raw = np.frombuffer(data, dtype=np.uint8)
     full = len(raw) // bits
     grid[:full, :bits] = raw[: full * bits].reshape(full, bits)
     if full < rows:
         tail = raw[full * bits:]
         grid[full, : len(tail)] = tail
+    return buf, rows
+
+
+def unpack_lanes(data: bytes, length: int, bits: int, out: np.ndarray | None = None,
+                 add: bool = False) -> np.ndarray:
+    """Unpack into *lane-major* layout: a (8, ceil(length/8)) uint64 array whose ``[j, r]`` is
+    value ``8r + j``. With ``add=True`` the values are added into ``out`` (wrapping mod 2**64),
+    which is how the server accumulates masked vectors without an extra pass."""
+    buf, rows = _unpacked_lanes(data, length, bits) if length else (None, 0)
+    if out is None:
+        out = np.zeros((8, rows), dtype=np.uint64)
+    elif out.shape != (8, rows) or out.dtype != np.uint64:
+        raise ShapeError(f"accumulator must be uint64 of shape (8, {rows})")
+    if not rows:
+        return out
+    stride = bits + 9
     mask = np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
-    out = np.empty((rows, 8), dtype=np.uint64)
+    tmp = np.empty(rows, dtype=np.uint64)
     for j in range(8):
         start, shift = divmod(j * bits, 8)
-        lane = _lane_view(buf, start, rows, stride) >> np.uint64(shift)
+        np.right_shift(_lane_view(buf, start, rows, stride), np.uint64(shift), out=tmp)
         if shift and shift + bits > 64:
-            lane |= _lane_view(buf, start + 8, rows, stride) << np.uint64(64 - shift)
-        out[:, j] = lane & mask
-    values = out.reshape(-1)[:length]
-    if bits * length % 8:
-        # bits of the last byte beyond the last value must be zero (canonical encoding)
-        used = bits * length % 8
-        if raw[-1] >> used:
-            raise InvalidMessageError("packed vector has non-zero padding bits")
-    return values
+            tmp |= _lane_view(buf, start + 8, rows, stride) << np.uint64(64 - shift)
+        tmp &= mask
+        if add:
+            out[j] += tmp
+        else:
+            out[j] = tmp
+    return out
+
+
+def lanes_to_vector(lanes: np.ndarray, length: int) -> np.ndarray:
+    """Lane-major (8, rows) back to the flat vector of ``length`` values."""
+    return np.ascontiguousarray(lanes.T).reshape(-1)[:length]
+
+
+def unpack(data: bytes, length: int, bits: int) -> np.ndarray:
+    """Inverse of :func:`pack`: ``length`` uint64 values; strict about the byte count."""
+    if length == 0:
+        if len(data):
+            raise InvalidMessageError("packed vector of length 0 must be empty")
+        return np.empty(0, dtype=np.uint64)
+    return lanes_to_vector(unpack_lanes(data, length, bits), length)

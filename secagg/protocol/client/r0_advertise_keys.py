@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...crypto import KeyPair
-from ...errors import ConfigError, InvalidMessageError, ShapeError, UnknownClientError
+from ...errors import ConfigError, DTypeError, InvalidMessageError, ShapeError, UnknownClientError
 from ..config import INPUT_FLOAT, SessionConfig
 from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
 from ..transcript import advertise_transcript
@@ -46,5 +46,6 @@ def as_input(update: np.ndarray) -> np.ndarray:
     if arr.ndim != 1 or arr.shape[0] == 0:
         raise ShapeError(f"a client's input must be a non-empty 1-D array, got shape {arr.shape}")
     if arr.dtype.kind not in "fu":
-        raise InvalidMessageError(f"a client's input must be float or unsigned int, got {arr.dtype}")
+        raise DTypeError(f"a client's input must be a float or an unsigned (already quantized) "
+                         f"array, got {arr.dtype}")
     return arr

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...shamir import Share
 from ..config import SessionConfig
 from ..graphs import Graph
 
@@ -21,14 +20,16 @@ class ServerContext:
     keys: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
     # U2: sender -> receiver -> ciphertext
     ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
-    # U3: running sum of masked vectors (uint64; wraps mod 2**64, a multiple of R)
+    keys_in_use: set[bytes] = field(default_factory=set)
+    # U3: running sum of masked vectors, lane-major (see packing.unpack_lanes); uint64 wraps
+    # mod 2**64, a multiple of R
     masked_sum: np.ndarray | None = None
     contributors: set[int] = field(default_factory=set)
     # U4 (active): id -> consistency signature
     signatures: dict[int, bytes] = field(default_factory=dict)
-    # U5: shares received, owner -> list of shares
-    self_mask_shares: dict[int, list[Share]] = field(default_factory=dict)
-    key_shares: dict[int, list[Share]] = field(default_factory=dict)
+    # U5: shares received (raw bytes, parsed when needed), owner -> list of shares
+    self_mask_shares: dict[int, list[bytes]] = field(default_factory=dict)
+    key_shares: dict[int, list[bytes]] = field(default_factory=dict)
     unmasked_by: set[int] = field(default_factory=set)
 
     @property

@@ -17,9 +17,10 @@ def accept(ctx: ServerContext, cid: int, reply: AdvertiseKeysReply) -> None:
             raise UnknownClientError(f"client {cid} has no registered identity key")
         verify(identity, reply.signature,
                advertise_transcript(cfg.session_id, cid, reply.c_public, reply.s_public))
-    in_use = {k for c, s, _ in ctx.keys.values() for k in (c, s)}
+    in_use = ctx.keys_in_use
     if reply.c_public in in_use or reply.s_public in in_use or reply.c_public == reply.s_public:
         raise ConsistencyError(f"client {cid} advertised a public key already in use")
+    in_use.update((reply.c_public, reply.s_public))
     ctx.keys[cid] = (reply.c_public, reply.s_public, reply.signature)
 
 

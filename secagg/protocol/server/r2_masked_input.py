@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...errors import InvalidMessageError
 from ..messages import ConsistencyCheckRequest, MaskedInputReply, Message
-from ..packing import unpack
+from ..packing import unpack_lanes
 from .context import ServerContext
 from .r3_consistency_check import unmasking_requests
 
@@ -15,11 +15,9 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
     if reply.length != cfg.vector_length or reply.bits != cfg.bits:
         raise InvalidMessageError(f"client {cid} sent a vector of {reply.length} values x "
                                   f"{reply.bits} bits; expected {cfg.vector_length} x {cfg.bits}")
-    vector = unpack(reply.data, reply.length, reply.bits)
-    if ctx.masked_sum is None:
-        ctx.masked_sum = vector.copy()
-    else:
-        ctx.masked_sum += vector  # uint64 wrap-around is exact mod R (R divides 2**64)
+    # added straight into the lane-major running sum; uint64 wrap-around is exact mod R (R | 2**64)
+    ctx.masked_sum = unpack_lanes(reply.data, reply.length, reply.bits, out=ctx.masked_sum,
+                                  add=ctx.masked_sum is not None)
     ctx.contributors.add(cid)
 
 

@@ -12,29 +12,27 @@ from ...errors import ConsistencyError, InvalidMessageError, ShamirError, Thresh
 from ...masking import unmask
 from ...shamir import Share
 from ..messages import UnmaskingReply
+from ..packing import lanes_to_vector
 from .context import ServerContext
 
 
-def _shares(cid: int, items: dict[int, bytes]) -> dict[int, Share]:
-    try:
-        return {owner: Share.from_bytes(raw) for owner, raw in items.items()}
-    except ShamirError as exc:
-        raise InvalidMessageError(f"client {cid} sent a malformed share: {exc}") from None
+SPARE_SHARES = 1
+"""Shares used beyond the threshold: combine_many checks that they all lie on one polynomial,
+so a single bad share among those used is detected (more would cost parse time per owner)."""
 
 
 def accept(ctx: ServerContext, cid: int, reply: UnmaskingReply) -> None:
     if set(reply.self_mask_shares) != set(ctx.survivors_for(cid)) or \
             set(reply.key_shares) != set(ctx.dropped_for(cid)):
         raise InvalidMessageError(f"client {cid} revealed shares for other clients than requested")
-    b_shares, s_shares = _shares(cid, reply.self_mask_shares), _shares(cid, reply.key_shares)
-    for owner, share in b_shares.items():
-        ctx.self_mask_shares.setdefault(owner, []).append(share)
-    for owner, share in s_shares.items():
-        ctx.key_shares.setdefault(owner, []).append(share)
+    for owner, raw in reply.self_mask_shares.items():
+        ctx.self_mask_shares.setdefault(owner, []).append(raw)
+    for owner, raw in reply.key_shares.items():
+        ctx.key_shares.setdefault(owner, []).append(raw)
     ctx.unmasked_by.add(cid)
 
 
-def _combine(groups: dict[int, list[Share]], owners: list[int], threshold: int,
+def _combine(groups: dict[int, list[bytes]], owners: list[int], threshold: int,
              what: str) -> dict[int, bytes]:
     batch = []
     for owner in owners:
@@ -43,7 +41,11 @@ def _combine(groups: dict[int, list[Share]], owners: list[int], threshold: int,
             raise ThresholdError(f"only {len(got)} clients returned {what} shares of client "
                                  f"{owner}; threshold is {threshold}", stage=Stage.UNMASKING.name,
                                  survivors=len(got), threshold=threshold)
-        batch.append(got)
+        try:
+            batch.append([Share.from_bytes(raw) for raw in got[: threshold + SPARE_SHARES]])
+        except ShamirError as exc:
+            raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {exc}"
+                                      ) from None
     try:
         secrets = shamir.combine_many(batch)
     except ShamirError as exc:  # inconsistent shares: some client lied
@@ -71,6 +73,7 @@ def finish(ctx: ServerContext) -> np.ndarray:
             peer_signs.append(1 if w < owner else -1)
     assert ctx.masked_sum is not None
     r = cfg.modulus_range
-    total = (ctx.masked_sum & np.uint64(r - 1)).astype(np.uint32 if r <= 2**32 else np.uint64)
+    total = lanes_to_vector(ctx.masked_sum, cfg.vector_length) & np.uint64(r - 1)
+    total = total.astype(np.uint32 if r <= 2**32 else np.uint64)
     return unmask(total, modulus_range=r, self_seeds=[self_seeds[c] for c in contributors],
                   peer_seeds=peer_seeds, peer_signs=peer_signs)

@@ -1,0 +1,109 @@
+"""Messages: round trips, strict decoding, version/session/stage checks."""
+
+from __future__ import annotations
+
+import os
+
+import msgpack
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from secagg.errors import InvalidMessageError, ReplayError
+from secagg.protocol.messages import (AbortMessage, AdvertiseKeysReply, ConsistencyCheckReply,
+                                      ConsistencyCheckRequest, MaskedInputReply, MaskedInputRequest,
+                                      ShareKeysReply, ShareKeysRequest, UnmaskingReply,
+                                      UnmaskingRequest, decode, expect)
+
+S = os.urandom(16)
+ids = st.lists(st.integers(0, 2**63 - 1), unique=True, max_size=8)
+
+
+def samples():
+    return [
+        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), b""),
+        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), os.urandom(64)),
+        ShareKeysRequest(S, 1, {2: (os.urandom(32), os.urandom(32), b"")}),
+        ShareKeysReply(S, 1, {2: os.urandom(150), 5: os.urandom(150)}),
+        MaskedInputRequest(S, 2, {1: os.urandom(150)}),
+        MaskedInputReply(S, 2, 10, 13, os.urandom(17)),
+        ConsistencyCheckRequest(S, 2, (1, 2, 3)),
+        ConsistencyCheckReply(S, 2, os.urandom(64)),
+        UnmaskingRequest(S, 2, (1, 2), (3,), {1: os.urandom(64)}),
+        UnmaskingReply(S, 2, {1: os.urandom(89)}, {3: os.urandom(89)}),
+        AbortMessage(S, 2, "too few clients"),
+    ]
+
+
+@pytest.mark.parametrize("message", samples(), ids=lambda m: type(m).__name__)
+def test_round_trip(message):
+    assert decode(message.to_bytes()) == message
+
+
+@pytest.mark.parametrize("message", samples(), ids=lambda m: type(m).__name__)
+def test_every_truncation_is_invalid(message):
+    data = message.to_bytes()
+    for cut in range(0, len(data), max(1, len(data) // 25)):
+        with pytest.raises(InvalidMessageError):
+            decode(data[:cut])
+
+
+@given(survivors=ids, dropped=ids)
+def test_unmasking_request_round_trip(survivors, dropped):
+    m = UnmaskingRequest(S, 7, tuple(survivors), tuple(dropped), {})
+    assert decode(m.to_bytes()) == m
+
+
+def envelope(*, version=1, kind=8, session=S, stage=3, client=2, body=None):
+    return msgpack.packb([version, kind, session, stage, client,
+                          body if body is not None else {"signature": bytes(64)}], use_bin_type=True)
+
+
+def test_strict_envelope():
+    decode(envelope())
+    with pytest.raises(InvalidMessageError, match="version"):
+        decode(envelope(version=2))
+    with pytest.raises(InvalidMessageError, match="kind"):
+        decode(envelope(kind=99))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(session=b"short"))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(client=-1))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(client="2"))
+    with pytest.raises(ReplayError):
+        decode(envelope(stage=1))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(body={"signature": bytes(63)}))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(body={"signature": bytes(64), "extra": 1}))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope(body={}))
+    with pytest.raises(InvalidMessageError):
+        decode(envelope() + b"\x00")  # trailing bytes
+
+
+def test_bounded_sizes_and_types():
+    body = {"ciphertexts": [[1, bytes(5000)]]}
+    with pytest.raises(InvalidMessageError, match="at most"):
+        decode(msgpack.packb([1, 5, S, 2, 1, body], use_bin_type=True))
+    body = {"ciphertexts": [[1, b"x"], [1, b"y"]]}
+    with pytest.raises(InvalidMessageError, match="more than once"):
+        decode(msgpack.packb([1, 5, S, 2, 1, body], use_bin_type=True))
+    body = {"length": 10, "bits": 65, "data": b""}
+    with pytest.raises(InvalidMessageError):
+        decode(msgpack.packb([1, 6, S, 2, 1, body], use_bin_type=True))
+    body = {"length": 10.0, "bits": 8, "data": b""}
+    with pytest.raises(InvalidMessageError):
+        decode(msgpack.packb([1, 6, S, 2, 1, body], use_bin_type=True))
+
+
+def test_expect_checks_session_kind_and_client():
+    m = ConsistencyCheckReply(S, 2, bytes(64))
+    expect(m, ConsistencyCheckReply, session_id=S, client_id=2)
+    with pytest.raises(ReplayError, match="session"):
+        expect(m, ConsistencyCheckReply, session_id=os.urandom(16), client_id=2)
+    with pytest.raises(ReplayError):
+        expect(m, UnmaskingReply, session_id=S, client_id=2)
+    with pytest.raises(InvalidMessageError):
+        expect(m, ConsistencyCheckReply, session_id=S, client_id=3)

@@ -1,0 +1,112 @@
+"""Property tests: for any n, d, t and dropout schedule the protocol returns exactly the sum of the
+included clients' quantized inputs mod R, or aborts cleanly exactly when the rules say so.
+
+Profiles: HYPOTHESIS_PROFILE=ci (default, few examples) or slow (many)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import secagg
+from secagg.aggregator import Stage
+from secagg.errors import ThresholdError
+from secagg.protocol.config import default_modulus
+from secagg.protocol.graphs import build_graph
+from secagg.protocol.params import find_parameters
+
+from .helpers import expected_outcome, quantized_sum
+
+STAGES = [None] * 6 + list(Stage)
+CLIP = 1.0
+
+
+@st.composite
+def scenarios(draw, protocol, threat_model):
+    n = draw(st.integers(2, 60))
+    d = draw(st.integers(1, 40))
+    params = find_parameters(n, threat_model=threat_model, complete=protocol == "secagg")
+    t = draw(st.one_of(st.none(), st.integers(1, params.degree + 1)))
+    schedule = {c: s for c in range(n) if (s := draw(st.sampled_from(STAGES))) is not None}
+    seed = draw(st.binary(min_size=32, max_size=32))
+    quantized = draw(st.booleans())
+    return n, d, t, schedule, seed, quantized
+
+
+def run(protocol, threat_model, scenario):
+    n, d, t, schedule, seed, quantized = scenario
+    q = 2**8
+    rng = np.random.default_rng(int.from_bytes(seed[:8], "little"))
+    if quantized:
+        updates = {c: rng.integers(0, q, d).astype(np.uint32) for c in range(n)}
+    else:
+        updates = {c: rng.uniform(-1.5, 1.5, d) for c in range(n)}
+    rounding = {c: bytes([c % 256]) + seed[1:] for c in range(n)}
+    params = find_parameters(n, threat_model=threat_model, complete=protocol == "secagg", threshold=t)
+    graph = build_graph(params.kind, range(n), params.degree, seed)
+    verdict, detail = expected_outcome(graph, params.threshold, schedule, threat_model == "active")
+    kwargs = dict(protocol=protocol, threat_model=threat_model, dropouts=schedule,
+                  clipping_range=CLIP, quantization_range=q, threshold=t, rounding_seeds=rounding,
+                  graph_seed=seed)
+    if verdict == "abort":
+        with pytest.raises(ThresholdError) as info:
+            secagg.simulate(updates, **kwargs)
+        assert info.value.stage == detail
+        assert info.value.threshold == params.threshold
+        assert info.value.survivors < params.threshold
+        return
+    res = secagg.simulate(updates, **kwargs)
+    assert res.included == detail
+    r = default_modulus(n, q)
+    assert res.config.modulus_range == r
+    expected = quantized_sum(updates, rounding, res.included, clipping_range=CLIP,
+                             quantization_range=q, modulus_range=r)
+    np.testing.assert_array_equal(res.quantized_sum.astype(np.uint64), expected)
+    if not quantized:
+        exact = np.sum([np.clip(updates[c], -CLIP, CLIP) for c in res.included], axis=0)
+        assert np.max(np.abs(res.total - exact)) <= len(res.included) * 2 * CLIP / (q - 1) + 1e-9
+
+
+@pytest.mark.parametrize("threat_model", ["honest-but-curious", "active"])
+@pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
+def test_exact_sum_or_clean_abort(protocol, threat_model):
+    @settings(max_examples=max(3, settings().max_examples // 4))
+    @given(scenarios(protocol, threat_model))
+    def check(scenario):
+        run(protocol, threat_model, scenario)
+
+    check()
+
+
+@pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
+def test_no_dropouts_includes_everyone(protocol):
+    rng = np.random.default_rng(5)
+    updates = {c: rng.uniform(-1, 1, 50) for c in range(30)}
+    res = secagg.simulate(updates, protocol=protocol, quantization_range=2**12)
+    assert res.included == frozenset(range(30))
+    assert np.max(np.abs(res.total - np.sum(list(updates.values()), axis=0))) <= 30 * 2 / 4095
+
+
+def test_masked_vector_is_uniform():
+    """A single client's masked vector is indistinguishable from uniform (chi-square)."""
+    from scipy.stats import chisquare
+
+    captured = {}
+
+    def spy(stage, direction, cid, data):
+        if stage is Stage.MASKED_INPUT and direction == "reply" and cid == 3:
+            captured["data"] = data
+        return data
+
+    d, q = 20000, 2**4
+    updates = {c: np.zeros(d) for c in range(8)}  # a constant input: all structure must vanish
+    res = secagg.simulate(updates, protocol="secagg", quantization_range=q, tamper=spy)
+    from secagg.protocol.messages import decode
+    from secagg.protocol.packing import unpack
+    msg = decode(captured["data"])
+    values = unpack(msg.data, msg.length, msg.bits)
+    r = res.config.modulus_range
+    counts = np.bincount((values * 16 // r).astype(np.int64), minlength=16)
+    assert chisquare(counts).pvalue > 1e-4
