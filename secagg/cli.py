@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="download and verify a MovieLens archive into the cache")
     dl.add_argument("name", help="ml-100k, ml-1m, ml-20m, ml-25m or ml-latest-small")
     dl.add_argument("--cache-dir", type=Path, default=None, help="default: $SECAGG_CACHE or ~/.cache/secagg")
+
+    from .net.cli import add_net_commands  # server, client, status, certs (need the [net] extra)
+
+    add_net_commands(sub)
     return parser
 
 
@@ -190,7 +194,9 @@ def _download(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": _train, "demo": _demo, "download": _download}[args.command](args)
+        handler = getattr(args, "handler", None) or {"train": _train, "demo": _demo,
+                                                      "download": _download}[args.command]
+        return handler(args)
     except SecAggError as exc:
         print(f"secagg: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,35 @@
+"""Networked deployment: a gRPC server and clients that run SecAgg(+) training rounds over TLS.
+
+* :class:`NetServer` drives rounds with per-stage deadlines, authenticates every request with the
+  clients' registered Ed25519 keys, keeps model versions and round results in SQLite (resumes after
+  a crash, never records a round twice) and can roll back to a kept version.
+* :class:`NetClient` registers, trains locally, runs the protocol, reconnects with back-off.
+* :func:`make_certificates` makes a CA + server certificate for tests and private deployments.
+
+Needs the ``[net]`` extra (``pip install "secagg[net]"``). Wire messages: ``proto/secagg_net.proto``
+(the generated ``*_pb2*.py`` are checked in; the command that regenerates them is at its top).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["NetClient", "NetServer", "RecTrainer", "ServerSettings", "make_certificates", "summary"]
+
+_WHERE = {"NetClient": ".client", "NetServer": ".server", "RecTrainer": ".trainer",
+          "ServerSettings": ".settings", "make_certificates": ".certs", "summary": ".status"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import lazily, so ``secagg.net.cli`` loads without grpc and says how to install it."""
+    if name not in _WHERE:
+        raise AttributeError(name)
+    import importlib
+
+    try:
+        import grpc  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        from ..errors import DependencyError
+
+        raise DependencyError('secagg.net needs grpcio and protobuf: pip install "secagg[net]"') from exc
+    return getattr(importlib.import_module(_WHERE[name], __name__), name)

@@ -1,0 +1,175 @@
+"""The ``secagg server``, ``secagg client``, ``secagg status`` and ``secagg certs`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+
+def _stage_hook(text: str) -> tuple[int, int]:
+    try:
+        r, s = text.split(":")
+        return int(r), int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ROUND:STAGE, got {text!r}") from None
+
+
+def add_net_commands(sub: Any) -> None:
+    """Add the networked-deployment subcommands to the ``secagg`` parser's subparsers."""
+    srv = sub.add_parser("server", help="serve federated SecAgg+ training rounds over gRPC + TLS")
+    srv.add_argument("--db", type=Path, required=True, help="SQLite state file (created if missing)")
+    srv.add_argument("--cert", type=Path, required=True, help="server certificate chain (PEM)")
+    srv.add_argument("--key", type=Path, required=True, help="server private key (PEM)")
+    srv.add_argument("--address", default="127.0.0.1:50051",
+                     help="host:port to listen on; port 0 picks a free one (default: 127.0.0.1:50051)")
+    srv.add_argument("--port-file", type=Path, default=None, help="write the bound port here")
+    srv.add_argument("--data", default="synthetic", help="data set whose item count sizes the model")
+    srv.add_argument("--data-seed", type=int, default=0)
+    srv.add_argument("--n-items", type=int, default=None, help="model size (instead of --data)")
+    srv.add_argument("--factors", type=int, default=16)
+    srv.add_argument("--rounds", type=int, default=None,
+                     help="stop once this many rounds are recorded (default: serve until stopped)")
+    srv.add_argument("--clients-per-round", type=int, default=20)
+    srv.add_argument("--min-clients", type=int, default=3)
+    srv.add_argument("--protocol", choices=["secagg", "secagg+"], default="secagg+")
+    srv.add_argument("--threat-model", choices=["honest-but-curious", "active"], default="active")
+    srv.add_argument("--dropout-fraction", type=float, default=0.3)
+    srv.add_argument("--corrupt-fraction", type=float, default=0.05)
+    srv.add_argument("--quantization-range", type=int, default=2**16)
+    srv.add_argument("--stage-timeout", type=float, default=10.0, help="seconds per protocol stage")
+    srv.add_argument("--training-timeout", type=float, default=30.0,
+                     help="seconds for the first stage (includes local training)")
+    srv.add_argument("--liveness-timeout", type=float, default=10.0,
+                     help="a client silent this long while owing a reply counts as dropped")
+    srv.add_argument("--local-epochs", type=int, default=1)
+    srv.add_argument("--lr", type=float, default=0.05)
+    srv.add_argument("--reg", type=float, default=0.001)
+    srv.add_argument("--clip-norm", type=float, default=1.0)
+    srv.add_argument("--server-optimizer", choices=["fedavg", "fedadam"], default="fedavg")
+    srv.add_argument("--server-lr", type=float, default=1.0)
+    srv.add_argument("--keep-versions", type=int, default=5, help="model versions kept for rollback")
+    srv.add_argument("--rollback-to", type=int, default=None, metavar="VERSION",
+                     help="republish kept model VERSION before serving (recorded in the log and db)")
+    srv.add_argument("--enroll-token-file", type=Path, default=None,
+                     help="clients must present this file's contents to register")
+    srv.add_argument("--seed", type=int, default=0, help="seed of the initial model")
+    srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
+    srv.set_defaults(handler=_server)
+
+    cli = sub.add_parser("client", help="a federated client: train locally, aggregate securely")
+    cli.add_argument("--server", required=True, help="host:port of the server")
+    cli.add_argument("--ca", type=Path, required=True, help="CA certificate that signed the server's")
+    cli.add_argument("--server-name", default=None, help="TLS name to expect (default: the host)")
+    cli.add_argument("--state-dir", type=Path, required=True, help="identity key and client state")
+    cli.add_argument("--data", default="synthetic")
+    cli.add_argument("--data-seed", type=int, default=0)
+    cli.add_argument("--user", type=int, required=True, help="whose interactions this device holds")
+    cli.add_argument("--factors", type=int, default=16)
+    cli.add_argument("--enroll-token-file", type=Path, default=None)
+    cli.add_argument("--max-rounds", type=int, default=None, help="exit after completing this many rounds")
+    cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
+    cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
+    cli.add_argument("--log-file", type=Path, default=None)
+    cli.add_argument("--dump-updates", type=Path, default=None, help=argparse.SUPPRESS)
+    cli.add_argument("--exit-at", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
+    cli.set_defaults(handler=_client)
+
+    st = sub.add_parser("status", help="rounds done, clients seen, last round's survivors and timings")
+    st.add_argument("--db", type=Path, required=True)
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(handler=_status)
+
+    ce = sub.add_parser("certs", help="make a CA and a server certificate (tests, private deployments)")
+    ce.add_argument("--out", type=Path, required=True)
+    ce.add_argument("--host", action="append", default=None,
+                    help="DNS name or IP of the server (repeatable; default: localhost, 127.0.0.1)")
+    ce.set_defaults(handler=_certs)
+
+
+def _token(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    from ..errors import ConfigError
+
+    try:
+        return path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the enrolment token file {path}: {exc.strerror}") from None
+
+
+def _server(args: argparse.Namespace) -> int:
+    from ..rec.client import LocalConfig
+    from . import logs
+    from .server import NetServer
+    from .settings import ServerSettings
+    from .trainer import dataset_items
+
+    n_items = args.n_items if args.n_items is not None else dataset_items(args.data, args.data_seed)
+    settings = ServerSettings(
+        n_items=n_items, factors=args.factors, clients_per_round=args.clients_per_round,
+        min_clients=args.min_clients, protocol=args.protocol, threat_model=args.threat_model,
+        corrupt_fraction=args.corrupt_fraction, dropout_fraction=args.dropout_fraction,
+        quantization_range=args.quantization_range,
+        training=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
+        server_optimizer=args.server_optimizer, server_lr=args.server_lr,
+        stage_timeout=args.stage_timeout, training_timeout=args.training_timeout,
+        liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions)
+    logger = logs.get_logger("secagg.net.server", path=args.log_file)
+    server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
+                       enroll_token=_token(args.enroll_token_file), rollback_to=args.rollback_to,
+                       logger=logger)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    server.start(rounds=args.rounds)
+    if args.port_file is not None:
+        tmp = args.port_file.with_suffix(".tmp")
+        tmp.write_text(str(server.port))
+        tmp.replace(args.port_file)
+    print(f"secagg server listening on port {server.port}", file=sys.stderr, flush=True)
+    while not done.is_set() and not server.wait(0.2):
+        pass
+    server.stop()
+    return 0
+
+
+def _client(args: argparse.Namespace) -> int:
+    from . import logs
+    from .client import NetClient
+    from .trainer import RecTrainer
+
+    trainer = RecTrainer.from_dataset(args.data, args.user, factors=args.factors, data_seed=args.data_seed)
+    logger = logs.get_logger("secagg.net.client", path=args.log_file)
+    client = NetClient(args.server, ca=args.ca, state_dir=args.state_dir, trainer=trainer,
+                       enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
+                       logger=logger, poll_wait=args.poll_wait, dump_dir=args.dump_updates,
+                       exit_at=dict(args.exit_at))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: client.stop())
+    try:
+        done = client.run(max_rounds=args.max_rounds, max_seconds=args.max_seconds)
+    finally:
+        client.close()
+    print(f"secagg client {client.client_id}: {done} rounds completed", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from .status import format_summary, summary
+
+    s = summary(args.db)
+    print(json.dumps(s, indent=2, default=str) if args.json else format_summary(s))
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from .certs import make_certificates
+
+    paths = make_certificates(args.out, tuple(args.host or ("localhost", "127.0.0.1")))
+    print(f"wrote {paths.ca}, {paths.cert}, {paths.key}")
+    return 0

@@ -1,0 +1,234 @@
+"""``NetClient``: one device. Registers its Ed25519 key, polls for tasks, trains locally when a
+round starts, runs the SecAgg(+) client state machine stage by stage, and reconnects with
+exponential back-off (with jitter) after network errors, rejoining at the next round.
+
+State kept in ``state_dir``: ``identity.key`` (raw Ed25519 private key, mode 600) and
+``client.json`` (client id, run id, the newest model version seen: older ones are refused).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+
+from ..aggregator import Stage
+from ..errors import ConfigError, InputError, SecAggError
+from ..protocol.client import SecAggClient
+from ..rec.client import LocalConfig
+from . import logs
+from .auth import ClientIdentity, new_counter, registration_bytes
+from .certs import read_pem
+from .model_io import ModelVersion
+from .proto import secagg_net_pb2 as pb
+from .proto import secagg_net_pb2_grpc as pb_grpc
+from .trainer import LocalTrainer
+
+RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+             grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+             grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+class NetClient:
+    """A networked client. ``target`` is ``host:port``; ``ca`` the CA certificate (PEM path)."""
+
+    def __init__(self, target: str, *, ca: str | Path, state_dir: str | Path, trainer: LocalTrainer,
+                 enroll_token: bytes = b"", server_name: str | None = None, logger: Any = None,
+                 poll_wait: float = 1.0, backoff: tuple[float, float] = (0.1, 5.0),
+                 rpc_timeout: float = 30.0, dump_dir: str | Path | None = None,
+                 exit_at: dict[int, int] | None = None) -> None:
+        if not 0 < backoff[0] <= backoff[1]:
+            raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
+        self.target = target
+        self.trainer = trainer
+        self.enroll_token = enroll_token
+        self.logger = logger or logs.get_logger("secagg.net.client")
+        self.poll_wait = poll_wait
+        self.backoff = backoff
+        self.rpc_timeout = rpc_timeout
+        self.dump_dir = None if dump_dir is None else Path(dump_dir)
+        self.exit_at = dict(exit_at or {})
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.identity = self._load_identity()
+        self.state = self._load_state()
+        options = [("grpc.max_receive_message_length", 1 << 30),
+                   ("grpc.max_send_message_length", 1 << 30)]
+        if server_name:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        creds = grpc.ssl_channel_credentials(root_certificates=read_pem(ca, "CA certificate"))
+        self.channel = grpc.secure_channel(target, creds, options=options)
+        self.stub = pb_grpc.AggregationStub(self.channel)
+        self.stop_event = threading.Event()
+        self.session: SecAggClient | None = None
+        self.session_id = b""
+        self.have: tuple[bytes, int] = (b"", -1)
+        self.rounds_done = 0
+        self.rounds_joined = 0
+
+    # --- persistent state -----------------------------------------------------------------------
+    def _load_identity(self) -> ClientIdentity:
+        path = self.state_dir / "identity.key"
+        if path.exists():
+            return ClientIdentity.from_private_bytes(path.read_bytes())
+        ident = ClientIdentity()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(ident.private_bytes())
+        return ident
+
+    def _load_state(self) -> dict[str, Any]:
+        path = self.state_dir / "client.json"
+        if path.exists():
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                logs.log(self.logger, "client_state_corrupt", 30, path=str(path))
+        return {"client_id": None, "run_id": None, "last_version": 0}
+
+    def _save_state(self) -> None:
+        path = self.state_dir / "client.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, path)
+
+    @property
+    def client_id(self) -> int | None:
+        return self.state["client_id"]
+
+    # --- RPCs ---------------------------------------------------------------------------------------
+    def register(self) -> int:
+        counter = new_counter()
+        sig = self.identity.sign(registration_bytes(self.identity.public, self.enroll_token, counter))
+        reply = self.stub.Register(pb.RegisterRequest(public_key=self.identity.public,
+                                                      enroll_token=self.enroll_token, counter=counter,
+                                                      signature=sig), timeout=self.rpc_timeout)
+        if self.state["run_id"] != reply.run_id:
+            self.state["last_version"] = 0  # a new run: versions start afresh
+        self.state.update(client_id=int(reply.client_id), run_id=reply.run_id)
+        self._save_state()
+        logs.log(self.logger, "registered", client_id=self.client_id)
+        return int(reply.client_id)
+
+    def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        assert self.client_id is not None
+        self.identity.sign_request(method, self.client_id, request)
+        return getattr(self.stub, method)(request, timeout=timeout or self.rpc_timeout)
+
+    def fetch_model(self, version: int, expected_hash: str) -> ModelVersion:
+        reply = self._call("GetModel", pb.ModelRequest(version=version))
+        if reply.version != version:
+            raise InputError(f"asked for model version {version}, got {reply.version}")
+        return ModelVersion.from_wire(reply.version, reply.round, reply.n_items, reply.factors,
+                                      bytes(reply.vector), expected_hash)
+
+    # --- the loop -------------------------------------------------------------------------------------
+    def run(self, *, max_rounds: int | None = None, max_seconds: float | None = None) -> int:
+        """Serve tasks until stopped, ``max_rounds`` rounds completed or ``max_seconds`` passed;
+        returns the number of rounds this client completed."""
+        end = None if max_seconds is None else time.monotonic() + max_seconds
+        delay = self.backoff[0]
+        while not self.stop_event.is_set():
+            if end is not None and time.monotonic() > end:
+                break
+            if max_rounds is not None and self.rounds_done >= max_rounds:
+                break
+            try:
+                if self.client_id is None:
+                    self.register()
+                task = self._call("GetTask", pb.TaskRequest(have_session=self.have[0],
+                                                            have_stage=self.have[1],
+                                                            wait_ms=int(self.poll_wait * 1000)),
+                                  timeout=self.poll_wait + 10.0)
+                delay = self.backoff[0]
+                if task.kind == pb.Task.STAGE:
+                    self._handle(task)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                detail = exc.details() or ""
+                logs.log(self.logger, "rpc_error", 30, client_id=self.client_id, status=code.name,
+                         detail=detail[:200], retry_in=round(delay, 3))
+                if code == grpc.StatusCode.UNAUTHENTICATED and "not registered" in detail:
+                    self.state["client_id"] = None
+                if code in RETRYABLE or code == grpc.StatusCode.UNAUTHENTICATED:
+                    self.stop_event.wait(delay * (0.5 + random.random()))  # jitter, not key material
+                    delay = min(2 * delay, self.backoff[1])
+            except SecAggError as exc:  # a bad model, a bad task: skip this round, keep serving
+                logs.log(self.logger, "task_failed", 30, client_id=self.client_id,
+                         error=type(exc).__name__, reason=str(exc)[:200])
+                self.session = None
+        return self.rounds_done
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _handle(self, task: Any) -> None:
+        stage = Stage(task.stage)
+        self.have = (bytes(task.session_id), int(task.stage))
+        if self.exit_at.get(int(task.round)) == int(stage):
+            logs.log(self.logger, "test_kill", client_id=self.client_id, round=task.round,
+                     stage=stage.name)
+            os.kill(os.getpid(), signal.SIGKILL)
+        if stage is Stage.ADVERTISE_KEYS:
+            self.session = None
+            if not self._start_round(task):
+                return
+        elif self.session is None or self.session_id != bytes(task.session_id):
+            return  # a round this client did not start (e.g. it restarted mid-round)
+        try:
+            reply = self.session.handle(bytes(task.request))
+        except SecAggError as exc:
+            logs.log(self.logger, "protocol_error", 30, client_id=self.client_id, round=task.round,
+                     stage=stage.name, error=type(exc).__name__, reason=str(exc)[:200])
+            self.session = None
+            return
+        if reply is None:
+            self.session = None
+            return
+        self._call("Submit", pb.SubmitRequest(round=task.round, stage=task.stage,
+                                              session_id=task.session_id, reply=reply))
+        if stage is Stage.UNMASKING:
+            self.rounds_done += 1
+            self.session = None
+
+    def _start_round(self, task: Any) -> bool:
+        if task.model_version < self.state["last_version"]:
+            logs.log(self.logger, "stale_model_refused", 30, client_id=self.client_id,
+                     offered=task.model_version, last_seen=self.state["last_version"])
+            return False
+        mv = self.fetch_model(int(task.model_version), task.model_hash)
+        if mv.version > self.state["last_version"]:
+            self.state["last_version"] = mv.version
+            self._save_state()
+        t = task.training
+        config = LocalConfig(epochs=t.epochs, lr=t.lr, reg=t.reg, batch_size=t.batch_size,
+                             negatives=t.negatives, clip_norm=t.clip_norm)
+        update = np.asarray(self.trainer.train(mv.to_model(), config), dtype=np.float32)
+        rounding_seed = os.urandom(32)
+        if self.dump_dir is not None:  # test hook: reveals the update; never use in production
+            self.dump_dir.mkdir(parents=True, exist_ok=True)
+            np.savez(self.dump_dir / f"r{task.round}_c{self.client_id}.npz", update=update,
+                     rounding_seed=np.frombuffer(rounding_seed, dtype=np.uint8),
+                     session_id=np.frombuffer(bytes(task.session_id), dtype=np.uint8))
+        registry = {int(p.client_id): bytes(p.public_key) for p in task.peers}
+        if registry.get(self.client_id) != self.identity.public:
+            logs.log(self.logger, "peer_list_rejected", 30, client_id=self.client_id,
+                     reason="the server's peer list does not hold this client's own key")
+            return False
+        assert self.client_id is not None
+        self.session = SecAggClient(self.client_id, update, rounding_seed=rounding_seed,
+                                    identity=self.identity.key, identity_registry=registry)
+        self.session_id = bytes(task.session_id)
+        self.rounds_joined += 1
+        return True

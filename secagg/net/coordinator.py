@@ -1,0 +1,299 @@
+"""The server's round logic, independent of gRPC: registry, task queue, rounds, versions.
+
+One coordinator thread runs rounds (:meth:`Coordinator.run`); RPC threads call
+:meth:`register`, :meth:`get_task`, :meth:`submit` and :meth:`model`. Everything shared is guarded
+by one condition variable. A round: wait for ``min_clients`` online clients, sample, open a
+SecAgg(+) session over them, hand each stage's requests out as tasks, close each stage when every
+expected client replied, its deadline passed, or every client still owing a reply has gone silent;
+then de-quantize the sum, take the optimiser step and record round + new version atomically.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from ..aggregator import AggregationResult, Stage
+from ..errors import ConfigError, ReplayError, SecAggError, UnknownClientError
+from ..protocol.config import INPUT_FLOAT, SessionConfig, default_modulus
+from ..protocol.params import find_parameters
+from ..protocol.server import SecAggServer
+from ..protocol.server.server import ServerState
+from ..quantize import dequantize
+from ..rec.model import ItemModel
+from ..rec.optim import make_optimizer
+from ..rec.server import RecServer
+from . import logs
+from .model_io import ModelVersion, pack_arrays, unpack_arrays
+from .proto import secagg_net_pb2 as pb
+from .settings import ServerSettings
+from .store import RoundRecord, Store
+
+
+class Coordinator:
+    def __init__(self, settings: ServerSettings, store: Store, logger: Any, *,
+                 enroll_token: bytes | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.logger = logger
+        self.enroll_token = enroll_token
+        self.cond = threading.Condition()
+        self.stop_event = threading.Event()
+        self.rng = random.SystemRandom()
+        self.keys = store.client_keys()
+        self.last_seen: dict[int, float] = {}
+        self.tasks: dict[int, Any] = {}
+        self.session: SecAggServer | None = None
+        self.round = store.last_round()
+        self._load_model()
+
+    # --- model -------------------------------------------------------------------------------
+    def _load_model(self) -> None:
+        s = self.settings
+        latest = self.store.latest_version()
+        optimizer = make_optimizer(s.server_optimizer, server_lr=s.server_lr)
+        if latest is None:
+            model = ItemModel.initial(s.n_items, s.factors,
+                                      np.random.Generator(np.random.PCG64(s.seed)), s.init_scale)
+            mv = ModelVersion.of(1, 0, model)
+            self.store.publish_initial(mv, pack_arrays(optimizer.state_dict()))
+            logs.log(self.logger, "model_initialised", version=1, hash=mv.hash)
+        else:
+            mv, opt = latest
+            if (mv.n_items, mv.factors) != (s.n_items, s.factors):
+                raise ConfigError(f"the database holds a model of {mv.n_items} items x {mv.factors} "
+                                  f"factors; this server was started with {s.n_items} x {s.factors}")
+            optimizer.load_state_dict(unpack_arrays(opt))
+            logs.log(self.logger, "resumed", version=mv.version, last_round=self.round, hash=mv.hash)
+        self.current = mv
+        self.rec = RecServer(mv.to_model(), optimizer)
+
+    def model(self, version: int) -> ModelVersion:
+        if version == 0 or version == self.current.version:
+            return self.current
+        return self.store.version(version)[0]
+
+    # --- registry ----------------------------------------------------------------------------
+    def register(self, public_key: bytes, token: bytes) -> int:
+        import hmac
+
+        if self.enroll_token is not None and not hmac.compare_digest(token, self.enroll_token):
+            raise UnknownClientError("wrong enrolment token")
+        cid, new = self.store.register(public_key)
+        with self.cond:
+            self.keys[cid] = public_key
+            self.last_seen[cid] = time.monotonic()
+        if new:
+            logs.log(self.logger, "client_registered", client_id=cid)
+        return cid
+
+    def public_key(self, client_id: int) -> bytes | None:
+        with self.cond:
+            return self.keys.get(client_id)
+
+    def touch(self, client_id: int) -> None:
+        with self.cond:
+            self.last_seen[client_id] = time.monotonic()
+
+    def online(self) -> list[int]:
+        now = time.monotonic()
+        return sorted(c for c, t in self.last_seen.items() if now - t <= self.settings.liveness_timeout)
+
+    # --- tasks (RPC threads) --------------------------------------------------------------------
+    def get_task(self, client_id: int, have_session: bytes, have_stage: int, wait: float) -> Any:
+        deadline = time.monotonic() + max(0.0, min(wait, 30.0))
+        with self.cond:
+            while True:
+                self.last_seen[client_id] = time.monotonic()
+                task = self.tasks.get(client_id)
+                if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                    return task
+                left = deadline - time.monotonic()
+                if left <= 0 or self.stop_event.is_set():
+                    return pb.Task(kind=pb.Task.WAIT,
+                                   retry_after_ms=int(self.settings.poll_wait * 100))
+                self.cond.wait(left)
+
+    def submit(self, client_id: int, round_: int, stage: int, session_id: bytes, reply: bytes) -> None:
+        with self.cond:
+            self.last_seen[client_id] = time.monotonic()
+            session = self.session
+            if session is None or session.state is not ServerState.COLLECTING:
+                raise ReplayError("no round is collecting replies now")
+            if session_id != session.config.session_id or round_ != self.round + 1:
+                raise ReplayError(f"the reply is for another round (current round {self.round + 1})")
+            if stage != int(session.stage):
+                raise ReplayError(f"the reply is for stage {stage}; the current stage is "
+                                  f"{int(session.stage)} ({session.stage.name})")
+            try:
+                session.receive(client_id, reply)
+            except SecAggError as exc:
+                logs.log(self.logger, "reply_rejected", 30, round=round_, stage=session.stage.name,
+                         client_id=client_id, error=type(exc).__name__, reason=str(exc)[:200])
+                self.cond.notify_all()
+                raise
+            self.cond.notify_all()
+
+    # --- rounds (coordinator thread) ---------------------------------------------------------------
+    def run(self, rounds: int | None = None) -> None:
+        """Run rounds until ``rounds`` are recorded in total (None: until stopped)."""
+        while not self.stop_event.is_set() and (rounds is None or self.round < rounds):
+            sampled = self._wait_for_clients()
+            if sampled is None:
+                return
+            self.run_round(sampled)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        with self.cond:
+            self.cond.notify_all()
+
+    def _wait_for_clients(self) -> list[int] | None:
+        s = self.settings
+        with self.cond:
+            while not self.stop_event.is_set():
+                online = self.online()
+                if len(online) >= s.min_clients:
+                    return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
+                self.cond.wait(0.2)
+        return None
+
+    def _stage_task(self, cid: int, request: bytes, stage: Stage, round_: int, sid: bytes,
+                    sampled: list[int]) -> Any:
+        task = pb.Task(kind=pb.Task.STAGE, round=round_, stage=int(stage), session_id=sid,
+                       request=request)
+        if stage is Stage.ADVERTISE_KEYS:
+            t = self.settings.training
+            task.model_version = self.current.version
+            task.model_hash = self.current.hash
+            task.training.CopyFrom(pb.TrainingSpec(epochs=t.epochs, lr=t.lr, reg=t.reg,
+                                                   batch_size=t.batch_size, negatives=t.negatives,
+                                                   clip_norm=t.clip_norm))
+            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c]) for c in sampled)
+        return task
+
+    def _open_stage(self, requests: dict[int, bytes], round_: int, sampled: list[int]) -> None:
+        """Publish one stage's requests as tasks and set its deadline (holding ``cond``)."""
+        session = self.session
+        assert session is not None
+        stage = session.stage
+        timeout = self.settings.training_timeout if stage is Stage.ADVERTISE_KEYS else \
+            self.settings.stage_timeout
+        session.deadline = session.clock() + timeout
+        sid = session.config.session_id
+        self.tasks = {cid: self._stage_task(cid, req, stage, round_, sid, sampled)
+                      for cid, req in requests.items()}
+        self.stage_opened = time.monotonic()
+        self.cond.notify_all()
+
+    def _stage_done(self) -> bool:
+        session = self.session
+        assert session is not None
+        if session.ready():
+            return True
+        owing = session.expected - session.replied - set(session.rejected)
+        now = time.monotonic()
+        live = self.settings.liveness_timeout
+        if now - self.stage_opened < live:
+            return False
+        return all(now - self.last_seen.get(c, 0.0) > live for c in owing)
+
+    def _config(self, sampled: list[int]) -> SessionConfig:
+        s = self.settings
+        n = len(sampled)
+        params = find_parameters(n, corrupt_fraction=s.corrupt_fraction,
+                                 dropout_fraction=s.dropout_fraction, threat_model=s.threat_model,
+                                 complete=s.protocol == "secagg")
+        return SessionConfig(client_ids=tuple(sampled), graph_kind=params.kind, degree=params.degree,
+                             threshold=params.threshold,
+                             modulus_range=default_modulus(n, s.quantization_range),
+                             vector_length=s.vector_length,
+                             clipping_range=float(s.training.clip_norm),
+                             quantization_range=s.quantization_range, threat_model=s.threat_model,
+                             input_kind=INPUT_FLOAT)
+
+    def run_round(self, sampled: list[int]) -> RoundRecord | None:
+        """Run one round over ``sampled``; records it (completed or aborted) and returns it."""
+        round_ = self.round + 1
+        started = time.time()
+        stages: dict[str, Any] = {}
+        version_before = self.current.version
+        with self.cond:
+            config = self._config(sampled)
+            self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
+            logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
+                     threshold=config.threshold, degree=config.degree, version=version_before)
+            requests = self.session.start()
+            self._open_stage(requests, round_, sampled)
+        abort_reason = None
+        while True:
+            with self.cond:
+                session = self.session
+                while not self._stage_done():
+                    if self.stop_event.is_set():
+                        self.tasks = {}
+                        self.session = None
+                        logs.log(self.logger, "round_interrupted", round=round_)
+                        return None
+                    self.cond.wait(0.1)
+                stage = session.stage
+                stages[stage.name] = {"expected": len(session.expected), "replied": len(session.replied),
+                                      "rejected": len(session.rejected),
+                                      "seconds": round(time.monotonic() - self.stage_opened, 4)}
+                logs.log(self.logger, "stage_closed", round=round_, stage=stage.name,
+                         **stages[stage.name])
+                try:
+                    requests = session.advance()
+                except SecAggError as exc:
+                    abort_reason = f"{type(exc).__name__}: {exc}"
+                    self.tasks = {}
+                    break
+                if not requests:
+                    self.tasks = {}
+                    break
+                self._open_stage(requests, round_, sampled)
+        return self._finish(round_, sampled, stages, version_before, started, abort_reason)
+
+    def _finish(self, round_: int, sampled: list[int], stages: dict[str, Any], version_before: int,
+                started: float, abort_reason: str | None) -> RoundRecord:
+        session = self.session
+        assert session is not None
+        cfg = session.config
+        new_version = None
+        opt_blob = None
+        if abort_reason is None:
+            assert session.result is not None
+            res = session.result
+            total = dequantize(res.quantized_sum, clipping_range=cfg.clipping_range,
+                               quantization_range=cfg.quantization_range,
+                               modulus_range=cfg.modulus_range, num_clients=len(res.included))
+            self.rec.apply(AggregationResult(total=total, included=res.included))
+            new_version = ModelVersion.of(version_before + 1, round_, self.rec.model)
+            opt_blob = pack_arrays(self.rec.optimizer.state_dict())
+        record = RoundRecord(
+            round=round_, status="aborted" if abort_reason else "completed", session_id=cfg.session_id,
+            version_before=version_before,
+            version_after=new_version.version if new_version else version_before,
+            sampled=sampled, included=sorted(session.result.included) if new_version else [],
+            modulus_range=cfg.modulus_range,
+            quantized_sum=session.result.quantized_sum if new_version else None, stages=stages,
+            abort_reason=abort_reason, started=started, finished=time.time())
+        self.store.record_round(record, new_version, opt_blob)
+        with self.cond:
+            self.round = round_
+            if new_version is not None:
+                self.current = new_version
+            self.session = None
+        if abort_reason:
+            logs.log(self.logger, "round_aborted", 30, round=round_, reason=abort_reason[:300],
+                     seconds=round(record.finished - started, 4))
+        else:
+            logs.log(self.logger, "round_completed", round=round_, included=len(record.included),
+                     sampled=len(sampled), version=record.version_after, hash=new_version.hash,
+                     seconds=round(record.finished - started, 4))
+        return record
+

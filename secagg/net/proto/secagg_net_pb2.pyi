@@ -1,0 +1,148 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Auth(_message.Message):
+    __slots__ = ("client_id", "counter", "signature")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    client_id: int
+    counter: int
+    signature: bytes
+    def __init__(self, client_id: _Optional[int] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RegisterRequest(_message.Message):
+    __slots__ = ("public_key", "enroll_token", "counter", "signature")
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    ENROLL_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    public_key: bytes
+    enroll_token: bytes
+    counter: int
+    signature: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RegisterReply(_message.Message):
+    __slots__ = ("client_id", "run_id")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    client_id: int
+    run_id: str
+    def __init__(self, client_id: _Optional[int] = ..., run_id: _Optional[str] = ...) -> None: ...
+
+class TaskRequest(_message.Message):
+    __slots__ = ("auth", "have_session", "have_stage", "wait_ms")
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    HAVE_SESSION_FIELD_NUMBER: _ClassVar[int]
+    HAVE_STAGE_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    auth: Auth
+    have_session: bytes
+    have_stage: int
+    wait_ms: int
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., have_session: _Optional[bytes] = ..., have_stage: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+
+class TrainingSpec(_message.Message):
+    __slots__ = ("epochs", "lr", "reg", "batch_size", "negatives", "clip_norm")
+    EPOCHS_FIELD_NUMBER: _ClassVar[int]
+    LR_FIELD_NUMBER: _ClassVar[int]
+    REG_FIELD_NUMBER: _ClassVar[int]
+    BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    CLIP_NORM_FIELD_NUMBER: _ClassVar[int]
+    epochs: int
+    lr: float
+    reg: float
+    batch_size: int
+    negatives: int
+    clip_norm: float
+    def __init__(self, epochs: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., negatives: _Optional[int] = ..., clip_norm: _Optional[float] = ...) -> None: ...
+
+class Peer(_message.Message):
+    __slots__ = ("client_id", "public_key")
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    client_id: int
+    public_key: bytes
+    def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+
+class Task(_message.Message):
+    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms")
+    class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        WAIT: _ClassVar[Task.Kind]
+        STAGE: _ClassVar[Task.Kind]
+    WAIT: Task.Kind
+    STAGE: Task.Kind
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_HASH_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    kind: Task.Kind
+    round: int
+    stage: int
+    session_id: bytes
+    request: bytes
+    model_version: int
+    model_hash: str
+    training: TrainingSpec
+    peers: _containers.RepeatedCompositeFieldContainer[Peer]
+    retry_after_ms: int
+    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
+
+class SubmitRequest(_message.Message):
+    __slots__ = ("auth", "round", "stage", "session_id", "reply")
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    auth: Auth
+    round: int
+    stage: int
+    session_id: bytes
+    reply: bytes
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., reply: _Optional[bytes] = ...) -> None: ...
+
+class SubmitReply(_message.Message):
+    __slots__ = ("accepted",)
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    accepted: bool
+    def __init__(self, accepted: _Optional[bool] = ...) -> None: ...
+
+class ModelRequest(_message.Message):
+    __slots__ = ("auth", "version")
+    AUTH_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    auth: Auth
+    version: int
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+
+class ModelReply(_message.Message):
+    __slots__ = ("version", "round", "hash", "n_items", "factors", "vector")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    N_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    round: int
+    hash: str
+    n_items: int
+    factors: int
+    vector: bytes
+    def __init__(self, version: _Optional[int] = ..., round: _Optional[int] = ..., hash: _Optional[str] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., vector: _Optional[bytes] = ...) -> None: ...

@@ -1,0 +1,105 @@
+"""The gRPC servicer: authenticates every request, then hands it to the :class:`Coordinator`.
+
+Errors map to clear gRPC status codes and never take the server down:
+
+=============================================  =====================
+unknown client, bad signature, replayed counter UNAUTHENTICATED
+wrong enrolment token, not in this session      PERMISSION_DENIED
+malformed protocol message / garbage            INVALID_ARGUMENT
+reply for another round or stage                FAILED_PRECONDITION
+reply after the stage deadline                  DEADLINE_EXCEEDED
+model version no longer kept                    NOT_FOUND
+request over the size limit                     RESOURCE_EXHAUSTED (enforced by gRPC itself)
+=============================================  =====================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ..errors import (AbortedError, AuthenticationError, CheckpointError, DeadlineError,
+                      InvalidMessageError, ReplayError, SecAggError, UnknownClientError)
+from . import logs
+from .auth import RequestVerifier
+from .coordinator import Coordinator
+from .proto import secagg_net_pb2 as pb
+from .proto import secagg_net_pb2_grpc as pb_grpc
+
+_CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
+    (ReplayError, grpc.StatusCode.FAILED_PRECONDITION),
+    (InvalidMessageError, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnknownClientError, grpc.StatusCode.PERMISSION_DENIED),
+    (AuthenticationError, grpc.StatusCode.INVALID_ARGUMENT),  # inside a protocol payload
+    (DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (AbortedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (CheckpointError, grpc.StatusCode.NOT_FOUND),
+    (SecAggError, grpc.StatusCode.INVALID_ARGUMENT),
+]
+
+
+def status_of(exc: Exception) -> grpc.StatusCode:
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+class AggregationService(pb_grpc.AggregationServicer):
+    def __init__(self, coordinator: Coordinator, verifier: RequestVerifier, logger: Any) -> None:
+        self.co = coordinator
+        self.verifier = verifier
+        self.logger = logger
+
+    def _reject(self, context: grpc.ServicerContext, method: str, code: grpc.StatusCode,
+                exc: Exception, client_id: int | None = None) -> None:
+        logs.log(self.logger, "request_rejected", 30, method=method, status=code.name,
+                 client_id=client_id, reason=str(exc)[:200], peer=context.peer())
+        context.abort(code, f"{type(exc).__name__}: {exc}")
+
+    def _authenticate(self, method: str, request: Any, context: grpc.ServicerContext) -> int:
+        cid = int(request.auth.client_id) if request.HasField("auth") else None
+        try:
+            client_id = self.verifier.verify(method, request, None if cid is None else
+                                             self.co.public_key(cid))
+        except SecAggError as exc:  # AuthenticationError or ReplayError (replayed counter)
+            self._reject(context, method, grpc.StatusCode.UNAUTHENTICATED, exc, cid)
+            raise AssertionError("unreachable")  # context.abort raises
+        self.co.touch(client_id)
+        return client_id
+
+    def Register(self, request: pb.RegisterRequest, context: grpc.ServicerContext) -> pb.RegisterReply:
+        try:
+            self.verifier.verify_registration(bytes(request.public_key), bytes(request.enroll_token),
+                                              int(request.counter), bytes(request.signature))
+        except SecAggError as exc:
+            self._reject(context, "Register", grpc.StatusCode.UNAUTHENTICATED, exc)
+        try:
+            cid = self.co.register(bytes(request.public_key), bytes(request.enroll_token))
+        except UnknownClientError as exc:
+            self._reject(context, "Register", grpc.StatusCode.PERMISSION_DENIED, exc)
+        return pb.RegisterReply(client_id=cid, run_id=self.co.run_id)
+
+    def GetTask(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
+        cid = self._authenticate("GetTask", request, context)
+        wait = min(request.wait_ms / 1000.0, max(0.0, (context.time_remaining() or 30.0) - 0.2))
+        return self.co.get_task(cid, bytes(request.have_session), int(request.have_stage), wait)
+
+    def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitReply:
+        cid = self._authenticate("Submit", request, context)
+        try:
+            self.co.submit(cid, int(request.round), int(request.stage), bytes(request.session_id),
+                           bytes(request.reply))
+        except SecAggError as exc:
+            self._reject(context, "Submit", status_of(exc), exc, cid)
+        return pb.SubmitReply(accepted=True)
+
+    def GetModel(self, request: pb.ModelRequest, context: grpc.ServicerContext) -> pb.ModelReply:
+        self._authenticate("GetModel", request, context)
+        try:
+            mv = self.co.model(int(request.version))
+        except SecAggError as exc:
+            self._reject(context, "GetModel", status_of(exc), exc)
+        return pb.ModelReply(version=mv.version, round=mv.round, hash=mv.hash, n_items=mv.n_items,
+                             factors=mv.factors, vector=mv.vector.astype("<f4").tobytes())

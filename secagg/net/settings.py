@@ -1,0 +1,72 @@
+"""Settings of a networked training run, validated when built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import ConfigError
+from ..protocol.params import THREAT_MODELS, check_fractions
+from ..rec.client import LocalConfig
+
+PROTOCOLS = ("secagg", "secagg+")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the server decides for every round.
+
+    ``stage_timeout`` bounds each protocol stage after the first; ``training_timeout`` bounds the
+    first (it includes local training). A client that owes a reply and has not contacted the
+    server for ``liveness_timeout`` seconds is treated as dropped, so the stage can close early.
+    ``min_clients`` clients must be online before a round starts.
+    """
+
+    n_items: int
+    factors: int = 16
+    clients_per_round: int = 20
+    min_clients: int = 3
+    protocol: str = "secagg+"
+    threat_model: str = "active"
+    corrupt_fraction: float = 0.05
+    dropout_fraction: float = 0.3
+    quantization_range: int = 2**16
+    training: LocalConfig = field(default_factory=LocalConfig)
+    server_optimizer: str = "fedavg"
+    server_lr: float = 1.0
+    stage_timeout: float = 10.0
+    training_timeout: float = 30.0
+    liveness_timeout: float = 10.0
+    poll_wait: float = 1.0
+    seed: int = 0
+    keep_versions: int = 5
+    max_message_bytes: int | None = None
+    init_scale: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.n_items < 1 or self.factors < 1:
+            raise ConfigError("n_items and factors must be >= 1")
+        if self.min_clients < 2 or self.clients_per_round < self.min_clients:
+            raise ConfigError("need 2 <= min_clients <= clients_per_round")
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(f"protocol must be one of {PROTOCOLS}")
+        if self.threat_model not in THREAT_MODELS:
+            raise ConfigError(f"threat_model must be one of {THREAT_MODELS}")
+        check_fractions(self.corrupt_fraction, self.dropout_fraction, self.threat_model)
+        for name in ("stage_timeout", "training_timeout", "liveness_timeout", "poll_wait"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 seconds")
+        if self.keep_versions < 1:
+            raise ConfigError("keep_versions must be >= 1")
+        if self.max_message_bytes is not None and self.max_message_bytes < 1024:
+            raise ConfigError("max_message_bytes must be >= 1024")
+
+    @property
+    def vector_length(self) -> int:
+        return self.n_items * (self.factors + 1)
+
+    @property
+    def message_limit(self) -> int:
+        """Largest accepted request: a masked vector of 64-bit words plus slack, by default."""
+        if self.max_message_bytes is not None:
+            return self.max_message_bytes
+        return 8 * self.vector_length + (1 << 20)

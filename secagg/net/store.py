@@ -1,0 +1,216 @@
+"""Durable server state in SQLite: run settings, client registry, model versions (the last K),
+round results and rollbacks.
+
+Every completed (or aborted) round is written in ONE transaction together with the model version
+it produced, so a server killed at any instant either has the round and its model or has neither;
+on restart it resumes after the last recorded round, and the PRIMARY KEY on ``rounds.round`` makes
+recording a round twice impossible. WAL journal, ``synchronous=FULL``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import CheckpointError, ConfigError
+from .model_io import ModelVersion, model_hash
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS clients (
+    client_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    public_key BLOB NOT NULL UNIQUE,
+    registered_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS versions (
+    version INTEGER PRIMARY KEY,
+    round INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    n_items INTEGER NOT NULL,
+    factors INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    optimizer BLOB NOT NULL,
+    note TEXT NOT NULL,
+    created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds (
+    round INTEGER PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('completed', 'aborted')),
+    session_id BLOB NOT NULL,
+    version_before INTEGER NOT NULL,
+    version_after INTEGER NOT NULL,
+    sampled TEXT NOT NULL,
+    included TEXT NOT NULL,
+    modulus_range INTEGER NOT NULL,
+    quantized_sum BLOB,
+    stages TEXT NOT NULL,
+    abort_reason TEXT,
+    started REAL NOT NULL,
+    finished REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    round: int
+    status: str
+    session_id: bytes
+    version_before: int
+    version_after: int
+    sampled: list[int]
+    included: list[int]
+    modulus_range: int
+    quantized_sum: np.ndarray | None
+    stages: dict[str, Any]
+    abort_reason: str | None
+    started: float
+    finished: float
+
+
+class Store:
+    """One SQLite database per server run (thread-safe: one connection behind a lock)."""
+
+    def __init__(self, path: str | Path, *, keep_versions: int = 5) -> None:
+        if keep_versions < 1:
+            raise ConfigError("keep_versions must be >= 1")
+        self.path = Path(path)
+        self.keep_versions = keep_versions
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- run settings ---------------------------------------------------------------------
+    def get_meta(self, key: str) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # --- client registry -------------------------------------------------------------------
+    def register(self, public_key: bytes) -> tuple[int, bool]:
+        """(client id, newly registered?) for ``public_key``; the same key keeps its id."""
+        with self._lock:
+            row = self._db.execute("SELECT client_id FROM clients WHERE public_key = ?",
+                                   (public_key,)).fetchone()
+            if row is not None:
+                return int(row[0]), False
+            cur = self._db.execute("INSERT INTO clients (public_key, registered_at) VALUES (?, ?)",
+                                   (public_key, time.time()))
+            return int(cur.lastrowid), True
+
+    def client_keys(self) -> dict[int, bytes]:
+        with self._lock:
+            return {int(c): bytes(k) for c, k in self._db.execute(
+                "SELECT client_id, public_key FROM clients")}
+
+    # --- model versions --------------------------------------------------------------------
+    def _insert_version(self, mv: ModelVersion, optimizer: bytes, note: str) -> None:
+        self._db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (mv.version, mv.round, mv.hash, mv.n_items, mv.factors,
+                          np.ascontiguousarray(mv.vector, dtype="<f4").tobytes(), optimizer, note,
+                          time.time()))
+        self._db.execute("DELETE FROM versions WHERE version <= ?", (mv.version - self.keep_versions,))
+
+    def publish_initial(self, mv: ModelVersion, optimizer: bytes) -> None:
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._insert_version(mv, optimizer, "initial")
+
+    def latest_version(self) -> tuple[ModelVersion, bytes] | None:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(version) FROM versions").fetchone()
+        return None if row[0] is None else self.version(int(row[0]))
+
+    def version(self, version: int) -> tuple[ModelVersion, bytes]:
+        with self._lock:
+            row = self._db.execute("SELECT version, round, hash, n_items, factors, vector, optimizer "
+                                   "FROM versions WHERE version = ?", (version,)).fetchone()
+        if row is None:
+            raise CheckpointError(f"model version {version} is not kept (only the last "
+                                  f"{self.keep_versions} are); see `secagg status` for the list")
+        v, r, h, n, f, blob, opt = row
+        vec = np.frombuffer(blob, dtype="<f4").astype(np.float32)
+        if model_hash(n, f, vec) != h:
+            raise CheckpointError(f"model version {v} in {self.path} is corrupt (hash mismatch)")
+        return ModelVersion(int(v), int(r), int(n), int(f), vec, h), bytes(opt)
+
+    def versions(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"version": v, "round": r, "hash": h, "note": note, "created": c}
+                    for v, r, h, note, c in self._db.execute(
+                        "SELECT version, round, hash, note, created FROM versions ORDER BY version")]
+
+    def rollback(self, to_version: int, next_version: int, round_: int) -> ModelVersion:
+        """Republish kept version ``to_version`` as ``next_version``; logged as an event."""
+        old, opt = self.version(to_version)
+        mv = ModelVersion(next_version, round_, old.n_items, old.factors, old.vector, old.hash)
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._insert_version(mv, opt, f"rollback to version {to_version}")
+            self._event("rollback", {"to_version": to_version, "new_version": next_version,
+                                     "hash": old.hash})
+        return mv
+
+    # --- rounds ---------------------------------------------------------------------------
+    def last_round(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()
+        return 0 if row[0] is None else int(row[0])
+
+    def record_round(self, rec: RoundRecord, new_version: ModelVersion | None,
+                     optimizer: bytes | None) -> None:
+        """Write the round and (if it completed) its model version atomically."""
+        qs = None if rec.quantized_sum is None else np.ascontiguousarray(
+            rec.quantized_sum, dtype="<u8").tobytes()
+        with self._lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "INSERT INTO rounds VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (rec.round, rec.status, rec.session_id, rec.version_before, rec.version_after,
+                 json.dumps(rec.sampled), json.dumps(rec.included), rec.modulus_range, qs,
+                 json.dumps(rec.stages), rec.abort_reason, rec.started, rec.finished))
+            if new_version is not None:
+                assert optimizer is not None
+                self._insert_version(new_version, optimizer, f"round {rec.round}")
+
+    def rounds(self) -> list[RoundRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM rounds ORDER BY round").fetchall()
+        out = []
+        for (r, status, sid, vb, va, sampled, included, mod, qs, stages, reason, st, fin) in rows:
+            out.append(RoundRecord(int(r), status, bytes(sid), int(vb), int(va), json.loads(sampled),
+                                   json.loads(included), int(mod),
+                                   None if qs is None else np.frombuffer(qs, dtype="<u8").copy(),
+                                   json.loads(stages), reason, float(st), float(fin)))
+        return out
+
+    # --- events ---------------------------------------------------------------------------
+    def _event(self, kind: str, detail: dict[str, Any]) -> None:
+        self._db.execute("INSERT INTO events (at, kind, detail) VALUES (?, ?, ?)",
+                         (time.time(), kind, json.dumps(detail)))
+
+    def event(self, kind: str, detail: dict[str, Any]) -> None:
+        with self._lock:
+            self._event(kind, detail)
+
+    def events(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"at": at, "kind": k, **json.loads(d)} for at, k, d in self._db.execute(
+                "SELECT at, kind, detail FROM events ORDER BY id")]

@@ -1,0 +1,96 @@
+"""Fixtures for the networked tests: TLS material made in the test, real server/client processes
+on 127.0.0.1 with ephemeral ports, and finalizers that kill every process they started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("grpc")
+
+from secagg.net.certs import make_certificates  # noqa: E402
+
+N_ITEMS_ARGS = ["--data", "synthetic"]
+FACTORS = "4"
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return make_certificates(tmp_path_factory.mktemp("tls"), ("localhost", "127.0.0.1"))
+
+
+class Procs:
+    """Starts ``python -m secagg ...`` processes and kills all of them at teardown."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.procs: list[subprocess.Popen] = []
+
+    def spawn(self, args: list[str], log: Path) -> subprocess.Popen:
+        fh = open(log, "ab")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        p = subprocess.Popen([sys.executable, "-m", "secagg.cli", *args], stdout=fh, stderr=fh,
+                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        fh.close()
+        self.procs.append(p)
+        return p
+
+    def server(self, certs, db: Path, *extra: str, name: str = "server") -> tuple[subprocess.Popen, int]:
+        port_file = self.root / f"{name}.port"
+        port_file.unlink(missing_ok=True)
+        p = self.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
+                        "--address", "127.0.0.1:0", "--port-file", str(port_file), *N_ITEMS_ARGS,
+                        "--factors", FACTORS, "--log-file", str(self.root / f"{name}.jsonl"), *extra],
+                       self.root / f"{name}.out")
+        end = time.monotonic() + 30
+        while not port_file.exists():
+            if p.poll() is not None:
+                raise AssertionError(f"server exited: {(self.root / f'{name}.out').read_text()[-2000:]}")
+            if time.monotonic() > end:
+                raise AssertionError("server did not start in 30 s")
+            time.sleep(0.05)
+        return p, int(port_file.read_text())
+
+    def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 90) -> subprocess.Popen:
+        d = self.root / f"client{user}"
+        return self.spawn(["client", "--server", f"127.0.0.1:{port}", "--ca", str(certs.ca),
+                           "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,
+                           "--poll-wait", "0.5", "--max-seconds", str(max_seconds),
+                           "--log-file", str(self.root / f"client{user}.jsonl"), *extra],
+                          self.root / f"client{user}.out")
+
+    def kill_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                pass
+
+
+@pytest.fixture
+def procs(tmp_path):
+    ps = Procs(tmp_path)
+    yield ps
+    ps.kill_all()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

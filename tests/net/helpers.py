@@ -1,0 +1,87 @@
+"""Shared helpers: an in-process server + threaded clients, and the exact-sum reference check."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from secagg.net.client import NetClient
+from secagg.net.server import NetServer
+from secagg.net.settings import ServerSettings
+from secagg.net.store import Store
+from secagg.quantize import quantize
+from secagg.rec.client import LocalConfig
+from secagg.rec.model import ItemModel
+
+
+class RandomTrainer:
+    """A stand-in for local training: a random clipped update (test data, numpy.random on purpose)."""
+
+    def __init__(self, seed: int, clip: float = 1.0) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.clip = clip
+
+    def train(self, model: ItemModel, config: LocalConfig) -> np.ndarray:
+        v = self.rng.normal(0, 0.1, model.size)
+        n = np.linalg.norm(v)
+        if n > config.clip_norm:
+            v *= config.clip_norm / n
+        return v.astype(np.float32)
+
+
+def settings(**kw) -> ServerSettings:
+    base = dict(n_items=20, factors=3, clients_per_round=6, min_clients=6, stage_timeout=5.0,
+                training_timeout=10.0, liveness_timeout=1.5, poll_wait=0.3)
+    base.update(kw)
+    return ServerSettings(**base)
+
+
+def start_server(tmp: Path, certs, s: ServerSettings, rounds: int | None, **kw) -> NetServer:
+    return NetServer(s, db=tmp / "server.db", cert=certs.cert, key=certs.key, **kw).start(rounds=rounds)
+
+
+class ClientThreads:
+    def __init__(self, tmp: Path, certs, port: int, n: int, *, dump: Path | None = None,
+                 cls: type[NetClient] = NetClient, first: int = 0) -> None:
+        self.clients = [cls(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"c{first + i}",
+                            trainer=RandomTrainer(first + i), poll_wait=0.3, dump_dir=dump,
+                            backoff=(0.05, 0.5))
+                        for i in range(n)]
+        self.threads = [threading.Thread(target=c.run, kwargs={"max_seconds": 120}, daemon=True)
+                        for c in self.clients]
+        for t in self.threads:
+            t.start()
+
+    def stop(self) -> None:
+        for c in self.clients:
+            c.stop()
+        for t in self.threads:
+            t.join(10)
+        for c in self.clients:
+            c.close()
+
+
+def check_exact_sums(db: Path, dump: Path) -> int:
+    """Every completed round's sum equals the sum of its included clients' quantized updates
+    (recomputed in process from their dumped updates and rounding seeds). Returns rounds checked."""
+    store = Store(db)
+    checked = 0
+    try:
+        for rec in store.rounds():
+            if rec.status != "completed":
+                continue
+            acc = np.zeros_like(rec.quantized_sum, dtype=np.uint64)
+            for cid in rec.included:
+                f = np.load(dump / f"r{rec.round}_c{cid}.npz")
+                assert bytes(f["session_id"]) == rec.session_id
+                q = quantize(f["update"], clipping_range=1.0, quantization_range=2**16,
+                             rounding_seed=bytes(f["rounding_seed"]))
+                acc += q.astype(np.uint64)
+            acc &= np.uint64(rec.modulus_range - 1)
+            assert np.array_equal(acc, rec.quantized_sum), f"round {rec.round}: sum differs"
+            checked += 1
+    finally:
+        store.close()
+    return checked

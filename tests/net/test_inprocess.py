@@ -1,0 +1,208 @@
+"""A server and threaded clients in this process: full rounds over gRPC + TLS, exact sums, and the
+rejection of unauthenticated, replayed, malformed, oversized and garbage requests."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import grpc
+import numpy as np
+import pytest
+
+pytest.importorskip("grpc")
+
+from secagg.aggregator import Stage  # noqa: E402
+from secagg.net.auth import ClientIdentity, new_counter, registration_bytes  # noqa: E402
+from secagg.net.client import NetClient  # noqa: E402
+from secagg.net.proto import secagg_net_pb2 as pb  # noqa: E402
+from secagg.net.proto import secagg_net_pb2_grpc as pb_grpc  # noqa: E402
+from secagg.net.store import Store  # noqa: E402
+
+from .conftest import wait_for  # noqa: E402
+from .helpers import ClientThreads, check_exact_sums, settings, start_server  # noqa: E402
+
+
+def _stub(certs, port):
+    ch = grpc.secure_channel(f"127.0.0.1:{port}", grpc.ssl_channel_credentials(certs.ca.read_bytes()))
+    return ch, pb_grpc.AggregationStub(ch)
+
+
+def _register(stub, ident: ClientIdentity, token: bytes = b"") -> int:
+    c = new_counter()
+    return stub.Register(pb.RegisterRequest(public_key=ident.public, enroll_token=token, counter=c,
+                                            signature=ident.sign(registration_bytes(ident.public, token, c))),
+                         timeout=5).client_id
+
+
+def _rounds(db):
+    s = Store(db)
+    try:
+        return s.rounds()
+    finally:
+        s.close()
+
+
+def test_rounds_complete_with_exact_sums(tmp_path, certs):
+    server = start_server(tmp_path, certs, settings(), rounds=2)
+    clients = ClientThreads(tmp_path, certs, server.port, 6, dump=tmp_path / "dump")
+    try:
+        assert server.wait(60), "two rounds did not finish in 60 s"
+    finally:
+        clients.stop()
+        server.stop()
+    recs = _rounds(tmp_path / "server.db")
+    assert [(r.round, r.status, len(r.included)) for r in recs] == [(1, "completed", 6), (2, "completed", 6)]
+    assert recs[0].version_after == recs[1].version_before == 2 and recs[1].version_after == 3
+    assert check_exact_sums(tmp_path / "server.db", tmp_path / "dump") == 2
+    assert all(c.rounds_done == 2 for c in clients.clients)
+
+
+class GarbageClient(NetClient):
+    """Registered and sampled, but submits garbage instead of its share-keys reply."""
+
+    statuses: list = []
+
+    def _handle(self, task):
+        if task.stage == int(Stage.SHARE_KEYS):
+            self.have = (bytes(task.session_id), int(task.stage))
+            for payload in (b"\x00garbage", os.urandom(300)):
+                try:
+                    self._call("Submit", pb.SubmitRequest(round=task.round, stage=task.stage,
+                                                          session_id=task.session_id, reply=payload))
+                except grpc.RpcError as exc:
+                    GarbageClient.statuses.append((exc.code(), exc.details()))
+            return
+        super()._handle(task)
+
+
+def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
+    s = settings(clients_per_round=6, min_clients=6, max_message_bytes=64 * 1024)
+    server = start_server(tmp_path, certs, s, rounds=1)
+    ch, stub = _stub(certs, server.port)
+    GarbageClient.statuses = []
+    honest = ClientThreads(tmp_path, certs, server.port, 5)
+    bad = ClientThreads(tmp_path, certs, server.port, 1, cls=GarbageClient, first=5)
+    try:
+        assert server.wait(60), "the round did not finish"
+        # the gRPC server keeps serving after its rounds: probe it with bad requests
+        # unauthenticated: no auth, an unregistered key, a wrong signature
+        with pytest.raises(grpc.RpcError) as e:
+            stub.GetTask(pb.TaskRequest(), timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        stranger = ClientIdentity()
+        req = pb.TaskRequest(wait_ms=1)
+        stranger.sign_request("GetTask", 999, req)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.GetTask(req, timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "not registered" in e.value.details()
+        ident = ClientIdentity()
+        cid = _register(stub, ident)
+        req = pb.ModelRequest(version=0)
+        ident.sign_request("GetModel", cid, req)
+        forged = pb.ModelRequest()
+        forged.CopyFrom(req)
+        forged.auth.signature = bytes(64)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.GetModel(forged, timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # the genuine request works once; its replay is refused
+        assert stub.GetModel(req, timeout=5).version == 2
+        with pytest.raises(grpc.RpcError) as e:
+            stub.GetModel(req, timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "replayed" in e.value.details()
+        # a registration whose signature does not match its key
+        c = new_counter()
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Register(pb.RegisterRequest(public_key=ClientIdentity().public, counter=c,
+                                             signature=ident.sign(registration_bytes(ident.public, b"", c))),
+                          timeout=5)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # oversized: rejected by gRPC before any handler runs
+        big = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"\0" * (128 * 1024))
+        ident.sign_request("Submit", cid, big)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Submit(big, timeout=5)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        # bytes that are not a protobuf message at all
+        raw = ch.unary_unary("/secagg.net.v1.Aggregation/Submit")
+        with pytest.raises(grpc.RpcError) as e:
+            raw(b"\xff\xff\xff\xff garbage", timeout=5)
+        assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
+        # a registered client that is not in the round
+        sub = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"junk")
+        ident.sign_request("Submit", cid, sub)
+        with pytest.raises(grpc.RpcError) as e:
+            stub.Submit(sub, timeout=5)
+        assert e.value.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED)
+    finally:
+        honest.stop()
+        bad.stop()
+        server.stop()
+        ch.close()
+    codes = [c for c, _ in GarbageClient.statuses]
+    assert codes and all(c == grpc.StatusCode.INVALID_ARGUMENT for c in codes[:1]), GarbageClient.statuses
+    rec = _rounds(tmp_path / "server.db")[0]
+    garbage_id = bad.clients[0].client_id
+    assert rec.status == "completed" and garbage_id in rec.sampled and garbage_id not in rec.included
+    assert len(rec.included) == 5
+
+
+def test_enrolment_token_and_plaintext_are_refused(tmp_path, certs):
+    server = start_server(tmp_path, certs, settings(), rounds=None, enroll_token=b"s3cret")
+    ch, stub = _stub(certs, server.port)
+    try:
+        with pytest.raises(grpc.RpcError) as e:
+            _register(stub, ClientIdentity(), b"wrong")
+        assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert _register(stub, ClientIdentity(), b"s3cret") >= 1
+        plain = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        with pytest.raises(grpc.RpcError) as e:
+            pb_grpc.AggregationStub(plain).GetTask(pb.TaskRequest(), timeout=3)
+        assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+        plain.close()
+    finally:
+        server.stop()
+        ch.close()
+
+
+def test_clients_refuse_older_model_versions(tmp_path, certs):
+    server = start_server(tmp_path, certs, settings(), rounds=None)
+    try:
+        client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "c",
+                           trainer=None)  # never trains here
+        client.register()
+        client.state["last_version"] = 5
+        task = pb.Task(kind=pb.Task.STAGE, round=1, stage=0, session_id=b"s" * 16, model_version=3)
+        assert client._start_round(task) is False and client.session is None
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_rollback_republishes_a_kept_version(tmp_path, certs):
+    from secagg.net.server import NetServer
+
+    server = start_server(tmp_path, certs, settings(), rounds=2)
+    clients = ClientThreads(tmp_path, certs, server.port, 6)
+    try:
+        assert server.wait(60)
+    finally:
+        clients.stop()
+        server.stop()
+    store = Store(tmp_path / "server.db")
+    old = store.version(2)[0]
+    store.close()
+    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key, rollback_to=2)
+    try:
+        cur = again.coordinator.current
+        assert cur.version == 4 and cur.hash == old.hash
+        assert np.array_equal(cur.vector, old.vector)
+    finally:
+        again.stop()
+    from secagg.net.status import summary
+
+    s = summary(tmp_path / "server.db")
+    assert s["rounds_completed"] == 2 and s["rollbacks"][0]["to_version"] == 2
+    assert s["current_version"]["version"] == 4 and s["clients_registered"] == 6
+    assert s["last_round"]["survivors"] == 6
