@@ -31,7 +31,6 @@ import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 import numpy as np
 
@@ -96,6 +95,17 @@ class Share:
         if max(_WORDS.unpack(value)) >= PRIME:
             raise ShamirError("Share.value has an element >= p = 2^61 - 1: not a valid share")
 
+    @classmethod
+    def _trusted(cls, index: int, threshold: int, split_id: bytes, value: bytes) -> Share:
+        """Build a share whose fields are already known to be valid (fresh from the core)."""
+        share = object.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(share, "index", index)
+        setattr_(share, "threshold", threshold)
+        setattr_(share, "split_id", split_id)
+        setattr_(share, "value", value)
+        return share
+
     def to_bytes(self) -> bytes:
         """Serialise as version (1 byte) | index (u32 LE) | threshold (u32 LE) | split_id | value."""
         return _HEADER.pack(FORMAT_VERSION, self.index, self.threshold, self.split_id) + self.value
@@ -146,7 +156,8 @@ def split(secret: bytes, threshold: int, num_shares: int) -> list[Share]:
     values = _core.shamir_split(secret, t, n, coefficients)
     raw = values.astype("<u8", copy=False).tobytes()
     split_id = os.urandom(SPLIT_ID_BYTES)
-    return [Share(i + 1, t, split_id, raw[VALUE_BYTES * i : VALUE_BYTES * (i + 1)]) for i in range(n)]
+    make = Share._trusted  # the core guarantees values < p; indices and threshold were checked
+    return [make(i + 1, t, split_id, raw[VALUE_BYTES * i : VALUE_BYTES * (i + 1)]) for i in range(n)]
 
 
 def combine(shares: Sequence[Share]) -> bytes:
@@ -166,45 +177,31 @@ def combine_many(groups: Sequence[Sequence[Share]]) -> list[bytes]:
     return _combine_groups(groups)
 
 
-_index = attrgetter("index")
-_threshold = attrgetter("threshold")
-_split_id = attrgetter("split_id")
-_value = attrgetter("value")
+_TOO_FEW = 1  # secagg::shamir::Status::kTooFewShares
+_GATHER_ERRORS = {  # negative statuses of _core.shamir_combine_shares
+    -1: "shares must be a sequence of Share (not an iterator, str or bytes)",
+    -2: "no shares given",
+    -4: "shares come from different split() calls (mixed secrets)",
+    -5: "shares disagree on the threshold (mixed or tampered)",
+    -6: "a share has malformed fields",
+}
+
+
+def _describe(code: int, group: Sequence[Share]) -> str:
+    if code == -3:
+        bad = next(s for s in group if not isinstance(s, Share))
+        return f"expected Share objects, got {type(bad).__name__}"
+    if code == _TOO_FEW:
+        t = group[0].threshold
+        return f"not enough shares: got {len(group)}, threshold is {t}; collect at least {t} distinct shares"
+    return _GATHER_ERRORS.get(code) or _core.shamir_status_message(code)
 
 
 def _combine_groups(groups: Sequence[Sequence[Share]], single: bool = False) -> list[bytes]:
-    where = "" if single else "group {}: "
-    thresholds = np.empty(len(groups), dtype=np.uint32)
-    offsets = np.zeros(len(groups) + 1, dtype=np.uint64)
-    indices: list[int] = []
-    values: list[bytes] = []
-    for g, group in enumerate(groups):
-        prefix = where.format(g)
-        if isinstance(group, (bytes, str)) or not isinstance(group, Sequence):
-            raise ShamirError(f"{prefix}shares must be a sequence of Share, got {type(group).__name__}")
-        if not group:
-            raise ShamirError(f"{prefix}no shares given")
-        for tp in set(map(type, group)):
-            if not issubclass(tp, Share):
-                raise ShamirError(f"{prefix}expected Share objects, got {tp.__name__}")
-        if len(set(map(_split_id, group))) != 1:
-            raise ShamirError(f"{prefix}shares come from different split() calls (mixed secrets)")
-        if len(set(map(_threshold, group))) != 1:
-            raise ShamirError(f"{prefix}shares disagree on the threshold (mixed or tampered)")
-        t = group[0].threshold
-        if len(group) < t:
-            raise ShamirError(
-                f"{prefix}not enough shares: got {len(group)}, threshold is {t}; "
-                f"collect at least {t} distinct shares"
-            )
-        thresholds[g] = t
-        offsets[g + 1] = offsets[g] + len(group)
-        indices.extend(map(_index, group))
-        values.extend(map(_value, group))
     check_points = _uniform_field_elements(_core.SHAMIR_CHECK_POINTS)
-    secrets, status = _core.shamir_combine_many(indices, offsets, thresholds, values, check_points)
+    secrets, status = _core.shamir_combine_shares(groups, Share, check_points)
     bad = np.flatnonzero(status)
     if bad.size:
         g = int(bad[0])
-        raise ShamirError(where.format(g) + _core.shamir_status_message(int(status[g])))
+        raise ShamirError(("" if single else f"group {g}: ") + _describe(int(status[g]), groups[g]))
     return [secrets[SECRET_BYTES * g : SECRET_BYTES * (g + 1)] for g in range(len(groups))]

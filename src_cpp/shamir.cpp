@@ -193,17 +193,38 @@ Prepared prepare(const std::string& key, const std::vector<std::uint32_t>& xs, s
   return p;
 }
 
-// sum_i coef[i] * y[i * kChunks] mod p, with 128-bit lazy accumulation (each product < 2^122, so 32
-// of them fit before a reduction).
+// sum_i coef[i] * y[i] mod p, with 128-bit lazy accumulation (each product < 2^122, so 32 of them
+// fit before a reduction).
 inline u64 dot(const u64* coef, const u64* y, std::size_t n) {
   u64 total = 0;
   for (std::size_t base = 0; base < n; base += 32) {
     const std::size_t end = std::min(n, base + 32);
     u128 acc = total;
-    for (std::size_t i = base; i < end; ++i) acc += static_cast<u128>(coef[i]) * y[i * kChunks];
+    for (std::size_t i = base; i < end; ++i) acc += static_cast<u128>(coef[i]) * y[i];
     total = reduce128(acc);
   }
   return total;
+}
+
+// True when sum_i check[k * n + i] * y[i] == 0 mod p for every k < kCheckPoints (one pass over y).
+inline bool passes_checks(const u64* check, const u64* y, std::size_t n) {
+  static_assert(kCheckPoints == 3, "one accumulator per check point");
+  const u64 *c0 = check, *c1 = check + n, *c2 = check + 2 * n;
+  u64 t0 = 0, t1 = 0, t2 = 0;
+  for (std::size_t base = 0; base < n; base += 32) {
+    const std::size_t end = std::min(n, base + 32);
+    u128 a0 = t0, a1 = t1, a2 = t2;
+    for (std::size_t i = base; i < end; ++i) {
+      const u64 yi = y[i];
+      a0 += static_cast<u128>(c0[i]) * yi;
+      a1 += static_cast<u128>(c1[i]) * yi;
+      a2 += static_cast<u128>(c2[i]) * yi;
+    }
+    t0 = reduce128(a0);
+    t1 = reduce128(a1);
+    t2 = reduce128(a2);
+  }
+  return (t0 | t1 | t2) == 0;
 }
 
 Status combine_one(const GroupView& g, const std::array<u64, kCheckPoints>& rho,
@@ -229,7 +250,7 @@ Status combine_one(const GroupView& g, const std::array<u64, kCheckPoints>& rho,
     for (std::size_t c = 0; c < kChunks; ++c) {
       const u64 v = load_le64(src + 8 * c);
       if (v >= kPrime) return Status::kValueOutOfRange;
-      ys[i * kChunks + c] = v;
+      ys[c * m + i] = v;  // chunk-major: the dot products below run over contiguous memory
     }
   }
 
@@ -243,9 +264,8 @@ Status combine_one(const GroupView& g, const std::array<u64, kCheckPoints>& rho,
   std::uint32_t chunks[kChunks];
   bool not_a_secret = false;
   for (std::size_t c = 0; c < kChunks; ++c) {
-    const u64* yc = ys.data() + c;
-    for (std::size_t k = 0; k < kCheckPoints && !p.check.empty(); ++k)
-      if (dot(p.check.data() + k * m, yc, m) != 0) return Status::kInconsistent;
+    const u64* yc = ys.data() + c * m;
+    if (!p.check.empty() && !passes_checks(p.check.data(), yc, m)) return Status::kInconsistent;
     const u64 s = dot(p.coeffs->lagrange.data(), yc, t);
     if (s >> 32) not_a_secret = true;
     chunks[c] = static_cast<std::uint32_t>(s);
