@@ -74,6 +74,11 @@ def shamir_combine_many(
     values: Sequence[bytes],
     check_points: npt.NDArray[np.uint64],
 ) -> tuple[bytes, npt.NDArray[np.int32]]: ...
+def shamir_combine_shares(
+    groups: Sequence[Sequence[object]],
+    share_type: type,
+    check_points: npt.NDArray[np.uint64],
+) -> tuple[bytes, npt.NDArray[np.int32]]: ...
 def shamir_status_message(code: int) -> str: ...
 
 # --- end shamir -------------------------------------------------------------------------------
