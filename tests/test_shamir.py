@@ -250,6 +250,14 @@ def test_bad_inputs_to_combine():
     assert shamir.combine_many([]) == []
 
 
+def test_shares_corrupted_after_construction_are_refused():
+    shares = shamir.split(os.urandom(32), 2, 3)
+    broken = dataclasses.replace(shares[2])
+    object.__setattr__(broken, "value", b"\0" * 10)  # bypasses the frozen dataclass's checks
+    with pytest.raises(ShamirError, match="malformed"):
+        shamir.combine([shares[0], shares[1], broken])
+
+
 def test_core_status_codes_for_malformed_groups():
     """The native layer refuses what the Python wrapper already filters, without crashing."""
     rho = shamir._uniform_field_elements(_core.SHAMIR_CHECK_POINTS)
