@@ -294,6 +294,18 @@ class Coordinator:
         else:
             logs.log(self.logger, "round_completed", round=round_, included=len(record.included),
                      sampled=len(sampled), version=record.version_after, hash=new_version.hash,
-                     seconds=round(record.finished - started, 4))
+                     seconds=round(record.finished - started, 4), rss_kib=_rss_kib())
         return record
 
+
+
+def _rss_kib() -> int | None:
+    """This process's resident memory (Linux), for the round log; None elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
