@@ -33,8 +33,9 @@ class SimulationResult:
     """Outcome of one simulated session.
 
     ``quantized_sum`` is the sum mod R of the included clients' quantized inputs; ``total`` its
-    de-quantized float64 value (None for quantized inputs). ``seconds``: ``client`` (all clients,
-    summed), ``client_max`` (slowest client), ``server``.
+    de-quantized float64 value (None for quantized inputs). ``seconds``: wall-clock ``client``
+    (all clients, summed), ``client_max`` (slowest client), ``server``; and process CPU time
+    ``client_cpu`` / ``server_cpu`` (all threads; less sensitive to a busy machine).
     """
 
     quantized_sum: np.ndarray
@@ -122,11 +123,13 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     client_time = dict.fromkeys(ids, 0.0)
     errors: dict[int, SecAggError] = {}
     rejected: dict[int, SecAggError] = {}
-    server_time = 0.0
+    server_time = server_cpu = 0.0
+    client_cpu = 0.0
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     requests = server.start()
     server_time += time.perf_counter() - t0
+    server_cpu += time.process_time() - c0
     while requests:
         stage = server.stage
         for cid, request in requests.items():
@@ -138,7 +141,7 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
                 if request is None:
                     continue
             received[cid][stage.name] += len(request)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 reply = clients[cid].handle(request)
             except SecAggError as exc:
@@ -146,6 +149,7 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
                 continue
             finally:
                 client_time[cid] += time.perf_counter() - t0
+                client_cpu += time.process_time() - c0
             if reply is None:
                 continue
             if tamper is not None:
@@ -153,18 +157,20 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
                 if reply is None:
                     continue
             sent[cid][stage.name] += len(reply)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 server.receive(cid, reply)
             except SecAggError as exc:
                 rejected[cid] = exc
             finally:
                 server_time += time.perf_counter() - t0
-        t0 = time.perf_counter()
+                server_cpu += time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             requests = server.advance()
         finally:
             server_time += time.perf_counter() - t0
+            server_cpu += time.process_time() - c0
     assert server.result is not None
     result = server.result
     total = None
@@ -175,5 +181,5 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
         quantized_sum=result.quantized_sum, total=total, included=result.included, params=params,
         config=config, bytes_sent=sent, bytes_received=received,
         seconds={"client": sum(client_time.values()), "client_max": max(client_time.values()),
-                 "server": server_time},
+                 "server": server_time, "client_cpu": client_cpu, "server_cpu": server_cpu},
         client_seconds=client_time, client_errors=errors, rejected=rejected)

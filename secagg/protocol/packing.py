@@ -52,8 +52,9 @@ def pack(values: np.ndarray, bits: int) -> bytes:
     return out[: packed_size(d, bits)]
 
 
-def _unpacked_lanes(data: bytes, length: int, bits: int) -> tuple[np.ndarray, int]:
-    """Validate ``data`` and return (padded byte grid, rows) ready for lane extraction."""
+def _padded(data: bytes, length: int, bits: int) -> np.ndarray:
+    """Validate ``data``; return it as uint8 with zero bytes appended so that every 8-byte lane
+    read of the last (partial) group stays in bounds."""
     if not 1 <= bits <= MAX_BITS:
         raise ShapeError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
     expected = packed_size(length, bits)
@@ -63,16 +64,9 @@ def _unpacked_lanes(data: bytes, length: int, bits: int) -> tuple[np.ndarray, in
     raw = np.frombuffer(data, dtype=np.uint8)
     if bits * length % 8 and raw[-1] >> (bits * length % 8):
         raise InvalidMessageError("packed vector has non-zero padding bits")
-    rows = (length + 7) // 8
-    stride = bits + 9
-    buf = np.zeros(rows * stride + 16, dtype=np.uint8)
-    grid = buf[: rows * stride].reshape(rows, stride)
-    full = len(raw) // bits
-    grid[:full, :bits] = raw[: full * bits].reshape(full, bits)
-    if full < rows:
-        tail = raw[full * bits:]
-        grid[full, : len(tail)] = tail
-    return buf, rows
+    buf = np.zeros(len(raw) + bits + 16, dtype=np.uint8)
+    buf[: len(raw)] = raw
+    return buf
 
 
 def unpack_lanes(data: bytes, length: int, bits: int, out: np.ndarray | None = None,
@@ -80,21 +74,21 @@ def unpack_lanes(data: bytes, length: int, bits: int, out: np.ndarray | None = N
     """Unpack into *lane-major* layout: a (8, ceil(length/8)) uint64 array whose ``[j, r]`` is
     value ``8r + j``. With ``add=True`` the values are added into ``out`` (wrapping mod 2**64),
     which is how the server accumulates masked vectors without an extra pass."""
-    buf, rows = _unpacked_lanes(data, length, bits) if length else (None, 0)
+    rows = (length + 7) // 8
     if out is None:
         out = np.zeros((8, rows), dtype=np.uint64)
     elif out.shape != (8, rows) or out.dtype != np.uint64:
         raise ShapeError(f"accumulator must be uint64 of shape (8, {rows})")
+    buf = _padded(data, length, bits)
     if not rows:
         return out
-    stride = bits + 9
     mask = np.uint64((1 << bits) - 1) if bits < 64 else np.uint64(0xFFFFFFFFFFFFFFFF)
     tmp = np.empty(rows, dtype=np.uint64)
-    for j in range(8):
+    for j in range(8):  # group r of 8 values starts at byte r * bits
         start, shift = divmod(j * bits, 8)
-        np.right_shift(_lane_view(buf, start, rows, stride), np.uint64(shift), out=tmp)
+        np.right_shift(_lane_view(buf, start, rows, bits), np.uint64(shift), out=tmp)
         if shift and shift + bits > 64:
-            tmp |= _lane_view(buf, start + 8, rows, stride) << np.uint64(64 - shift)
+            tmp |= _lane_view(buf, start + 8, rows, bits) << np.uint64(64 - shift)
         tmp &= mask
         if add:
             out[j] += tmp

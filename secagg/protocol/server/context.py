@@ -32,17 +32,26 @@ class ServerContext:
     key_shares: dict[int, list[bytes]] = field(default_factory=dict)
     unmasked_by: set[int] = field(default_factory=set)
 
+    _frozen: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def _set(self, name: str, members: object) -> frozenset[int]:
+        """A frozen copy of a growing collection, rebuilt only when it grew (O(1) per lookup)."""
+        cached = self._frozen.get(name)
+        if cached is None or len(cached) != len(members):  # type: ignore[arg-type]
+            cached = self._frozen[name] = frozenset(members)  # type: ignore[arg-type]
+        return cached
+
     @property
     def u1(self) -> frozenset[int]:
-        return frozenset(self.keys)
+        return self._set("u1", self.keys)
 
     @property
     def u2(self) -> frozenset[int]:
-        return frozenset(self.ciphertexts)
+        return self._set("u2", self.ciphertexts)
 
     @property
     def u3(self) -> frozenset[int]:
-        return frozenset(self.contributors)
+        return self._set("u3", self.contributors)
 
     def survivors_for(self, cid: int) -> tuple[int, ...]:
         """Contributors in ``cid``'s sharing group (whose self-mask shares it reveals)."""
