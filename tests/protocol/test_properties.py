@@ -109,4 +109,4 @@ def test_masked_vector_is_uniform():
     values = unpack(msg.data, msg.length, msg.bits)
     r = res.config.modulus_range
     counts = np.bincount((values * 16 // r).astype(np.int64), minlength=16)
-    assert chisquare(counts).pvalue > 1e-4
+    assert chisquare(counts).pvalue > 1e-6  # fresh OS randomness: a false alarm is ~1e-6
