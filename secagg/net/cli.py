@@ -135,6 +135,9 @@ def _server(args: argparse.Namespace) -> int:
     while not done.is_set() and not server.wait(0.2):
         pass
     server.stop()
+    if server.coordinator.error is not None:
+        print(f"secagg server: rounds stopped: {server.coordinator.error}", file=sys.stderr)
+        return 1
     return 0
 
 

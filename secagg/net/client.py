@@ -151,6 +151,8 @@ class NetClient:
                 delay = self.backoff[0]
                 if task.kind == pb.Task.STAGE:
                     self._handle(task)
+                elif task.retry_after_ms:
+                    self.stop_event.wait(task.retry_after_ms / 1000.0)
             except grpc.RpcError as exc:
                 code = exc.code()
                 detail = exc.details() or ""

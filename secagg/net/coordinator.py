@@ -48,6 +48,8 @@ class Coordinator:
         self.last_seen: dict[int, float] = {}
         self.tasks: dict[int, Any] = {}
         self.session: SecAggServer | None = None
+        self.error: Exception | None = None
+        self.run_id = ""
         self.round = store.last_round()
         self._load_model()
 
@@ -114,8 +116,8 @@ class Coordinator:
                     return task
                 left = deadline - time.monotonic()
                 if left <= 0 or self.stop_event.is_set():
-                    return pb.Task(kind=pb.Task.WAIT,
-                                   retry_after_ms=int(self.settings.poll_wait * 100))
+                    stopping = self.stop_event.is_set()
+                    return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500 if stopping else 0)
                 self.cond.wait(left)
 
     def submit(self, client_id: int, round_: int, stage: int, session_id: bytes, reply: bytes) -> None:
@@ -140,12 +142,22 @@ class Coordinator:
 
     # --- rounds (coordinator thread) ---------------------------------------------------------------
     def run(self, rounds: int | None = None) -> None:
-        """Run rounds until ``rounds`` are recorded in total (None: until stopped)."""
-        while not self.stop_event.is_set() and (rounds is None or self.round < rounds):
-            sampled = self._wait_for_clients()
-            if sampled is None:
-                return
-            self.run_round(sampled)
+        """Run rounds until ``rounds`` are recorded in total (None: until stopped). An unexpected
+        failure (e.g. the database) is logged and kept in :attr:`error`; the loop then ends."""
+        try:
+            while not self.stop_event.is_set() and (rounds is None or self.round < rounds):
+                sampled = self._wait_for_clients()
+                if sampled is None:
+                    return
+                self.run_round(sampled)
+        except Exception as exc:  # noqa: BLE001 - reported, then the server exits non-zero
+            self.error = exc
+            logs.log(self.logger, "round_loop_failed", 50, round=self.round + 1,
+                     error=type(exc).__name__, reason=str(exc)[:300])
+        finally:
+            with self.cond:
+                self.tasks = {}
+                self.cond.notify_all()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -223,7 +235,13 @@ class Coordinator:
         stages: dict[str, Any] = {}
         version_before = self.current.version
         with self.cond:
-            config = self._config(sampled)
+            try:
+                config = self._config(sampled)
+            except SecAggError as exc:  # no secure parameters for this cohort: skip the round
+                logs.log(self.logger, "round_skipped", 30, round=round_, sampled=len(sampled),
+                         reason=str(exc)[:300])
+                self.cond.wait(self.settings.poll_wait)
+                return None
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
                      threshold=config.threshold, degree=config.degree, version=version_before)

@@ -127,6 +127,10 @@ def test_server_killed_mid_round_resumes_without_losing_or_repeating_rounds(tmp_
     assert server.wait(90) == 0, "restarted server did not finish"
     recs = _rounds(db)
     assert [r.round for r in recs] == [1, 2, 3, 4]
+    # the clients reconnected with back-off to the restarted server and all rejoined
+    assert recs[-1].status == "completed" and len(recs[-1].included) == n
+    errors = [e for u in range(n) for e in _log(tmp_path / f"client{u}.jsonl") if e.get("event") == "rpc_error"]
+    assert any(e["status"] == "UNAVAILABLE" for e in errors)
     resumed = [e for e in _log(tmp_path / "server2.jsonl") if e.get("event") == "resumed"]
     assert resumed and resumed[0]["last_round"] == done_before
     # the version chain is unbroken and replaying every recorded sum reproduces the final model

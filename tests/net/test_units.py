@@ -89,7 +89,7 @@ def test_model_version_hash_detects_substitution():
 def _record(r: int, status: str = "completed") -> RoundRecord:
     return RoundRecord(round=r, status=status, session_id=b"x" * 16, version_before=r, version_after=r + 1,
                        sampled=[1, 2, 3], included=[1, 2], modulus_range=2**18,
-                       quantized_sum=np.arange(5, dtype=np.uint64), stages={"MASKED_INPUT": {}},
+                       quantized_sum=np.arange(5, dtype=np.uint64), stages={"MASKED_INPUT": {"expected": 3, "replied": 2, "rejected": 0, "seconds": 0.1}},
                        abort_reason=None, started=0.0, finished=1.0)
 
 
