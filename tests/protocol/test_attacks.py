@@ -236,7 +236,6 @@ def test_client_input_of_wrong_dtype():
 # --- tampered share ciphertexts ----------------------------------------------------------------------
 def test_tampered_share_ciphertext():
     def flip(data):
-        m = decode(data)
         raw = msgpack.unpackb(data, raw=False)
         first = raw[5]["ciphertexts"][0]
         first[1] = first[1][:-1] + bytes([first[1][-1] ^ 1])
