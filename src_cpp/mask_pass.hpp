@@ -13,6 +13,7 @@
 #include <functional>
 #include <vector>
 
+#include "field_kernels.hpp"
 #include "secagg/aes.hpp"
 #include "secagg/errors.hpp"
 #include "secagg/modulus.hpp"
@@ -64,8 +65,8 @@ inline void reduce_pow2(const Modulus& m, T* out, size_t n) {
 // The accepted values of one seed's PRG, in order.
 class RejectionStream {
  public:
-  RejectionStream(Backend be, const AesKey* key, const Modulus& m)
-      : be_(be), key_(key), r_(m.minus_one + 1), mask_(m.reject_mask) {}
+  RejectionStream(Backend be, const AesKey* key, const Modulus& m, bool simd)
+      : be_(be), key_(key), r_(m.minus_one + 1), mask_(m.reject_mask), simd_(simd) {}
 
   void take(uint64_t* dst, size_t n) {
     while (n > 0) {
@@ -83,10 +84,14 @@ class RejectionStream {
                 CtrOp::kStore);
     next_block_ += kWords / 2;
     size_t j = 0;
-    for (size_t i = 0; i < kWords; ++i) {
-      uint64_t v = buf_[i] & mask_;
-      buf_[j] = v;
-      j += v < r_;
+    if (simd_) {
+      j = reject_filter_avx2(buf_, kWords, mask_, r_);
+    } else {
+      for (size_t i = 0; i < kWords; ++i) {
+        uint64_t v = buf_[i] & mask_;
+        buf_[j] = v;
+        j += v < r_;
+      }
     }
     pos_ = 0;
     len_ = j;
@@ -95,6 +100,7 @@ class RejectionStream {
   Backend be_;
   const AesKey* key_;
   uint64_t r_, mask_;
+  bool simd_;
   uint64_t next_block_ = 0;
   size_t pos_ = 0, len_ = 0;
   uint64_t buf_[kWords];
@@ -127,17 +133,24 @@ void masks_general_blocked(Backend be, const Modulus& m, const SignedKey* keys, 
                            size_t d, T* acc, bool fill, const std::function<void(size_t, size_t, T*)>& fill_fn) {
   constexpr size_t B = kBlockBytes / sizeof(T);
   const uint64_t r = m.minus_one + 1;
+  // "portable" means no ISA extensions at all, so it also selects the scalar loops.
+  const bool simd = be != Backend::kPortable && cpu_has_avx2();
   std::vector<RejectionStream> streams;
   streams.reserve(nkeys);
-  for (size_t k = 0; k < nkeys; ++k) streams.emplace_back(be, &keys[k].key, m);
+  for (size_t k = 0; k < nkeys; ++k) streams.emplace_back(be, &keys[k].key, m, simd);
   std::vector<uint64_t> tmp(B);
   for (size_t b = 0; b < d; b += B) {
     size_t e = std::min(d, b + B);
     if (fill) fill_fn(b, e, acc + b);
     for (size_t k = 0; k < nkeys; ++k) {
       streams[k].take(tmp.data(), e - b);
-      if (keys[k].sign > 0) mod_add(acc + b, tmp.data(), e - b, r);
-      else mod_sub(acc + b, tmp.data(), e - b, r);
+      if (simd) {
+        if (keys[k].sign > 0) mod_add_avx2<T>(acc + b, tmp.data(), e - b, r);
+        else mod_sub_avx2<T>(acc + b, tmp.data(), e - b, r);
+      } else {
+        if (keys[k].sign > 0) mod_add(acc + b, tmp.data(), e - b, r);
+        else mod_sub(acc + b, tmp.data(), e - b, r);
+      }
     }
   }
 }
