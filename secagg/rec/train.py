@@ -109,9 +109,13 @@ class FederatedTrainer:
         self.dropouts = DropoutSimulator(config.dropout)
         if aggregator is None:
             # Any coordinate of a vector with L2 norm <= C lies in [-C, C].
+            # Every aggregator accepts (and may ignore) these hints: the largest round size, and
+            # a dropout fraction with a safety margin over the simulated rate.
+            hints = {"max_clients": int(config.clients_per_round or len(self.client_ids)),
+                     "dropout_fraction": min(0.5, max(0.1, 2 * config.dropout))}
             aggregator = create_aggregator(
                 config.aggregator, clipping_range=config.local.clip_norm,
-                quantization_range=config.quantization_range, **config.aggregator_options)
+                quantization_range=config.quantization_range, **{**hints, **config.aggregator_options})
         self.aggregator = aggregator
         self.round = 0
         self.history: list[dict[str, Any]] = []

@@ -15,19 +15,7 @@ from secagg.rec.client import LocalConfig
 from secagg.rec.sampling import ClientSampler, DropoutSimulator
 from secagg.rec.train import FederatedConfig, FederatedTrainer
 
-
-class Recording(Aggregator):
-    """Wraps another aggregator and records what each round hands it."""
-
-    name = "recording"
-
-    def __init__(self, inner: Aggregator | None = None) -> None:
-        self.inner = inner or PlainAggregator()
-        self.calls: list[tuple[dict[int, np.ndarray], dict[int, Stage]]] = []
-
-    def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts=None, round_index: int = 0):
-        self.calls.append(({k: np.array(v) for k, v in updates.items()}, dict(dropouts or {})))
-        return self.inner.aggregate(updates, dropouts=dropouts, round_index=round_index)
+from .helpers import Recording
 
 
 def config(**kw) -> FederatedConfig:
