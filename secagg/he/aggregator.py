@@ -156,7 +156,10 @@ class BFVAggregator(_HEAggregator):
                  quantization_range: int = DEFAULT_QUANTIZATION_RANGE,
                  max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2, workers: int = 1,
                  n_threads: int | None = None, poly_modulus_degree: int | None = None,
-                 coeff_mod_bit_sizes: tuple[int, ...] | None = None) -> None:
+                 coeff_mod_bit_sizes: tuple[int, ...] | None = None,
+                 **_ignored: object) -> None:
+        # Options of the other aggregators (modulus_range, threat_model, ...) are accepted and
+        # ignored, so one configuration can be handed to every aggregator.
         params = choose_bfv_parameters(clipping_range=clipping_range,
                                        quantization_range=quantization_range,
                                        max_clients=max_clients,
@@ -178,8 +181,8 @@ class CKKSAggregator(_HEAggregator):
                  quantization_range: int | None = None, max_clients: int = DEFAULT_MAX_CLIENTS,
                  min_clients: int = 2, workers: int = 1, n_threads: int | None = None,
                  scale_bits: int = 40, poly_modulus_degree: int = 4096,
-                 coeff_mod_bit_sizes: tuple[int, ...] = (60, 49)) -> None:
-        del quantization_range
+                 coeff_mod_bit_sizes: tuple[int, ...] = (60, 49), **_ignored: object) -> None:
+        del quantization_range, _ignored
         params = choose_ckks_parameters(clipping_range=clipping_range, max_clients=max_clients,
                                         scale_bits=scale_bits,
                                         poly_modulus_degree=poly_modulus_degree,
