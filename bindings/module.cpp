@@ -36,4 +36,5 @@ PYBIND11_MODULE(_core, m) {
   secagg_bindings::register_prg(m);
   secagg_bindings::register_kernels(m);
   secagg_bindings::register_shamir(m);
+  secagg_bindings::register_noise(m);
 }

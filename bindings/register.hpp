@@ -6,4 +6,5 @@ namespace secagg_bindings {
 void register_prg(pybind11::module_& m);
 void register_kernels(pybind11::module_& m);
 void register_shamir(pybind11::module_& m);
+void register_noise(pybind11::module_& m);
 }  // namespace secagg_bindings

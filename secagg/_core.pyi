@@ -82,3 +82,22 @@ def shamir_combine_shares(
 def shamir_status_message(code: int) -> str: ...
 
 # --- end shamir -------------------------------------------------------------------------------
+
+# --- noise (distributed DP; use secagg.dp.native) ----------------------------------------------
+
+def skellam_sample(seed: bytes, variance: float, n: int, threads: int = 0) -> npt.NDArray[np.int64]: ...
+def quantize_and_mask_skellam(
+    update: npt.NDArray[np.floating],
+    clipping_range: float,
+    quantization_range: int,
+    modulus_range: int,
+    self_seed: bytes | None,
+    peer_seeds: Sequence[bytes],
+    peer_signs: Sequence[int],
+    rounding_seed: bytes,
+    noise_seed: bytes,
+    variance: float,
+    threads: int = 0,
+) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
+
+# --- end noise ---------------------------------------------------------------------------------

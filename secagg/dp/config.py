@@ -83,8 +83,8 @@ class DPConfig:
     def sampling_probability(self) -> float:
         return self.clients_per_round / self.num_users
 
-    def parameters(self, dim: int, noise_multiplier: float) -> DPParameters:
-        return derive_parameters(
+    def parameters(self, dim: int, noise_multiplier: float, layout: str = "modular") -> DPParameters:
+        return derive_parameters(layout=layout,
             dim=dim, clip_norm=self.clip_norm, noise_multiplier=noise_multiplier,
             clients_per_round=self.clients_per_round, bits=self.bits, min_clients=self.min_clients,
             beta=self.beta, wrap_probability=self.wrap_probability, max_inflation=self.max_inflation)
@@ -104,18 +104,21 @@ class DPConfig:
         count = self.rounds if rounds is None else rounds
         return epsilon_for([(self.round_mechanism(params), count)], self.target_delta, self.accountant)
 
-    def plan(self, dim: int) -> DPPlan:
-        """Resolve the noise multiplier (calibrating it if a target epsilon was given) for ``dim``."""
+    def plan(self, dim: int, layout: str = "modular") -> DPPlan:
+        """Resolve the noise multiplier (calibrating it if a target epsilon was given) for ``dim``.
+
+        ``layout``: ``"modular"`` or ``"offset"`` (see :mod:`secagg.dp.params`).
+        """
         if self.noise_multiplier is not None:
-            params = self.parameters(dim, float(self.noise_multiplier))
+            params = self.parameters(dim, float(self.noise_multiplier), layout)
             return DPPlan(self, params, self.epsilon_of(params))
         if math.isinf(self.epsilon):
-            params = self.parameters(dim, 0.0)
+            params = self.parameters(dim, 0.0, layout)
             return DPPlan(self, params, math.inf)
         target = float(self.epsilon)
 
         def eps_at(z: float) -> float:
-            return self.epsilon_of(self.parameters(dim, z))
+            return self.epsilon_of(self.parameters(dim, z, layout))
 
         lo, hi = 1e-3, 1.0
         while eps_at(hi) > target:
@@ -135,7 +138,7 @@ class DPConfig:
                     hi = mid
                 if hi / lo < 1.0 + 1e-4:
                     break
-        params = self.parameters(dim, hi)  # the upper end: epsilon <= target
+        params = self.parameters(dim, hi, layout)  # the upper end: epsilon <= target
         return DPPlan(self, params, self.epsilon_of(params))
 
 

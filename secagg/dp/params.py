@@ -14,6 +14,13 @@ sum is bounded by three parts, each by a union bound over the d' coordinates wit
 * noise: Skellam with total variance V (all n clients adding noise) obeys Bernstein's bound,
   |noise| <= L/3 + sqrt(L^2/9 + 2 L V).
 
+That is the ``"modular"`` layout (the sum may use the whole modulus; the server reads it in the
+signed range). Protocols that take per-client values in [0, Q) with n (Q - 1) < 2^bits need the
+``"offset"`` layout instead: each client sends r + noise + K clamped to [0, 2K] with
+K = floor((2^bits - 1) / (2n)), and the same three bounds, applied per client with
+L = log(4 n d' / p) (signal c s min(1, sqrt(2 L / d')), rounding 1, noise with the local variance),
+must stay within K, so that no clamp happens with probability >= 1 - p.
+
 The integer noise is calibrated to the *rounded* L2 sensitivity Delta2 (see
 :func:`secagg.dp.rounding.rounded_norm_bound`): central variance (z Delta2)^2, split evenly over
 ``min_clients``. s is the largest value meeting the wrap bound, but no larger than needed to make
@@ -52,10 +59,12 @@ class DPParameters:
     l1_sensitivity: float  # Delta1 <= min(Delta2^2, sqrt(d') Delta2) for integer vectors
     central_variance: float  # per coordinate, when min_clients clients add noise
     local_variance: float  # per coordinate, per client
-    offset: int  # K >= max |rounded coordinate|: the native kernel quantizes r + K in [0, 2K]
-    wrap_bound: float  # per-coordinate bound on |noisy sum| with all n clients
+    offset: int  # modular: K >= max |rounded coordinate| (the native kernel quantizes r + K in
+    # [0, 2K]); offset: K = floor((2^bits - 1) / (2n)), each client sends clamp(r + noise + K, 0, 2K)
+    wrap_bound: float  # modular: bound on |noisy sum|; offset: bound on |r + noise| per client
     wrap_probability: float
     beta: float
+    layout: str = "modular"
 
     @property
     def modulus(self) -> int:
@@ -92,6 +101,16 @@ def _wrap_bound(clip_norm: float, scale: float, dim: int, z: float, n: int, min_
     total_var = n * (z * l2) ** 2 / min_clients
     noise = log_term / 3.0 + math.sqrt(log_term**2 / 9.0 + 2.0 * log_term * total_var)
     return signal + n + noise
+
+
+def _client_bound(clip_norm: float, scale: float, dim: int, z: float, n: int, min_clients: int,
+                  beta: float, p: float) -> float:
+    log_term = math.log(4.0 * n * dim / p)
+    signal = clip_norm * scale * min(1.0, math.sqrt(2.0 * log_term / dim))
+    l2, _ = _sensitivities(clip_norm, scale, dim, beta)
+    local_var = (z * l2) ** 2 / min_clients
+    noise = log_term / 3.0 + math.sqrt(log_term**2 / 9.0 + 2.0 * log_term * local_var)
+    return signal + 1.0 + noise
 
 
 def _bisect_log(pred, lo: float, hi: float, iters: int = 200) -> float:
@@ -134,7 +153,8 @@ def check_probability(value: object, what: str) -> float:
 def derive_parameters(*, dim: int, clip_norm: float, noise_multiplier: float,
                       clients_per_round: int, bits: int, min_clients: int | None = None,
                       beta: float = DEFAULT_BETA, wrap_probability: float = DEFAULT_WRAP_PROBABILITY,
-                      max_inflation: float = DEFAULT_MAX_INFLATION) -> DPParameters:
+                      max_inflation: float = DEFAULT_MAX_INFLATION,
+                      layout: str = "modular") -> DPParameters:
     """Pick scale, noise and offsets; raise :class:`PrivacyError` if ``bits`` cannot hold the sum."""
     dim = check_positive_int(dim, "dim")
     c = check_positive_float(clip_norm, "clip_norm")
@@ -152,11 +172,18 @@ def derive_parameters(*, dim: int, clip_norm: float, noise_multiplier: float,
     beta = check_probability(beta, "beta")
     p = check_probability(wrap_probability, "wrap_probability")
     infl = check_positive_float(max_inflation, "max_inflation")
+    if layout not in ("modular", "offset"):
+        raise PrivacyError(f"layout must be 'modular' or 'offset', got {layout!r}")
     dp = padded_dim(dim)
-    limit = 2.0 ** (bits - 1) - 1.0
+    if layout == "modular":
+        limit = 2.0 ** (bits - 1) - 1.0
+        bound_fn = _wrap_bound
+    else:
+        limit = float(((1 << bits) - 1) // (2 * n))
+        bound_fn = _client_bound
 
     def fits(s: float) -> bool:
-        return _wrap_bound(c, s, dp, z, n, m, beta, p) <= limit
+        return bound_fn(c, s, dp, z, n, m, beta, p) <= limit
 
     def fine(s: float) -> bool:
         l2, _ = _sensitivities(c, s, dp, beta)
@@ -173,7 +200,8 @@ def derive_parameters(*, dim: int, clip_norm: float, noise_multiplier: float,
         scale = _bisect_log(fits, s_min, s_fine) if fits(s_min) else s_min
         l2, _ = _sensitivities(c, scale, dp, beta)
         if not fits(scale) or l2 / (c * scale) - 1.0 > MAX_TOLERATED_INFLATION:
-            need = math.ceil(math.log2(2.0 * (_wrap_bound(c, s_fine, dp, z, n, m, beta, p) + 1.0)))
+            worst = bound_fn(c, s_fine, dp, z, n, m, beta, p)
+            need = math.ceil(math.log2(2.0 * (worst + 1.0) * (n if layout == "offset" else 1)))
             raise PrivacyError(
                 f"bits={bits} cannot hold the noisy sum of {n} clients (dim {dim}, noise "
                 f"multiplier {z:g}) without wrap-around or rounding that more than doubles the "
@@ -183,5 +211,7 @@ def derive_parameters(*, dim: int, clip_norm: float, noise_multiplier: float,
     return DPParameters(
         dim=dim, padded_dim=dp, clip_norm=c, noise_multiplier=z, clients_per_round=n,
         min_clients=m, bits=bits, scale=scale, l2_sensitivity=l2, l1_sensitivity=l1,
-        central_variance=central, local_variance=central / m, offset=int(math.ceil(l2)),
-        wrap_bound=_wrap_bound(c, scale, dp, z, n, m, beta, p), wrap_probability=p, beta=beta)
+        central_variance=central, local_variance=central / m,
+        offset=int(math.ceil(l2)) if layout == "modular" else int(limit),
+        wrap_bound=bound_fn(c, scale, dp, z, n, m, beta, p), wrap_probability=p, beta=beta,
+        layout=layout)

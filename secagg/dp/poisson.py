@@ -1,12 +1,15 @@
 """Exact Poisson sampling driven by PRG uniforms (no ``numpy.random``).
 
-Two classic exact algorithms, chosen by the mean ``lam`` (the same rule as numpy and the native
-kernel):
+Two classic exact algorithms, chosen by the mean ``lam`` (the native kernel uses the same rule
+and the same arithmetic, so both give the same integers from the same seed):
 
-* ``lam < 10``: inversion by sequential search: the smallest k with u <= P(X <= k), for one
-  uniform u per element (word 2i of stream 0). The search stops at k = ``lam`` + 60 sqrt(lam) + 60
-  (probability beyond it < 1e-100).
-* ``lam >= 10``: PTRS, the transformed rejection method of Hoermann (1993). Element i, attempt j
+* ``lam <= 2**26``: inversion with a table: the smallest k with u <= P(lo <= X <= k), for one
+  uniform u per element (64-bit word i of PRG(sub_seed(seed, b"poisson", 0))). The table covers
+  k in [max(0, m - W), m + W] with m = floor(lam), W = ceil(20 sqrt(lam)) + 30 (the mass outside
+  is < 1e-80); it is built from the pmf at m (:func:`log_pmf_scalar`) by the recurrences
+  p(k+1) = p(k) * (lam / (k+1)) upward and p(k-1) = p(k) * (k / lam) downward, as running
+  products, then summed in order.
+* ``lam > 2**26``: PTRS, the transformed rejection method of Hoermann (1993). Element i, attempt j
   uses the uniforms of 64-bit words 2i and 2i+1 of PRG(sub_seed(seed, b"poisson", j)), so every
   element's result depends only on its index and the seed (the native kernel uses the same
   layout). The acceptance test uses the log-pmf in Loader's (2000) saddle-point form
@@ -27,7 +30,7 @@ from scipy.special import gammaln
 from ..errors import PrivacyError
 from . import randomness
 
-PTRS_MIN_MEAN = 10.0
+TABLE_MAX_MEAN = 2.0**26
 MAX_MEAN = 2.0**50
 MAX_ATTEMPTS = 200
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
@@ -77,20 +80,54 @@ def log_pmf(k: np.ndarray, mean: float) -> np.ndarray:
     return out
 
 
-def _inversion(u: np.ndarray, mean: float) -> np.ndarray:
-    k = np.zeros(u.shape, dtype=np.int64)
-    p = math.exp(-mean)
-    cdf = p
-    pending = u > cdf
-    limit = int(mean + 60 * math.sqrt(mean) + 60)
-    j = 0
-    while np.any(pending) and j < limit:
-        j += 1
-        p *= mean / j
-        cdf += p
-        k[pending] = j
-        pending &= u > cdf
-    return k
+def _bd0_scalar(x: float, mean: float) -> float:
+    if abs(x - mean) < 0.1 * (x + mean):
+        v = (x - mean) / (x + mean)
+        s = (x - mean) * v
+        ej = 2.0 * x * v
+        v = v * v
+        j = 1
+        while True:
+            ej = ej * v
+            s1 = s + ej / (2 * j + 1)
+            if s1 == s:
+                return s1
+            s = s1
+            j += 1
+    return x * math.log(x / mean) + mean - x
+
+
+def log_pmf_scalar(k: int, mean: float) -> float:
+    """log P(X = k), with only +, *, /, log and exp of IEEE doubles (reproducible in C++)."""
+    if k == 0:
+        return -mean
+    x = float(k)
+    if k <= 15:
+        fact = 1.0
+        for j in range(2, k + 1):
+            fact = fact * float(j)
+        return -mean + x * math.log(mean) - math.log(fact)
+    nn = x * x
+    stirl = (_S0 - (_S1 - (_S2 - (_S3 - _S4 / nn) / nn) / nn) / nn) / x
+    return -stirl - _bd0_scalar(x, mean) - 0.5 * math.log(2.0 * math.pi * x)
+
+
+def poisson_table(mean: float) -> tuple[int, np.ndarray]:
+    """(lo, cdf) with cdf[j] = P(lo <= X <= lo + j), as described in the module docstring."""
+    mode = int(math.floor(mean))
+    width = int(math.ceil(20.0 * math.sqrt(mean))) + 30
+    lo, hi = max(0, mode - width), mode + width
+    p_mode = math.exp(log_pmf_scalar(mode, mean))
+    up = np.cumprod(np.concatenate([[p_mode], mean / np.arange(mode + 1, hi + 1, dtype=np.float64)]))
+    down = np.cumprod(np.concatenate([[p_mode], np.arange(mode, lo, -1, dtype=np.float64) / mean]))
+    pmf = np.concatenate([down[:0:-1], up])
+    return lo, np.cumsum(pmf)
+
+
+def _table_sample(u: np.ndarray, mean: float) -> np.ndarray:
+    lo, cdf = poisson_table(mean)
+    idx = np.minimum(np.searchsorted(cdf, u, side="left"), cdf.size - 1)
+    return lo + idx.astype(np.int64)
 
 
 def _ptrs_constants(mean: float) -> tuple[float, float, float, float, float]:
@@ -140,7 +177,7 @@ def sample_poisson(seed: bytes, n: int, mean: float) -> np.ndarray:
     mean = check_mean(mean)
     if mean == 0.0 or n == 0:
         return np.zeros(n, dtype=np.int64)
-    if mean < PTRS_MIN_MEAN:
-        w = randomness.words(randomness.sub_seed(seed, b"poisson", 0), 2 * n)
-        return _inversion(randomness.uniforms_from_words(w[0::2]), mean)
+    if mean <= TABLE_MAX_MEAN:
+        u = randomness.uniforms(randomness.sub_seed(seed, b"poisson", 0), n)
+        return _table_sample(u, mean)
     return _ptrs(seed, n, mean)

@@ -1,0 +1,54 @@
+// Integer Skellam noise for distributed differential privacy, and the fused kernel that adds it.
+//
+// The contract (identical to secagg/dp/skellam.py, so Python and C++ produce the same integers
+// from the same seed):
+//   sub_seed(s, label, j) = HKDF-SHA256(ikm = s, no salt,
+//                                       info = "secagg-dp-v1/" + label + "/" + j as 8 bytes BE, 32)
+//   element i of Skellam(v), 0 < v <= 2^27: the uniform u = ((w >> 11) + 0.5) * 2^-53 of the
+//   64-bit word w = word i of PRG(sub_seed(seed, "skellam", 0)) inverted through the table of
+//   skellam.py (Miller's backward Bessel recurrence, W = ceil(20 sqrt(v)) + 30): the smallest k in
+//   [-W, W] with u <= cdf(k), or W if none.
+// Variances above 2^27 are not supported natively (Error kConfig).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "secagg/modulus.hpp"
+#include "secagg/prg.hpp"
+#include "secagg/quantize_mask.hpp"
+
+namespace secagg {
+
+inline constexpr double kSkellamTableMaxVariance = 134217728.0;  // 2^27
+
+// HKDF sub-seed of the DP layer (see above).
+Seed dp_sub_seed(const Seed& seed, const char* label, uint64_t index);
+
+// Inversion table of Skellam(variance), 0 < variance <= 2^27.
+class SkellamTable {
+ public:
+  explicit SkellamTable(double variance);
+  // The smallest k in [-W, W] with u <= cdf(k) (W if none), for u in (0, 1).
+  int64_t sample(double u) const;
+  int64_t width() const { return width_; }
+  const std::vector<double>& cdf() const { return cdf_; }
+
+ private:
+  int64_t width_ = 0;
+  std::vector<double> cdf_;
+  std::vector<uint32_t> guide_;  // guide_[g] = smallest j with cdf_[j] >= g / guide_.size()
+};
+
+// out[0..n) = n Skellam(variance) integers from `seed` (the Python sample_skellam contract).
+void skellam_sample(const Seed& seed, double variance, size_t n, int64_t* out, unsigned threads);
+
+// quantize_and_mask (quantize_mask.hpp) with Skellam(variance) noise added to every quantized
+// element inside the same pass: y = (q + noise_i + masks) mod R. variance == 0 adds nothing.
+template <class F, class T>
+void quantize_and_mask_skellam(const F* update, size_t d, const QuantizeConfig& q, const Modulus& m,
+                               const Seed* self_seed, const Seed* peer_seeds, const int* peer_signs,
+                               size_t num_peers, const Seed& rounding_seed, const Seed& noise_seed,
+                               double variance, T* out, unsigned threads);
+
+}  // namespace secagg
