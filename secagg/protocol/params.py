@@ -1,8 +1,9 @@
 r"""Choosing the graph degree k and the Shamir threshold t (Bell et al. 2020; Google fcp's finder).
 
 Notation: n clients, corrupt fraction :math:`\gamma` (clients colluding with the server), dropout
-fraction :math:`\delta`; :math:`A = \lfloor \gamma n \rfloor` corrupt clients,
-:math:`D = \lfloor \delta n \rfloor` dropouts, :math:`S = \lceil (1-\delta) n \rceil` survivors,
+fraction :math:`\delta`; :math:`A = \lceil \gamma n \rceil` corrupt clients,
+:math:`D = \lceil \delta n \rceil` dropouts, :math:`S = n - D` survivors (rounded in the
+conservative direction; Google's finder floors, which for small n assumes no dropout at all),
 :math:`B = A + D` "bad" clients. Security :math:`\sigma = 40` bits (split over two bad events, so
 each gets :math:`2^{-41}`), correctness :math:`\eta = 20` bits. The corrupt and dropped sets are
 uniformly random with respect to the randomly permuted Harary graph H(n, k), so the number of
@@ -64,11 +65,12 @@ def check_fractions(corrupt_fraction: float, dropout_fraction: float, threat_mod
 
 
 def _counts(n: int, gamma: float, delta: float) -> tuple[int, int, int]:
-    eps = 1e-12  # keeps e.g. 0.1 * 1000 from flooring to 99
-    adversarial = min(n, math.floor((gamma + eps) * n))
-    dropouts = min(n, math.floor((delta + eps) * n))
-    survivors = max(0, math.ceil((1.0 - delta - eps) * n))
-    return adversarial, dropouts, survivors
+    """(A, D, S): corrupt clients and dropouts rounded *up* (the conservative direction for both
+    security and correctness; e.g. 10% of 8 clients counts as one dropout, not zero)."""
+    eps = 1e-9  # keeps e.g. 0.1 * 1000 from rounding up to 101
+    adversarial = min(n, math.ceil(gamma * n - eps))
+    dropouts = min(n, math.ceil(delta * n - eps))
+    return adversarial, dropouts, n - dropouts
 
 
 def upper_tail_quantile(total: int, marked: int, draws: int, bits: int) -> int:
@@ -130,7 +132,7 @@ def check_harary_degree(n: int, degree: int, corrupt_fraction: float, dropout_fr
 
 def complete_threshold(n: int, corrupt_fraction: float, threat_model: str) -> int:
     """The smallest secure threshold on the complete graph of n clients (see module docstring)."""
-    adversarial = min(n, math.floor((corrupt_fraction + 1e-12) * n))
+    adversarial = _counts(n, corrupt_fraction, 0.0)[0]
     t = adversarial + 1 if threat_model == "honest-but-curious" else (n + adversarial) // 2 + 1
     t = max(t, 2)
     if t > n:
