@@ -20,7 +20,7 @@ import numpy as np
 from . import _core
 from .errors import ModulusError, SeedError, ShapeError
 from .prg import check_modulus, check_seed, check_threads
-from .quantize import (as_residues, check_clipping, check_quantization, check_update,
+from .quantize import (as_residues, check_clipping, check_quantization, check_scale, check_update,
                        rounding_seed_or_fresh)
 
 
@@ -56,6 +56,7 @@ def quantize_and_mask(update: np.ndarray, *, clipping_range: float, quantization
     arr = check_update(update)
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
+    check_scale(c, q)
     r = check_modulus(modulus_range)
     if q > r:
         raise ModulusError(f"quantization_range {q} exceeds modulus_range {r}; raise "

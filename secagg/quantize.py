@@ -37,6 +37,12 @@ def check_clipping(clipping_range: object) -> float:
     return c
 
 
+def check_scale(c: float, q: int) -> None:
+    """2c and (Q-1)/(2c) must be finite, so every step of the rounding rule stays finite."""
+    if not (math.isfinite(2.0 * c) and math.isfinite(float(q - 1) / (2.0 * c))):
+        raise ConfigError(f"clipping_range {c} is too large or too small for quantization_range {q}")
+
+
 def check_quantization(quantization_range: object) -> int:
     """An int in [2, 2**53 + 1] (so that every level is exact in float64)."""
     q = check_int(quantization_range, "quantization_range")
@@ -66,6 +72,7 @@ def quantize(update: np.ndarray, *, clipping_range: float, quantization_range: i
     arr = check_update(update)
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
+    check_scale(c, q)
     seed = rounding_seed_or_fresh(rounding_seed)
     return _core.quantize(arr, c, q, seed, check_threads(threads))
 
@@ -100,6 +107,7 @@ def dequantize(quantized_sum: np.ndarray, *, clipping_range: float, quantization
     """
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
+    check_scale(c, q)
     r = check_modulus(modulus_range)
     n = check_int(num_clients, "num_clients")
     if n < 1:

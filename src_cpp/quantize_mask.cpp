@@ -9,6 +9,10 @@ namespace secagg {
 void validate_quantize_config(const QuantizeConfig& q) {
   if (!(std::isfinite(q.clipping_range) && q.clipping_range > 0))
     throw Error(ErrorCode::kConfig, "clipping_range must be a finite number > 0");
+  // 2c and (Q-1)/(2c) must be finite so that every intermediate of the rule is finite.
+  if (!std::isfinite(2.0 * q.clipping_range) ||
+      !std::isfinite(double(q.quantization_max) / (2.0 * q.clipping_range)))
+    throw Error(ErrorCode::kConfig, "clipping_range is too large or too small for quantization_range");
   if (q.quantization_max < 1 || q.quantization_max > (uint64_t(1) << 53))
     throw Error(ErrorCode::kConfig, "quantization_range must be in [2, 2**53 + 1]");
 }

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import secagg
-from secagg import reference
+from secagg import _core, reference
 from secagg.errors import ConfigError, DTypeError, InputError, ModulusError, NonFiniteError, ShapeError
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=32)
@@ -114,6 +114,17 @@ def test_non_finite_refused(value, where, dtype):
 def test_bad_clipping(clip):
     with pytest.raises(ConfigError):
         secagg.quantize(np.zeros(3), clipping_range=clip, quantization_range=16)
+
+
+@pytest.mark.parametrize("clip, qrange", [(1e308, 16), (1e-320, 2**20)])
+def test_clipping_out_of_scale(clip, qrange):
+    with pytest.raises(ConfigError):
+        secagg.quantize(np.zeros(3), clipping_range=clip, quantization_range=qrange)
+    with pytest.raises(ConfigError):
+        secagg.quantize_and_mask(np.zeros(3), clipping_range=clip, quantization_range=qrange,
+                                 modulus_range=2**32, self_seed=None, peer_seeds=[], peer_signs=[])
+    with pytest.raises(ConfigError):  # the native core checks it too
+        _core.quantize(np.zeros(3), clip, qrange, bytes(32))
 
 
 @pytest.mark.parametrize("qrange", [0, 1, -5, 2**53 + 2, 16.0, "16", True])
