@@ -53,6 +53,8 @@ def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: i
     p.add_argument("--quantization-range", type=int, default=2**16,
                    help="quantization levels of the secure aggregators (default: 65536)")
     p.add_argument("--eval-every", type=int, default=1, help="evaluate every N rounds (default: 1)")
+    p.add_argument("--finetune-epochs", type=int, default=0,
+                   help="local fine-tuning of the user vector before each evaluation (personalisation)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     p.add_argument("--baseline-epochs", type=_positive_int, default=None,
                    help="epochs of the centralized baseline (default: depends on the data)")
@@ -73,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="a short secure federated run on built-in synthetic data")
-    _add_training_options(demo, rounds=15, clients=40, factors=16, epochs=5, aggregator=DEMO_AGGREGATOR)
+    _add_training_options(demo, rounds=20, clients=50, factors=16, epochs=5, aggregator=DEMO_AGGREGATOR)
     demo.add_argument("--output", type=Path, default=None, help="also write metrics.json and ndcg.png here")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -102,7 +104,7 @@ def _config(args: argparse.Namespace) -> Any:
         local=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
         aggregator=args.aggregator, quantization_range=args.quantization_range,
         server_optimizer=args.server_optimizer, server_lr=server_lr, dropout=args.dropout,
-        eval_every=args.eval_every, seed=args.seed)
+        eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed)
 
 
 def _baseline_config(args: argparse.Namespace, default_epochs: int) -> Any:

@@ -67,12 +67,12 @@ class RecClient:
 
     # --- training -----------------------------------------------------------------------
     def _local_epochs(self, model: ItemModel, user: np.ndarray, cfg: LocalConfig, epochs: int,
-                      update_items: bool) -> float:
+                      update_items: bool, rng: np.random.Generator) -> float:
         zeros = None
         losses = []
         for _ in range(epochs):
-            pos = np.repeat(self._rng.permutation(self._items), cfg.negatives)
-            neg = sample_negatives(self._rng, len(pos), self._n_items, self._items)
+            pos = np.repeat(rng.permutation(self._items), cfg.negatives)
+            neg = sample_negatives(rng, len(pos), self._n_items, self._items)
             if zeros is None or len(zeros) < len(pos):
                 zeros = np.zeros(len(pos), dtype=np.int64)
             for start in range(0, len(pos), cfg.batch_size):
@@ -84,7 +84,7 @@ class RecClient:
     def train(self, model: ItemModel, cfg: LocalConfig) -> ClientUpdate:
         """Local training; returns the clipped dense update of the item model."""
         local = model.copy()
-        loss = self._local_epochs(local, self._user, cfg, cfg.epochs, update_items=True)
+        loss = self._local_epochs(local, self._user, cfg, cfg.epochs, update_items=True, rng=self._rng)
         delta = local.to_vector() - model.to_vector()
         norm = float(np.linalg.norm(delta))
         if norm > cfg.clip_norm:
@@ -92,10 +92,15 @@ class RecClient:
         return ClientUpdate(vector=delta.astype(DTYPE, copy=False), norm=norm, loss=loss)
 
     def personalized_user(self, model: ItemModel, cfg: LocalConfig, epochs: int) -> np.ndarray:
-        """The user vector after ``epochs`` of local fine-tuning against ``model`` (not stored)."""
+        """The user vector after ``epochs`` of local fine-tuning against ``model`` (not stored).
+
+        Uses its own generator (seeded by client id and model version), so evaluating never changes
+        the device's training randomness.
+        """
         user = self._user.copy()
         if epochs > 0:
-            self._local_epochs(model, user, cfg, epochs, update_items=False)
+            rng = np.random.default_rng([self.client_id, model.version])
+            self._local_epochs(model, user, cfg, epochs, update_items=False, rng=rng)
         return user
 
     # --- local use of the model -----------------------------------------------------------

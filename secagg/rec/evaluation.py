@@ -32,9 +32,6 @@ class EvalSet:
     def __len__(self) -> int:
         return int(len(self.users))
 
-    def user_slot(self) -> dict[int, int]:
-        return {int(u): n for n, u in enumerate(self.users)}
-
 
 def make_eval_set(split: Split, *, which: str = "test", n_negatives: int = 99, seed: int = 0,
                   k: int = 10) -> EvalSet:

@@ -15,8 +15,8 @@ from ..errors import ConfigError
 from .data import Interactions, from_arrays
 
 
-def make_synthetic(n_users: int = 300, n_items: int = 200, *, factors: int = 8,
-                   mean_interactions: float = 25.0, popularity_exponent: float = 1.0,
+def make_synthetic(n_users: int = 300, n_items: int = 300, *, factors: int = 8,
+                   mean_interactions: float = 25.0, popularity_exponent: float = 0.8,
                    temperature: float = 0.5, seed: int = 0) -> Interactions:
     """Generate implicit-feedback interactions with latent structure and long-tailed popularity."""
     if n_users < 2 or n_items < 10:

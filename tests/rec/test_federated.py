@@ -174,3 +174,17 @@ def test_sampling_and_dropout_simulation():
         FederatedConfig(clients_per_round=None)
     with pytest.raises(ConfigError):
         LocalConfig(lr=0)
+
+
+def test_personalised_evaluation_does_not_change_devices(small_split, small_eval):
+    trainer = FederatedTrainer(small_split, config(rounds=3, finetune_epochs=3), eval_set=small_eval)
+    trainer.fit()
+    users = {c: trainer.clients[int(c)].state()["user"].copy() for c in trainer.client_ids}
+    rngs = {c: trainer.clients[int(c)].state()["rng"] for c in trainer.client_ids}
+    tuned = trainer.evaluate()
+    assert rngs == {c: trainer.clients[int(c)].state()["rng"] for c in trainer.client_ids}
+    plain = FederatedTrainer(small_split, config(rounds=3), eval_set=small_eval)
+    plain.fit()
+    assert tuned != plain.evaluate()
+    for c, vec in users.items():
+        np.testing.assert_array_equal(trainer.clients[int(c)].state()["user"], vec)
