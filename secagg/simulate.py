@@ -168,6 +168,12 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
         t0, c0 = time.perf_counter(), time.process_time()
         try:
             requests = server.advance()
+        except SecAggError as exc:
+            # tell every client still taking part, so none keeps secrets waiting for a next round
+            for cid, message in server.abort(str(exc)).items():
+                if cid not in errors and (schedule.get(cid) is None or schedule[cid] > stage):
+                    clients[cid].handle(message)
+            raise
         finally:
             server_time += time.perf_counter() - t0
             server_cpu += time.process_time() - c0

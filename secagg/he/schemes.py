@@ -32,6 +32,16 @@ class Scheme(Protocol):
     def error_bound(self, num_clients: int) -> float: ...
 
 
+def _native(ts: Any, name: str) -> Any:
+    """TenSEAL's C++ vector class, or None if this TenSEAL version does not expose it.
+
+    The public ``ts.bfv_vector(ctx, list)`` converts the list to numpy, back to a list, into a
+    PlainTensor and to a list again before encrypting; calling the C++ constructor with one list
+    skips that and costs the same as TenSEAL's own encryption.
+    """
+    return getattr(getattr(ts, "_ts_cpp", None), name, None)
+
+
 def _load_error(exc: Exception) -> Exception:
     text = str(exc)
     if "invalid" in text:  # SEAL: parms_id not in this context, or coefficients out of range
@@ -49,6 +59,7 @@ class BFVScheme:
         self.params = params
         self.slots = params.slots
         self._ts = require_tenseal()
+        self._native_vector = _native(self._ts, "BFVVector")
 
     def new_context(self, n_threads: int | None = None) -> Any:
         ts = self._ts
@@ -58,10 +69,14 @@ class BFVScheme:
                           coeff_mod_bit_sizes=list(p.coeff_mod_bit_sizes), n_threads=n_threads)
 
     def encode(self, update: np.ndarray, rounding_seed: bytes | None = None) -> np.ndarray:
-        """Clip and stochastically round to integers in [0, Q-1] (the native quantizer)."""
+        """Clip and stochastically round to integers in [0, Q-1] (the native quantizer).
+
+        One thread: a client quantizes one small vector, and simulated clients run one after
+        another, so a thread pool per call would cost more than it saves.
+        """
         return quantize(update, clipping_range=self.params.clipping_range,
                         quantization_range=self.params.quantization_range,
-                        rounding_seed=rounding_seed)
+                        rounding_seed=rounding_seed, threads=1)
 
     def check_encoded(self, values: np.ndarray) -> np.ndarray:
         """Integers in [0, Q-1] ready to encrypt (floats refused, never cast)."""
@@ -74,6 +89,8 @@ class BFVScheme:
         return arr
 
     def encrypt_chunk(self, context: Any, values: np.ndarray) -> bytes:
+        if self._native_vector is not None:
+            return self._native_vector(context.data, values.tolist()).serialize()
         return self._ts.bfv_vector(context, values.tolist()).serialize()
 
     def load(self, context: Any, data: bytes) -> Any:
@@ -116,6 +133,7 @@ class CKKSScheme:
         self.params = params
         self.slots = params.slots
         self._ts = require_tenseal()
+        self._native_vector = _native(self._ts, "CKKSVector")
 
     def new_context(self, n_threads: int | None = None) -> Any:
         ts = self._ts
@@ -142,6 +160,8 @@ class CKKSScheme:
         return arr
 
     def encrypt_chunk(self, context: Any, values: np.ndarray) -> bytes:
+        if self._native_vector is not None:
+            return self._native_vector(context.data, values.tolist()).serialize()
         return self._ts.ckks_vector(context, values.tolist()).serialize()
 
     def load(self, context: Any, data: bytes) -> Any:

@@ -11,7 +11,8 @@ import pytest
 
 import secagg
 from secagg.aggregator import Stage
-from secagg.errors import (AuthenticationError, ConsistencyError, DeadlineError, DTypeError,
+from secagg.errors import (AbortedError, AuthenticationError, ConsistencyError, DeadlineError,
+                           DTypeError,
                            InvalidMessageError, ReplayError, ThresholdError, UnknownClientError,
                            UnsafeRequestError)
 from secagg.protocol.client import ClientState, SecAggClient
@@ -448,3 +449,23 @@ def test_threshold_error_names_stage_and_count(stage):
     assert info.value.stage == stage.name
     assert info.value.survivors == 3 and info.value.threshold == 4
     assert stage.name in str(info.value) and "3" in str(info.value)
+
+
+def test_abort_reaches_the_clients():
+    cfg = SessionConfig(client_ids=(0, 1, 2, 3), graph_kind="complete", degree=3, threshold=3,
+                        modulus_range=2**12, vector_length=4, clipping_range=1.0,
+                        quantization_range=16)
+    server = SecAggServer(cfg)
+    clients = {c: SecAggClient(c, np.zeros(4)) for c in range(4)}
+    requests = server.start()
+    for c in (0, 1):
+        server.receive(c, clients[c].handle(requests[c]))
+    with pytest.raises(ThresholdError) as info:
+        server.advance()
+    aborts = server.abort(str(info.value))
+    assert set(aborts) == {0, 1}
+    for c, message in aborts.items():
+        assert clients[c].handle(message) is None
+        assert clients[c].state is ClientState.ABORTED
+        with pytest.raises(AbortedError):
+            clients[c].handle(requests[c])

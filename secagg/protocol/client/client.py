@@ -69,14 +69,14 @@ class SecAggClient:
         """
         if self.state is ClientState.ABORTED:
             raise AbortedError(f"client {self.client_id} has aborted: {self.error}")
-        if self.state is ClientState.COMPLETED:
-            raise ReplayError(f"client {self.client_id} has completed this session")
         message = decode(data)
         session = None if self.ctx.config is None else self.ctx.config.session_id
-        if isinstance(message, AbortMessage):
+        if isinstance(message, AbortMessage):  # accepted at any point, even after the last round
             expect(message, AbortMessage, session_id=session, client_id=self.client_id)
             self._abort(AbortedError(f"the server aborted the session: {message.reason}"))
             return None
+        if self.state is ClientState.COMPLETED:
+            raise ReplayError(f"client {self.client_id} has completed this session")
         expected, handler = _ROUNDS[self.state]
         expect(message, expected, session_id=session, client_id=self.client_id)
         try:

@@ -154,10 +154,10 @@ class SecAggServer:
         return self._open(nxt, messages)
 
     def abort(self, reason: str) -> dict[int, bytes]:
-        """Give up; returns an abort message for every client still taking part."""
+        """Give up; returns an abort message for every client that replied in the current stage."""
         self.state = ServerState.ABORTED
         return {cid: AbortMessage(session_id=self.config.session_id, client_id=cid,
-                                  reason=reason[:200]).to_bytes() for cid in sorted(self.expected)}
+                                  reason=reason[:200]).to_bytes() for cid in sorted(self.replied)}
 
     def _open(self, stage: Stage, messages: Mapping[int, Message]) -> dict[int, bytes]:
         self.stage = stage
