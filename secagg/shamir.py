@@ -27,6 +27,7 @@ Errors: :class:`~secagg.errors.SeedError` for a secret that is not 32 bytes,
 
 from __future__ import annotations
 
+import operator
 import os
 import struct
 from collections.abc import Sequence
@@ -64,9 +65,13 @@ __all__ = [
 
 
 def _check_int(name: str, value: object, error: type[Exception]) -> int:
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise error(f"{name} must be an int, got {type(value).__name__}")
-    return value.__index__()  # type: ignore[attr-defined,no-any-return]
+    """``value`` as an int; bools, floats and strings are refused (never silently converted)."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise error(f"{name} must be an int, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,31 +85,54 @@ struct IndexSetCoeffs {
   std::vector<u64> barycentric;  // m values when m > t: w_i = 1 / prod_{j != i}(x_i - x_j)
 };
 
+// out[i] = prod_{j < n, j != i} (xs[i] - xs[j]) mod p for strictly increasing xs in [1, 2^20]. O(n^2)
+// but cheap per step: |xs[i] - xs[j]| < 2^20, so acc < 2^63 times it stays < 2^83 and one fold keeps
+// acc < 2^61 + 2^22 (no full reduction inside the loop); the sign is (-1)^(number of j > i). Four
+// independent chains at a time; the factor for j == i is the only zero one and becomes 1 branch-free.
+void difference_products(const std::uint32_t* xs, std::size_t n, u64* out) {
+  constexpr std::size_t kLanes = 4;
+  auto step = [](u64 acc, std::uint32_t a, std::uint32_t b) {
+    u64 f = a > b ? a - b : b - a;
+    f += (f == 0);
+    const u128 prod = static_cast<u128>(acc) * f;
+    return (static_cast<u64>(prod) & kPrime) + static_cast<u64>(prod >> 61);
+  };
+  std::size_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    u64 acc[kLanes] = {1, 1, 1, 1};
+    for (std::size_t j = 0; j < n; ++j)
+      for (std::size_t l = 0; l < kLanes; ++l) acc[l] = step(acc[l], xs[i + l], xs[j]);
+    for (std::size_t l = 0; l < kLanes; ++l) out[i + l] = fold64(acc[l]);
+  }
+  for (; i < n; ++i) {
+    u64 acc = 1;
+    for (std::size_t j = 0; j < n; ++j) acc = step(acc, xs[i], xs[j]);
+    out[i] = fold64(acc);
+  }
+  for (i = 0; i < n; ++i)
+    if ((n - 1 - i) % 2 == 1) out[i] = sub(0, out[i]);
+}
+
 std::shared_ptr<const IndexSetCoeffs> compute_coeffs(const std::vector<std::uint32_t>& xs,
                                                      std::uint32_t t) {
   auto out = std::make_shared<IndexSetCoeffs>();
   const std::size_t m = xs.size();
-  // lambda_i = prod_{j != i} x_j / (x_j - x_i) = (prod_j x_j) / (x_i * prod_{j != i} (x_j - x_i)).
-  u64 num = 1;
+  // lambda_i = prod_{j != i} x_j / (x_j - x_i) = (prod_j x_j) / (x_i * prod_{j != i} (x_j - x_i)),
+  // and prod_{j != i} (x_j - x_i) = (-1)^(t-1) prod_{j != i} (x_i - x_j).
   std::vector<u64> den(t);
+  difference_products(xs.data(), t, den.data());
+  u64 num = 1;
   for (std::size_t i = 0; i < t; ++i) {
     num = mul(num, xs[i]);
-    u64 d = xs[i];
-    for (std::size_t j = 0; j < t; ++j)
-      if (j != i) d = mul(d, sub(xs[j], xs[i]));
-    den[i] = d;
+    den[i] = mul(den[i], xs[i]);
+    if ((t - 1) % 2 == 1) den[i] = sub(0, den[i]);
   }
   batch_invert(den);
   out->lagrange.resize(t);
   for (std::size_t i = 0; i < t; ++i) out->lagrange[i] = mul(num, den[i]);
   if (m > t) {
     std::vector<u64> w(m);
-    for (std::size_t i = 0; i < m; ++i) {
-      u64 d = 1;
-      for (std::size_t j = 0; j < m; ++j)
-        if (j != i) d = mul(d, sub(xs[i], xs[j]));
-      w[i] = d;
-    }
+    difference_products(xs.data(), m, w.data());
     batch_invert(w);
     out->barycentric = std::move(w);
   }
