@@ -77,8 +77,9 @@ def test_known_ranges_from_the_paper():
     for n in (1000, 5000, 10000, 100000):
         p = find_parameters(n, corrupt_fraction=0.05, dropout_fraction=0.1)
         assert 20 <= p.degree <= 100 and 2 <= p.threshold <= p.degree
+    for n in (1000, 10000):
         p = find_parameters(n, corrupt_fraction=0.2, dropout_fraction=0.2, threat_model="active")
-        assert 100 <= p.degree <= 600
+        assert 200 <= p.degree <= 600 and p.threshold > p.degree / 2
 
 
 def test_monotone_in_dropouts_corruption_and_threat():
