@@ -36,10 +36,19 @@ def _native(ts: Any, name: str) -> Any:
     """TenSEAL's C++ vector class, or None if this TenSEAL version does not expose it.
 
     The public ``ts.bfv_vector(ctx, list)`` converts the list to numpy, back to a list, into a
-    PlainTensor and to a list again before encrypting; calling the C++ constructor with one list
-    skips that and costs the same as TenSEAL's own encryption.
+    PlainTensor and to a list again before encrypting. The C++ constructor reads any Python
+    sequence, so :func:`_encrypt_native` hands it a zero-copy ``memoryview`` of the numpy chunk:
+    no Python list is built at all.
     """
     return getattr(getattr(ts, "_ts_cpp", None), name, None)
+
+
+def _encrypt_native(vector_class: Any, context: Any, values: np.ndarray) -> bytes:
+    """Encrypt one chunk with TenSEAL's C++ vector class and serialize it."""
+    try:
+        return vector_class(context.data, memoryview(np.ascontiguousarray(values))).serialize()
+    except TypeError:  # a binding that insists on a list
+        return vector_class(context.data, values.tolist()).serialize()
 
 
 def _load_error(exc: Exception) -> Exception:
@@ -90,7 +99,7 @@ class BFVScheme:
 
     def encrypt_chunk(self, context: Any, values: np.ndarray) -> bytes:
         if self._native_vector is not None:
-            return self._native_vector(context.data, values.tolist()).serialize()
+            return _encrypt_native(self._native_vector, context, values)
         return self._ts.bfv_vector(context, values.tolist()).serialize()
 
     def load(self, context: Any, data: bytes) -> Any:
@@ -161,7 +170,7 @@ class CKKSScheme:
 
     def encrypt_chunk(self, context: Any, values: np.ndarray) -> bytes:
         if self._native_vector is not None:
-            return self._native_vector(context.data, values.tolist()).serialize()
+            return _encrypt_native(self._native_vector, context, values)
         return self._ts.ckks_vector(context, values.tolist()).serialize()
 
     def load(self, context: Any, data: bytes) -> Any:
