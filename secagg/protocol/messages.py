@@ -113,6 +113,18 @@ def _pairs(d: dict[int, Any], encode: Any = lambda x: x) -> list:
 
 
 # --- messages ------------------------------------------------------------------------------------
+_BODY_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def body_fields(cls: type) -> tuple[str, ...]:
+    """The body field names of a message class (cached: dataclasses.fields is slow)."""
+    names = _BODY_FIELDS.get(cls)
+    if names is None:
+        names = _BODY_FIELDS[cls] = tuple(f.name for f in fields(cls)
+                                          if f.name not in ("session_id", "client_id"))
+    return names
+
+
 @dataclass(frozen=True)
 class Message:
     """Common header of every message."""
@@ -123,8 +135,7 @@ class Message:
     client_id: int
 
     def body(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("session_id", "client_id")}
+        return {name: getattr(self, name) for name in body_fields(type(self))}
 
     @classmethod
     def parse_body(cls, body: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +341,7 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     _int(client_id, "client_id")
     if type(body) is not dict:
         raise InvalidMessageError("message body must be a map")
-    names = {f.name for f in fields(cls)} - {"session_id", "client_id"}
+    names = set(body_fields(cls))
     if set(body) != names:
         raise InvalidMessageError(f"{cls.__name__} body must have exactly the fields "
                                   f"{sorted(names)}, got {sorted(map(str, body))}")
