@@ -78,59 +78,61 @@ def finish(name, agg, updates, result, client_s, *, extrapolated, decrypt_s, con
             "extrapolated": extrapolated}
 
 
-def adapter_overhead(name: str, chunks: int = 25, repeats: int = 9) -> dict:
+def adapter_overhead(name: str, chunks: int = 25, repeats: int = 15) -> dict:
     """Per-ciphertext cost of the adapter vs TenSEAL's bare encryption of one full ciphertext.
 
     Three baselines, each encrypting one ciphertext's values and serializing: TenSEAL's public API
     (``ts.bfv_vector`` / ``ts.ckks_vector``) given the numpy chunk, the same given a ready-made
     Python list, and its C++ vector constructor given a ready list (the strictest: no TenSEAL
     Python layer, and the numpy-to-list conversion every path needs is not counted).
+    Each repetition times all four back to back on the same values; the ratios reported are the
+    medians of the per-repetition ratios (paired, so load changes between repetitions cancel).
     """
     import tenseal as ts
 
     agg = create_aggregator(name, clipping_range=CLIP, quantization_range=Q)
-    slots = agg.scheme.slots
+    scheme = agg.scheme
+    slots = scheme.slots
     rng = np.random.default_rng(1)
     update = rng.uniform(-CLIP, CLIP, slots * chunks)
+    arrays = [np.ascontiguousarray(c) for c in
+              np.split(scheme.check_encoded(scheme.encode(update)), chunks)]
+    lists = [a.tolist() for a in arrays]
     ctx = agg.client._context
     if name == "he-bfv":
-        array = rng.integers(0, Q, slots)
-        values = array.tolist()
-        numpy_api = lambda: ts.bfv_vector(ctx, array).serialize()  # noqa: E731
-        public = lambda: ts.bfv_vector(ctx, values).serialize()  # noqa: E731
-        core = lambda: ts._ts_cpp.BFVVector(ctx.data, values).serialize()  # noqa: E731
+        api, core_class = ts.bfv_vector, ts._ts_cpp.BFVVector
     else:
-        array = rng.uniform(-CLIP, CLIP, slots)
-        values = array.tolist()
-        numpy_api = lambda: ts.ckks_vector(ctx, array).serialize()  # noqa: E731
-        public = lambda: ts.ckks_vector(ctx, values).serialize()  # noqa: E731
-        core = lambda: ts._ts_cpp.CKKSVector(ctx.data, values).serialize()  # noqa: E731
+        api, core_class = ts.ckks_vector, ts._ts_cpp.CKKSVector
 
     # CPU time of this process, not wall time: on a shared machine the wall clock mostly
     # measures how long we waited for a core.
     def per_ct(fn) -> float:
         start = time.process_time()
-        for _ in range(chunks):
-            fn()
+        fn()
         return (time.process_time() - start) / chunks
 
-    times: dict[str, list[float]] = {"numpy": [], "public": [], "core": [], "adapter": []}
-    for _ in range(repeats):  # interleaved, best of: robust to other load on the machine
-        times["numpy"].append(per_ct(numpy_api))
-        times["public"].append(per_ct(public))
-        times["core"].append(per_ct(core))
-        start = time.process_time()
-        agg.client.encrypt(update, round_tag=0)
-        times["adapter"].append((time.process_time() - start) / chunks)
-    best = {k: min(v) for k, v in times.items()}
+    runs = {
+        "numpy": lambda: [api(ctx, a).serialize() for a in arrays],
+        "public": lambda: [api(ctx, v).serialize() for v in lists],
+        "core": lambda: [core_class(ctx.data, v).serialize() for v in lists],
+        "adapter": lambda: agg.client.encrypt(update, round_tag=0),
+    }
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for _ in range(repeats):
+        for key, fn in runs.items():
+            times[key].append(per_ct(fn))
+    t = {k: np.array(v) for k, v in times.items()}
+    ratio = {k: float(np.median(t["adapter"] / t[k])) for k in ("numpy", "public", "core")}
     extra = adapter_only_work(agg, update, chunks, repeats)
-    return {"aggregator": name, "public_api_numpy_ms": best["numpy"] * 1e3,
-            "public_api_ms": best["public"] * 1e3,
-            "core_ms": best["core"] * 1e3, "adapter_ms": best["adapter"] * 1e3,
-            "ratio_vs_core": best["adapter"] / best["core"],
-            "ratio_vs_public_api": best["adapter"] / best["public"],
-            "ratio_vs_public_api_numpy": best["adapter"] / best["numpy"],
-            "adapter_only_ms": extra * 1e3, "ratio_core_plus_adapter_only": 1 + extra / best["core"]}
+    best_core = float(t["core"].min())
+    return {"aggregator": name, "public_api_numpy_ms": float(t["numpy"].min()) * 1e3,
+            "public_api_ms": float(t["public"].min()) * 1e3, "core_ms": best_core * 1e3,
+            "adapter_ms": float(t["adapter"].min()) * 1e3,
+            "ratio_vs_core": ratio["core"], "ratio_vs_public_api": ratio["public"],
+            "ratio_vs_public_api_numpy": ratio["numpy"],
+            "ratio_vs_core_iqr": [float(np.percentile(t["adapter"] / t["core"], q))
+                                  for q in (25, 75)],
+            "adapter_only_ms": extra * 1e3, "ratio_core_plus_adapter_only": 1 + extra / best_core}
 
 
 def adapter_only_work(agg, update: np.ndarray, chunks: int, repeats: int) -> float:
@@ -199,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
     for line in missing:
         print(line)
-    print("\nadapter overhead per full ciphertext (CPU time, best of 9, interleaved):")
+    print("\nadapter overhead per full ciphertext (CPU ms, best of 15; ratios: median of 15 "
+          "paired runs):")
     overhead = []
     for name in ("he-bfv", "he-ckks"):
         o = adapter_overhead(name)
@@ -207,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:8} adapter {o['adapter_ms']:.2f} ms | TenSEAL API(numpy) "
               f"{o['public_api_numpy_ms']:.2f} ms -> ratio {o['ratio_vs_public_api_numpy']:.3f} | "
               f"API(list) {o['public_api_ms']:.2f} ms -> {o['ratio_vs_public_api']:.3f} | "
-              f"C++ core(list) {o['core_ms']:.2f} ms -> {o['ratio_vs_core']:.3f}\n"
+              f"C++ core(list) {o['core_ms']:.2f} ms -> {o['ratio_vs_core']:.3f} "
+              f"(IQR {o['ratio_vs_core_iqr'][0]:.3f}-{o['ratio_vs_core_iqr'][1]:.3f})\n"
               f"  {'':8} adapter-only work {o['adapter_only_ms']:.3f} ms/ciphertext -> "
               f"(core + adapter-only) / core = {o['ratio_core_plus_adapter_only']:.3f}")
     if args.json:
