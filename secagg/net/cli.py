@@ -58,6 +58,8 @@ def add_net_commands(sub: Any) -> None:
     srv.add_argument("--enroll-token-file", type=Path, default=None,
                      help="clients must present this file's contents to register")
     srv.add_argument("--seed", type=int, default=0, help="seed of the initial model")
+    srv.add_argument("--max-workers", type=int, default=None,
+                     help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
     srv.set_defaults(handler=_server)
 
@@ -122,7 +124,7 @@ def _server(args: argparse.Namespace) -> int:
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), rollback_to=args.rollback_to,
-                       logger=logger)
+                       logger=logger, max_workers=args.max_workers)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

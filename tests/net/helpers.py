@@ -33,7 +33,7 @@ class RandomTrainer:
 
 def settings(**kw) -> ServerSettings:
     base = dict(n_items=20, factors=3, clients_per_round=6, min_clients=6, stage_timeout=5.0,
-                training_timeout=10.0, liveness_timeout=1.5, poll_wait=0.3)
+                training_timeout=10.0, liveness_timeout=4.0, poll_wait=0.3)
     base.update(kw)
     return ServerSettings(**base)
 

@@ -31,7 +31,7 @@ def test_soak_no_lost_round_and_bounded_memory(tmp_path, certs, procs):
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", str(ROUNDS), "--clients-per-round", str(CLIENTS),
                                 "--min-clients", str(CLIENTS), "--stage-timeout", "20",
-                                "--training-timeout", "30", "--liveness-timeout", "5")
+                                "--training-timeout", "30", "--liveness-timeout", "10")
     clients = ClientThreads(tmp_path, certs, port, CLIENTS, dump=dump)
     try:
         wait_for(lambda: len(_rounds(db)) >= 2, 120, "two soak rounds")
