@@ -13,6 +13,7 @@ from .accounting import PrivacyLedger, RoundMechanism, epsilon_for, skellam_rdp
 from .aggregator import DPAggregator, make_dp_aggregator
 from .config import DPConfig, DPPlan, default_delta
 from .mechanism import RoundCodec
+from .native import quantize_and_mask_skellam, skellam_sample_native
 from .params import DPParameters, derive_parameters
 from .rotation import RandomizedHadamard
 from .skellam import sample_skellam
@@ -30,6 +31,8 @@ __all__ = [
     "derive_parameters",
     "epsilon_for",
     "make_dp_aggregator",
+    "quantize_and_mask_skellam",
     "sample_skellam",
     "skellam_rdp",
+    "skellam_sample_native",
 ]
