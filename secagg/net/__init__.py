@@ -6,6 +6,15 @@
 * :class:`NetClient` registers, trains locally, runs the protocol, reconnects with back-off.
 * :func:`make_certificates` makes a CA + server certificate for tests and private deployments.
 
+From the command line (``secagg <command> --help`` lists every option)::
+
+    secagg certs --out tls --host localhost --host 127.0.0.1
+    secagg server --db run.db --cert tls/server.pem --key tls/server.key --address 127.0.0.1:50051 \
+        --clients-per-round 20 --rounds 30 --log-file server.jsonl
+    secagg client --server 127.0.0.1:50051 --ca tls/ca.pem --state-dir dev0 --user 0   # one per device
+    secagg status --db run.db
+    secagg server ... --rollback-to 7      # republish kept model version 7, then serve
+
 Needs the ``[net]`` extra (``pip install "secagg[net]"``). Wire messages: ``proto/secagg_net.proto``
 (the generated ``*_pb2*.py`` are checked in; the command that regenerates them is at its top).
 """

@@ -51,6 +51,14 @@ class ClientIdentity:
     def __init__(self, private: Ed25519PrivateKey | None = None) -> None:
         self._private = private or Ed25519PrivateKey.generate()
         self.key = IdentityKey(self._private)
+        self._last_counter = 0
+        self._counter_lock = threading.Lock()
+
+    def next_counter(self) -> int:
+        """A counter larger than every earlier one of this identity (clock ns, bumped if equal)."""
+        with self._counter_lock:
+            self._last_counter = max(new_counter(), self._last_counter + 1)
+            return self._last_counter
 
     @property
     def public(self) -> bytes:
@@ -73,7 +81,7 @@ class ClientIdentity:
     def sign_request(self, method: str, client_id: int, request: Any) -> None:
         """Fill ``request.auth`` (client id, fresh counter, signature)."""
         request.ClearField("auth")
-        counter = new_counter()
+        counter = self.next_counter()
         body = request.SerializeToString(deterministic=True)
         request.auth.client_id = client_id
         request.auth.counter = counter

@@ -25,7 +25,7 @@ from ..errors import ConfigError, InputError, SecAggError
 from ..protocol.client import SecAggClient
 from ..rec.client import LocalConfig
 from . import logs
-from .auth import ClientIdentity, new_counter, registration_bytes
+from .auth import ClientIdentity, registration_bytes
 from .certs import read_pem
 from .model_io import ModelVersion
 from .proto import secagg_net_pb2 as pb
@@ -106,7 +106,7 @@ class NetClient:
 
     # --- RPCs ---------------------------------------------------------------------------------------
     def register(self) -> int:
-        counter = new_counter()
+        counter = self.identity.next_counter()
         sig = self.identity.sign(registration_bytes(self.identity.public, self.enroll_token, counter))
         reply = self.stub.Register(pb.RegisterRequest(public_key=self.identity.public,
                                                       enroll_token=self.enroll_token, counter=counter,

@@ -206,3 +206,26 @@ def test_rollback_republishes_a_kept_version(tmp_path, certs):
     assert s["rounds_completed"] == 2 and s["rollbacks"][0]["to_version"] == 2
     assert s["current_version"]["version"] == 4 and s["clients_registered"] == 6
     assert s["last_round"]["survivors"] == 6
+
+
+def test_client_backs_off_while_the_server_is_unreachable(tmp_path, certs):
+    import socket
+
+    from secagg.net import logs
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    log = tmp_path / "client.jsonl"
+    client = NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp_path / "c", trainer=None,
+                       backoff=(0.05, 0.2), rpc_timeout=0.5,
+                       logger=logs.get_logger("test.backoff", path=log))
+    t0 = time.monotonic()
+    assert client.run(max_seconds=1.5) == 0
+    client.close()
+    assert time.monotonic() - t0 < 5
+    import json
+
+    waits = [json.loads(line)["retry_in"] for line in log.read_text().splitlines()
+             if json.loads(line)["event"] == "rpc_error"]
+    assert len(waits) >= 3 and waits[:3] == [0.05, 0.1, 0.2] and max(waits) == 0.2
