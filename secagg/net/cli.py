@@ -104,7 +104,19 @@ def _token(path: Path | None) -> bytes | None:
         raise ConfigError(f"cannot read the enrolment token file {path}: {exc.strerror}") from None
 
 
+def _need_grpc() -> None:
+    try:
+        import grpc  # noqa: F401
+        from google import protobuf  # noqa: F401
+    except ImportError:
+        from ..errors import DependencyError
+
+        raise DependencyError('the server and client need grpcio and protobuf: '
+                              'pip install "secagg[net]"') from None
+
+
 def _server(args: argparse.Namespace) -> int:
+    _need_grpc()
     from ..rec.client import LocalConfig
     from . import logs
     from .server import NetServer
@@ -144,6 +156,7 @@ def _server(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> int:
+    _need_grpc()
     from . import logs
     from .client import NetClient
     from .trainer import RecTrainer
