@@ -469,3 +469,20 @@ def test_abort_reaches_the_clients():
         assert clients[c].state is ClientState.ABORTED
         with pytest.raises(AbortedError):
             clients[c].handle(requests[c])
+
+
+def test_active_clients_refuse_a_too_low_threshold():
+    with pytest.raises(ThresholdError) as info:  # every client refuses: nobody advertises keys
+        secagg.simulate(updates(), protocol="secagg", threat_model="active", threshold=3,
+                        quantization_range=Q)
+    assert info.value.stage == "ADVERTISE_KEYS" and info.value.survivors == 0
+    cfg = SessionConfig(client_ids=tuple(CLIENTS), graph_kind="complete", degree=N - 1,
+                        threshold=3, modulus_range=2**12, vector_length=D, clipping_range=1.0,
+                        quantization_range=16, threat_model="active")
+    from secagg.crypto import IdentityKey
+    ident = IdentityKey()
+    server = SecAggServer(cfg, identity_registry={c: ident.public for c in CLIENTS})
+    client = SecAggClient(0, np.zeros(D), identity=ident)
+    with pytest.raises(UnsafeRequestError, match="too low"):
+        client.handle(server.start()[0])
+    assert client.state is ClientState.ABORTED

@@ -28,7 +28,8 @@ def scenarios(draw, protocol, threat_model):
     n = draw(st.integers(2, 60))
     d = draw(st.integers(1, 40))
     params = find_parameters(n, threat_model=threat_model, complete=protocol == "secagg")
-    t = draw(st.one_of(st.none(), st.integers(1, params.degree + 1)))
+    lowest = params.degree // 2 + 1 if threat_model == "active" else 1  # clients refuse less
+    t = draw(st.one_of(st.none(), st.integers(lowest, params.degree + 1)))
     schedule = {c: s for c in range(n) if (s := draw(st.sampled_from(STAGES))) is not None}
     seed = draw(st.binary(min_size=32, max_size=32))
     quantized = draw(st.booleans())

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...crypto import KeyPair
-from ...errors import ConfigError, DTypeError, InvalidMessageError, ShapeError, UnknownClientError
+from ...errors import (ConfigError, DTypeError, InvalidMessageError, ShapeError, UnknownClientError,
+                       UnsafeRequestError)
 from ..config import INPUT_FLOAT, SessionConfig
 from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
 from ..transcript import advertise_transcript
@@ -18,6 +19,11 @@ def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysRe
         raise UnknownClientError(f"the session config does not list this client ({ctx.client_id})")
     if config.active and ctx.identity is None:
         raise ConfigError("the active threat model needs this client's identity key")
+    if config.active and 2 * config.threshold <= config.degree:
+        # with t <= k/2 a malicious server could collect t shares of each kind from the k + 1
+        # holders by showing them different survivor sets; refuse such a session up front
+        raise UnsafeRequestError(f"threshold {config.threshold} is too low for the active model "
+                                 f"with {config.degree} neighbours (need 2t > {config.degree})")
     if config.vector_length != ctx.update.shape[0]:
         raise ShapeError(f"the server expects vectors of length {config.vector_length}; this "
                          f"client's update has length {ctx.update.shape[0]}")
