@@ -14,6 +14,7 @@ error of a sum.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -52,13 +53,14 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
     return value
 
 
-def check_ring(poly_modulus_degree: object, coeff_mod_bit_sizes: object) -> tuple[int, tuple[int, ...]]:
+def check_ring(poly_modulus_degree: object,
+               coeff_mod_bit_sizes: Iterable[int] | None) -> tuple[int, tuple[int, ...]]:
     """Validate an explicit ring: N a supported power of two, moduli within 128-bit security."""
     if poly_modulus_degree not in MAX_COEFF_BITS_128 or poly_modulus_degree < 4096:
         raise ConfigError(f"poly_modulus_degree must be one of 4096, 8192, 16384, 32768; "
                           f"got {poly_modulus_degree!r}")
     try:
-        bits = tuple(int(b) for b in coeff_mod_bit_sizes)  # type: ignore[union-attr]
+        bits = tuple(int(b) for b in coeff_mod_bit_sizes)  # type: ignore[union-attr]  # None -> TypeError
     except TypeError:
         raise ConfigError("coeff_mod_bit_sizes must be a sequence of ints") from None
     if len(bits) < 2 or any(b < 20 or b > 60 for b in bits):
@@ -116,6 +118,7 @@ def choose_bfv_parameters(*, clipping_range: float = DEFAULT_CLIPPING_RANGE,
     bound = n * (q - 1)
     if (poly_modulus_degree is None) != (coeff_mod_bit_sizes is None):
         raise ConfigError("give both poly_modulus_degree and coeff_mod_bit_sizes, or neither")
+    candidates: tuple[tuple[int, tuple[int, ...]], ...]
     if poly_modulus_degree is not None:
         candidates = (check_ring(poly_modulus_degree, coeff_mod_bit_sizes),)
     else:

@@ -21,10 +21,12 @@ class Scheme(Protocol):
 
     name: str
     slots: int
-    result_dtype: type
+    result_dtype: Any
+    params: Any
 
     def new_context(self, n_threads: int | None = None) -> Any: ...
     def encode(self, update: np.ndarray, rounding_seed: bytes | None = None) -> np.ndarray: ...
+    def check_encoded(self, values: np.ndarray) -> np.ndarray: ...
     def encrypt_chunk(self, context: Any, values: np.ndarray) -> bytes: ...
     def load(self, context: Any, data: bytes) -> Any: ...
     def decrypt_chunk(self, context: Any, vector: Any) -> np.ndarray: ...
@@ -46,7 +48,7 @@ def _native(ts: Any, name: str) -> Any:
 def _encrypt_native(vector_class: Any, context: Any, values: np.ndarray) -> bytes:
     """Encrypt one chunk with TenSEAL's C++ vector class and serialize it."""
     try:
-        return vector_class(context.data, memoryview(np.ascontiguousarray(values))).serialize()
+        return vector_class(context.data, np.ascontiguousarray(values).data).serialize()
     except TypeError:  # a binding that insists on a list
         return vector_class(context.data, values.tolist()).serialize()
 
