@@ -41,7 +41,11 @@ class Coordinator:
         self.store = store
         self.logger = logger
         self.enroll_token = enroll_token
-        self.cond = threading.Condition()
+        # One lock, two wait queues: RPC threads long-polling for tasks wait on ``cond`` and are
+        # woken only when tasks change; the round thread waits on ``progress`` (replies, clients).
+        lock = threading.RLock()
+        self.cond = threading.Condition(lock)
+        self.progress = threading.Condition(lock)
         self.stop_event = threading.Event()
         self.rng = random.SystemRandom()
         self.keys = store.client_keys()
@@ -89,6 +93,7 @@ class Coordinator:
         with self.cond:
             self.keys[cid] = public_key
             self.last_seen[cid] = time.monotonic()
+            self.progress.notify_all()
         if new:
             logs.log(self.logger, "client_registered", client_id=cid)
         return cid
@@ -136,9 +141,9 @@ class Coordinator:
             except SecAggError as exc:
                 logs.log(self.logger, "reply_rejected", 30, round=round_, stage=session.stage.name,
                          client_id=client_id, error=type(exc).__name__, reason=str(exc)[:200])
-                self.cond.notify_all()
+                self.progress.notify_all()
                 raise
-            self.cond.notify_all()
+            self.progress.notify_all()
 
     # --- rounds (coordinator thread) ---------------------------------------------------------------
     def run(self, rounds: int | None = None) -> None:
@@ -163,6 +168,7 @@ class Coordinator:
         self.stop_event.set()
         with self.cond:
             self.cond.notify_all()
+            self.progress.notify_all()
 
     def _wait_for_clients(self) -> list[int] | None:
         s = self.settings
@@ -171,7 +177,7 @@ class Coordinator:
                 online = self.online()
                 if len(online) >= s.min_clients:
                     return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
-                self.cond.wait(0.2)
+                self.progress.wait(0.2)
         return None
 
     def _stage_task(self, cid: int, request: bytes, stage: Stage, round_: int, sid: bytes,
@@ -240,7 +246,7 @@ class Coordinator:
             except SecAggError as exc:  # no secure parameters for this cohort: skip the round
                 logs.log(self.logger, "round_skipped", 30, round=round_, sampled=len(sampled),
                          reason=str(exc)[:300])
-                self.cond.wait(self.settings.poll_wait)
+                self.progress.wait(self.settings.poll_wait)
                 return None
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
@@ -257,7 +263,7 @@ class Coordinator:
                         self.session = None
                         logs.log(self.logger, "round_interrupted", round=round_)
                         return None
-                    self.cond.wait(0.1)
+                    self.progress.wait(0.1)
                 stage = session.stage
                 stages[stage.name] = {"expected": len(session.expected), "replied": len(session.replied),
                                       "rejected": len(session.rejected),
