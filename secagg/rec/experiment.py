@@ -60,6 +60,7 @@ def summarize_run(trainer: FederatedTrainer, seconds: float) -> dict[str, Any]:
         "rounds_aborted": sum(1 for r in hist if r.get("aborted")),
         "seconds_total": seconds,
         "seconds_per_round": (sum(r["seconds"]["round"] for r in hist) / len(hist)) if hist else 0.0,
+        "cpu_seconds_per_round": (sum(r["seconds"]["round_cpu"] for r in hist) / len(hist)) if hist else 0.0,
         "aggregation_seconds_per_round": (sum(r["seconds"]["aggregation"] for r in hist) / len(hist))
         if hist else 0.0,
         "bytes_sent_total": sum(r.get("bytes_sent", 0) for r in done),

@@ -125,6 +125,7 @@ class FederatedTrainer:
     def run_round(self) -> dict[str, Any]:
         """Run the next round and return its record (also appended to ``history``)."""
         t0 = time.perf_counter()
+        c0 = time.process_time()
         sampled = self.sampler.sample(self.rng)
         payload = self.server.broadcast()
         updates, norms, losses = {}, [], []
@@ -159,7 +160,7 @@ class FederatedTrainer:
         record["model_download_bytes"] = int(len(sampled) * payload.size * payload.factors.itemsize)
         record["model_version"] = self.server.model.version
         record["seconds"] = {"local_training": t1 - t0, "aggregation": t2 - t1, "server_update": t3 - t2,
-                             "round": t3 - t0}
+                             "round": t3 - t0, "round_cpu": time.process_time() - c0}
         self.round += 1
         cfg = self.config
         if self.eval_set is not None and cfg.eval_every and (self.round % cfg.eval_every == 0
