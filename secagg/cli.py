@@ -30,7 +30,7 @@ def _rate(text: str) -> float:
 
 
 def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: int, factors: int,
-                          epochs: int, aggregator: str) -> None:
+                          epochs: int, aggregator: str, eval_every: int = 1) -> None:
     p.add_argument("--aggregator", choices=available_aggregators(), default=aggregator,
                    help=f"how client updates are summed (default: {aggregator})")
     p.add_argument("--rounds", type=_positive_int, default=rounds, help=f"federated rounds (default: {rounds})")
@@ -52,7 +52,8 @@ def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: i
                    help="server learning rate (default: clients per round for fedavg, 0.01 for fedadam)")
     p.add_argument("--quantization-range", type=int, default=2**16,
                    help="quantization levels of the secure aggregators (default: 65536)")
-    p.add_argument("--eval-every", type=int, default=1, help="evaluate every N rounds (default: 1)")
+    p.add_argument("--eval-every", type=int, default=eval_every,
+                   help=f"evaluate every N rounds and after the last (default: {eval_every})")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="local fine-tuning of the user vector before each evaluation (personalisation)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
@@ -75,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="a short secure federated run on built-in synthetic data")
-    _add_training_options(demo, rounds=20, clients=50, factors=16, epochs=5, aggregator=DEMO_AGGREGATOR)
+    _add_training_options(demo, rounds=20, clients=50, factors=16, epochs=5, aggregator=DEMO_AGGREGATOR,
+                          eval_every=5)
     demo.add_argument("--output", type=Path, default=None, help="also write metrics.json and ndcg.png here")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
