@@ -77,8 +77,9 @@ class Recommender(abc.ABC):
         exclude = None
         if filter_already_liked_items:
             liked = [train.items_of(int(userid))]
-            if user_items is not None:
-                liked.append(_as_user_items(user_items).items_of(int(userid)))
+            if user_items is not None:  # the user's own row (implicit >= 0.5) or the full matrix
+                rows = _as_user_items(user_items)
+                liked.append(rows.items_of(0 if rows.n_users == 1 else int(userid)))
             exclude = np.concatenate(liked)
         return _top_n(self._user_scores(int(userid)), N, exclude)
 

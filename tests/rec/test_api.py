@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from secagg.errors import CheckpointError, ConfigError, InputError
-from secagg.rec import CentralizedMF, FederatedMF
+from secagg.rec import CentralizedMF, FederatedMF, UserItems
 
 
 def federated():
@@ -76,3 +76,11 @@ def test_scipy_sparse_input(small_split):
 def test_unfitted_model_says_so():
     with pytest.raises(ConfigError, match="fit"):
         FederatedMF().recommend(0)
+
+
+def test_user_items_row_is_also_filtered(small_split):
+    model = CentralizedMF(factors=4, iterations=1).fit(small_split.train, show_progress=False)
+    top, _ = model.recommend(3, N=1)
+    extra = UserItems.from_pairs(np.array([0]), top, 1, small_split.n_items)  # a one-row matrix
+    again, _ = model.recommend(3, extra, N=1)
+    assert again[0] != top[0]
