@@ -25,7 +25,8 @@ Seed dp_sub_seed(const Seed& seed, const char* label, uint64_t index) {
 
 namespace {
 
-inline double uniform(uint64_t w) { return (double(w >> 11) + 0.5) * 0x1p-53; }
+// (w >> 11) < 2^53 fits int64: the signed conversion is one instruction, and the value is the same.
+inline double uniform(uint64_t w) { return (double(int64_t(w >> 11)) + 0.5) * 0x1p-53; }
 
 // Words lo..hi-1 of the PRG keyed by `key` (64-bit word i sits in counter block i / 2).
 void words(Backend be, const AesKey& key, size_t lo, size_t hi, uint64_t* out) {
@@ -73,7 +74,7 @@ SkellamTable::SkellamTable(double v) {
     run = run + t[size_t(k)] / total;
     cdf_[size_t(j)] = run;
   }
-  const size_t g = 2 * cdf_.size();
+  const size_t g = 4 * cdf_.size();
   guide_.resize(g);
   size_t j = 0;
   for (size_t i = 0; i < g; ++i) {
@@ -81,19 +82,24 @@ SkellamTable::SkellamTable(double v) {
     while (j + 1 < cdf_.size() && cdf_[j] < level) ++j;
     guide_[i] = uint32_t(j);
   }
+  last_ = cdf_.size() - 1;
+  // two sentinels above any u, so the first two scan steps need no bounds check
+  cdf_.push_back(2.0);
+  cdf_.push_back(2.0);
 }
 
 int64_t SkellamTable::sample(double u) const {
   const size_t g = guide_.size();
-  size_t i = size_t(u * double(g));
+  size_t i = size_t(int64_t(u * double(g)));  // u < 1: fits; the signed conversion is cheaper
   i = i == 0 ? 0 : std::min(i - 1, g - 1);  // one slot lower: a safe start despite rounding
+  const double* cdf = cdf_.data();
   size_t j = guide_[i];
-  const size_t last = cdf_.size() - 1;
-  // Usually 0-2 steps: two branch-free ones, then a loop for the rare long scans.
-  j += size_t(j < last && cdf_[j] < u);
-  j += size_t(j < last && cdf_[j] < u);
-  while (j < last && cdf_[j] < u) ++j;
-  return int64_t(j) - width_;
+  // Almost always 0-2 steps: two branch-free ones (sentinels end the table), then a loop for
+  // the rare longer scans; the result is clamped to the last real entry.
+  j += size_t(cdf[j] < u);
+  j += size_t(cdf[j] < u);
+  while (cdf[j] < u && j < last_) ++j;
+  return int64_t(std::min(j, last_)) - width_;
 }
 
 namespace {

@@ -32,11 +32,11 @@ class SkellamTable {
   // The smallest k in [-W, W] with u <= cdf(k) (W if none), for u in (0, 1).
   int64_t sample(double u) const;
   int64_t width() const { return width_; }
-  const std::vector<double>& cdf() const { return cdf_; }
 
  private:
   int64_t width_ = 0;
-  std::vector<double> cdf_;
+  size_t last_ = 0;              // index of the last real entry of cdf_
+  std::vector<double> cdf_;      // 2W + 1 entries, then two sentinels (2.0)
   std::vector<uint32_t> guide_;  // guide_[g] = smallest j with cdf_[j] >= g / guide_.size()
 };
 
