@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..errors import PrivacyError
-from .accounting import RoundMechanism, check_mode, epsilon_for
+from .accounting import RoundMechanism, _dp_accounting, check_mode, epsilon_for
 from .params import (DEFAULT_BETA, DEFAULT_MAX_INFLATION, DEFAULT_WRAP_PROBABILITY, DPParameters,
                      check_positive_float, check_positive_int, check_probability, derive_parameters)
 
@@ -116,6 +116,8 @@ class DPConfig:
             params = self.parameters(dim, 0.0, layout)
             return DPPlan(self, params, math.inf)
         target = float(self.epsilon)
+        if self.accountant == "gaussian":
+            return self._plan_gaussian(dim, layout, target)
 
         def eps_at(z: float) -> float:
             return self.epsilon_of(self.parameters(dim, z, layout))
@@ -140,6 +142,32 @@ class DPConfig:
                     break
         params = self.parameters(dim, hi, layout)  # the upper end: epsilon <= target
         return DPPlan(self, params, self.epsilon_of(params))
+
+    def _plan_gaussian(self, dim: int, layout: str, target: float) -> DPPlan:
+        """The Gaussian accountant depends on z alone: calibrate it with dp-accounting directly."""
+        dpa = _dp_accounting()
+        q, rounds, delta = self.sampling_probability, self.rounds, self.target_delta
+
+        def event(z: float):
+            return dpa.SelfComposedDpEvent(
+                dpa.PoissonSampledDpEvent(q, dpa.GaussianDpEvent(z)), rounds)
+
+        try:
+            z = dpa.calibrate_dp_mechanism(
+                dpa.rdp.RdpAccountant, event, target, delta,
+                bracket_interval=dpa.LowerEndpointAndGuess(1e-3, 1.0), tol=1e-5)
+        except Exception as exc:  # no bracket found: unreachable target
+            raise PrivacyError(f"epsilon={target:g} is not reachable in {rounds} rounds: {exc}") from None
+        if z > MAX_NOISE_MULTIPLIER:
+            raise PrivacyError(f"epsilon={target:g} needs noise multiplier {z:g} > "
+                               f"{MAX_NOISE_MULTIPLIER:g}; raise epsilon or lower rounds")
+        params = self.parameters(dim, float(z), layout)
+        eps = self.epsilon_of(params)
+        while eps > target:  # stay on the safe side of the tolerance
+            z *= 1.0 + 1e-5
+            params = self.parameters(dim, float(z), layout)
+            eps = self.epsilon_of(params)
+        return DPPlan(self, params, eps)
 
 
 @dataclass(frozen=True)
