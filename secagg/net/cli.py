@@ -57,6 +57,13 @@ def add_net_commands(sub: Any) -> None:
                      help="republish kept model VERSION before serving (recorded in the log and db)")
     srv.add_argument("--enroll-token-file", type=Path, default=None,
                      help="clients must present this file's contents to register")
+    srv.add_argument("--dp-noise-multiplier", type=float, default=None,
+                     help="turn on distributed DP (Skellam) with this noise multiplier")
+    srv.add_argument("--dp-epsilon", type=float, default=None,
+                     help="turn on distributed DP, calibrating the noise to this epsilon over --rounds")
+    srv.add_argument("--dp-num-users", type=int, default=None,
+                     help="population size for DP accounting (sampling rate = clients per round / this)")
+    srv.add_argument("--dp-delta", type=float, default=None, help="DP delta (default: 1 / users^1.1)")
     srv.add_argument("--seed", type=int, default=0, help="seed of the initial model")
     srv.add_argument("--max-workers", type=int, default=None,
                      help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
@@ -124,6 +131,16 @@ def _server(args: argparse.Namespace) -> int:
     from .trainer import dataset_items
 
     n_items = args.n_items if args.n_items is not None else dataset_items(args.data, args.data_seed)
+    dp = None
+    if args.dp_noise_multiplier is not None or args.dp_epsilon is not None:
+        from ..dp.config import DPConfig
+        from ..errors import ConfigError
+
+        if args.rounds is None or args.dp_num_users is None:
+            raise ConfigError("distributed DP needs --rounds and --dp-num-users for its accounting")
+        dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round,
+                      num_users=args.dp_num_users, rounds=args.rounds, epsilon=args.dp_epsilon,
+                      noise_multiplier=args.dp_noise_multiplier, delta=args.dp_delta)
     settings = ServerSettings(
         n_items=n_items, factors=args.factors, clients_per_round=args.clients_per_round,
         min_clients=args.min_clients, protocol=args.protocol, threat_model=args.threat_model,
@@ -132,7 +149,8 @@ def _server(args: argparse.Namespace) -> int:
         training=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
         server_optimizer=args.server_optimizer, server_lr=args.server_lr,
         stage_timeout=args.stage_timeout, training_timeout=args.training_timeout,
-        liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions)
+        liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions,
+        dp=dp)
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), rollback_to=args.rollback_to,

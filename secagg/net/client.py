@@ -218,11 +218,20 @@ class NetClient:
                              negatives=t.negatives, clip_norm=t.clip_norm)
         update = np.asarray(self.trainer.train(mv.to_model(), config), dtype=np.float32)
         rounding_seed = os.urandom(32)
+        extra: dict[str, np.ndarray] = {"float_update": update}
+        if task.dp_params:  # distributed DP: encode with the Skellam mechanism, send integers
+            from .dp import encode_update, params_from_wire
+
+            params = params_from_wire(bytes(task.dp_params))
+            if len(task.dp_round_seed) != 32:
+                raise InputError("the DP round seed must be 32 bytes")
+            update = encode_update(params, bytes(task.dp_round_seed), update, rounding_seed)
+            extra["quantized"] = update
         if self.dump_dir is not None:  # test hook: reveals the update; never use in production
             self.dump_dir.mkdir(parents=True, exist_ok=True)
             np.savez(self.dump_dir / f"r{task.round}_c{self.client_id}.npz", update=update,
                      rounding_seed=np.frombuffer(rounding_seed, dtype=np.uint8),
-                     session_id=np.frombuffer(bytes(task.session_id), dtype=np.uint8))
+                     session_id=np.frombuffer(bytes(task.session_id), dtype=np.uint8), **extra)
         registry = {int(p.client_id): bytes(p.public_key) for p in task.peers}
         if registry.get(self.client_id) != self.identity.public:
             logs.log(self.logger, "peer_list_rejected", 30, client_id=self.client_id,

@@ -10,6 +10,7 @@ then de-quantize the sum, take the optimiser step and record round + new version
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -19,7 +20,7 @@ import numpy as np
 
 from ..aggregator import AggregationResult, Stage
 from ..errors import ConfigError, ReplayError, SecAggError, UnknownClientError
-from ..protocol.config import INPUT_FLOAT, SessionConfig, default_modulus
+from ..protocol.config import INPUT_FLOAT, INPUT_QUANTIZED, SessionConfig, default_modulus
 from ..protocol.params import find_parameters
 from ..protocol.server import SecAggServer
 from ..protocol.server.server import ServerState
@@ -56,6 +57,7 @@ class Coordinator:
         self.run_id = ""
         self.round = store.last_round()
         self._load_model()
+        self._init_dp()
 
     # --- model -------------------------------------------------------------------------------
     def _load_model(self) -> None:
@@ -77,6 +79,25 @@ class Coordinator:
             logs.log(self.logger, "resumed", version=mv.version, last_round=self.round, hash=mv.hash)
         self.current = mv
         self.rec = RecServer(mv.to_model(), optimizer)
+
+    def _init_dp(self) -> None:
+        """The DP plan, and the ledger rebuilt from the spending recorded so far."""
+        self.dp_plan = None
+        self.ledger = None
+        self.dp_round_seed = b""
+        dp = self.settings.dp
+        if dp is None:
+            return
+        from ..dp.accounting import PrivacyLedger
+
+        self.dp_plan = dp.plan(self.settings.vector_length, "offset")
+        self.ledger = PrivacyLedger(dp.target_delta, dp.accountant)
+        for row in self.store.privacy():
+            self.ledger.record_round(dp.round_mechanism(self.dp_plan.params, row["contributors"]),
+                                     row["round"])
+        logs.log(self.logger, "dp_plan", noise_multiplier=self.dp_plan.params.noise_multiplier,
+                 planned_epsilon=self.dp_plan.planned_epsilon, delta=dp.target_delta,
+                 epsilon_spent=self.ledger.epsilon(), rounds_charged=self.ledger.rounds)
 
     def model(self, version: int) -> ModelVersion:
         if version == 0 or version == self.current.version:
@@ -192,6 +213,11 @@ class Coordinator:
                                                    batch_size=t.batch_size, negatives=t.negatives,
                                                    clip_norm=t.clip_norm))
             task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c]) for c in sampled)
+            if self.dp_plan is not None:
+                from .dp import params_to_wire
+
+                task.dp_params = params_to_wire(self.dp_plan.params)
+                task.dp_round_seed = self.dp_round_seed
         return task
 
     def _open_stage(self, requests: dict[int, bytes], round_: int, sampled: list[int]) -> None:
@@ -223,11 +249,20 @@ class Coordinator:
     def _config(self, sampled: list[int]) -> SessionConfig:
         s = self.settings
         n = len(sampled)
-        params = find_parameters(n, corrupt_fraction=s.corrupt_fraction,
-                                 dropout_fraction=s.dropout_fraction, threat_model=s.threat_model,
-                                 complete=s.protocol == "secagg")
-        return SessionConfig(client_ids=tuple(sampled), graph_kind=params.kind, degree=params.degree,
-                             threshold=params.threshold,
+        graph = find_parameters(n, corrupt_fraction=s.corrupt_fraction,
+                                dropout_fraction=s.dropout_fraction, threat_model=s.threat_model,
+                                complete=s.protocol == "secagg")
+        if self.dp_plan is not None:  # integers in [0, 2K] from the Skellam mechanism
+            p = self.dp_plan.params
+            self.dp_round_seed = os.urandom(32)  # public: the round's rotation
+            return SessionConfig(client_ids=tuple(sampled), graph_kind=graph.kind,
+                                 degree=graph.degree, threshold=graph.threshold,
+                                 modulus_range=p.modulus, vector_length=p.padded_dim,
+                                 clipping_range=float(s.training.clip_norm),
+                                 quantization_range=2 * p.offset + 1,
+                                 threat_model=s.threat_model, input_kind=INPUT_QUANTIZED)
+        return SessionConfig(client_ids=tuple(sampled), graph_kind=graph.kind, degree=graph.degree,
+                             threshold=graph.threshold,
                              modulus_range=default_modulus(n, s.quantization_range),
                              vector_length=s.vector_length,
                              clipping_range=float(s.training.clip_norm),
@@ -289,12 +324,20 @@ class Coordinator:
         cfg = session.config
         new_version = None
         opt_blob = None
+        privacy = None
         if abort_reason is None:
             assert session.result is not None
             res = session.result
-            total = dequantize(res.quantized_sum, clipping_range=cfg.clipping_range,
-                               quantization_range=cfg.quantization_range,
-                               modulus_range=cfg.modulus_range, num_clients=len(res.included))
+            if self.dp_plan is not None:
+                from .dp import decode_sum, round_privacy
+
+                total = decode_sum(self.dp_plan, self.dp_round_seed, res.quantized_sum,
+                                   len(res.included))
+                privacy = round_privacy(self.dp_plan, self.ledger, round_, len(res.included))
+            else:
+                total = dequantize(res.quantized_sum, clipping_range=cfg.clipping_range,
+                                   quantization_range=cfg.quantization_range,
+                                   modulus_range=cfg.modulus_range, num_clients=len(res.included))
             self.rec.apply(AggregationResult(total=total, included=res.included))
             new_version = ModelVersion.of(version_before + 1, round_, self.rec.model)
             opt_blob = pack_arrays(self.rec.optimizer.state_dict())
@@ -306,7 +349,7 @@ class Coordinator:
             modulus_range=cfg.modulus_range,
             quantized_sum=session.result.quantized_sum if new_version else None, stages=stages,
             abort_reason=abort_reason, started=started, finished=time.time())
-        self.store.record_round(record, new_version, opt_blob)
+        self.store.record_round(record, new_version, opt_blob, privacy)
         with self.cond:
             self.round = round_
             if new_version is not None:
@@ -318,7 +361,8 @@ class Coordinator:
         else:
             logs.log(self.logger, "round_completed", round=round_, included=len(record.included),
                      sampled=len(sampled), version=record.version_after, hash=new_version.hash,
-                     seconds=round(record.finished - started, 4), rss_kib=_rss_kib())
+                     seconds=round(record.finished - started, 4), rss_kib=_rss_kib(),
+                     **({} if privacy is None else {"epsilon": privacy["epsilon"]}))
         return record
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..dp.config import DPConfig
 from ..errors import ConfigError
 from ..protocol.params import THREAT_MODELS, check_fractions
 from ..rec.client import LocalConfig
@@ -41,6 +42,7 @@ class ServerSettings:
     keep_versions: int = 5
     max_message_bytes: int | None = None
     init_scale: float = 0.1
+    dp: DPConfig | None = None  # distributed DP (Skellam), accounted per round; None: off
 
     def __post_init__(self) -> None:
         if self.n_items < 1 or self.factors < 1:
@@ -57,6 +59,10 @@ class ServerSettings:
                 raise ConfigError(f"{name} must be > 0 seconds")
         if self.keep_versions < 1:
             raise ConfigError("keep_versions must be >= 1")
+        if self.dp is not None and (self.dp.clients_per_round < self.clients_per_round
+                                    or self.dp.clip_norm != self.training.clip_norm):
+            raise ConfigError("the DP config must plan for clients_per_round clients and use the "
+                              "training clip_norm")
         if self.max_message_bytes is not None and self.max_message_bytes < 1024:
             raise ConfigError("max_message_bytes must be >= 1024")
 
@@ -69,4 +75,4 @@ class ServerSettings:
         """Largest accepted request: a masked vector of 64-bit words plus slack, by default."""
         if self.max_message_bytes is not None:
             return self.max_message_bytes
-        return 8 * self.vector_length + (1 << 20)
+        return 16 * self.vector_length + (1 << 20)  # DP pads to a power of two (< 2x)

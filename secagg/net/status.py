@@ -38,6 +38,7 @@ def summary(db: str | Path) -> dict[str, Any]:
                 "survivors": len(last.included), "abort_reason": last.abort_reason,
                 "seconds": round(last.finished - last.started, 4), "stages": last.stages},
             "rollbacks": [e for e in store.events() if e["kind"] == "rollback"],
+            "privacy": (store.privacy() or [None])[-1],
         }
     finally:
         store.close()
@@ -61,6 +62,10 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"{st['rejected']} rejected, {st['seconds']:.3f} s")
         if last["abort_reason"]:
             lines.append(f"  aborted: {last['abort_reason']}")
+    if s.get("privacy"):
+        p = s["privacy"]
+        lines.append(f"privacy          epsilon {p['epsilon']:.4g} at delta {p['delta']:.3g} after round "
+                     f"{p['round']} (noise multiplier {p['noise_multiplier']:.4g})")
     for e in s["rollbacks"]:
         lines.append(f"rollback         to version {e['to_version']} as version {e['new_version']}")
     return "\n".join(lines)

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS rounds (
     abort_reason TEXT,
     started REAL NOT NULL,
     finished REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS privacy (
+    round INTEGER PRIMARY KEY, contributors INTEGER NOT NULL, epsilon REAL NOT NULL,
+    delta REAL NOT NULL, noise_multiplier REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 """
@@ -175,8 +178,9 @@ class Store:
         return 0 if row[0] is None else int(row[0])
 
     def record_round(self, rec: RoundRecord, new_version: ModelVersion | None,
-                     optimizer: bytes | None) -> None:
-        """Write the round and (if it completed) its model version atomically."""
+                     optimizer: bytes | None, privacy: dict[str, Any] | None = None) -> None:
+        """Write the round, (if it completed) its model version and (with DP) its privacy
+        spending atomically."""
         qs = None if rec.quantized_sum is None else np.ascontiguousarray(
             rec.quantized_sum, dtype="<u8").tobytes()
         with self._lock, self._db:
@@ -189,6 +193,16 @@ class Store:
             if new_version is not None:
                 assert optimizer is not None
                 self._insert_version(new_version, optimizer, f"round {rec.round}")
+            if privacy is not None:
+                self._db.execute("INSERT INTO privacy VALUES (?, ?, ?, ?, ?)",
+                                 (privacy["round"], privacy["contributors"], privacy["epsilon"],
+                                  privacy["delta"], privacy["noise_multiplier"]))
+
+    def privacy(self) -> list[dict[str, Any]]:
+        """The privacy spending after each DP round, in order."""
+        with self._lock:
+            return [{"round": r, "contributors": c, "epsilon": e, "delta": d, "noise_multiplier": z}
+                    for r, c, e, d, z in self._db.execute("SELECT * FROM privacy ORDER BY round")]
 
     def rounds(self) -> list[RoundRecord]:
         with self._lock:

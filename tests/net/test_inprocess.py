@@ -229,3 +229,44 @@ def test_client_backs_off_while_the_server_is_unreachable(tmp_path, certs):
     waits = [json.loads(line)["retry_in"] for line in log.read_text().splitlines()
              if json.loads(line)["event"] == "rpc_error"]
     assert len(waits) >= 3 and waits[:3] == [0.05, 0.1, 0.2] and max(waits) == 0.2
+
+
+def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(tmp_path, certs):
+    from secagg.dp.config import DPConfig
+    from secagg.net.server import NetServer
+    from secagg.net.status import summary
+
+    dp = DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10, noise_multiplier=1.0)
+    s = settings(dp=dp)
+    server = start_server(tmp_path, certs, s, rounds=2)
+    clients = ClientThreads(tmp_path, certs, server.port, 6, dump=tmp_path / "dump")
+    try:
+        assert server.wait(60), "two DP rounds did not finish"
+    finally:
+        clients.stop()
+        server.stop()
+    recs = _rounds(tmp_path / "server.db")
+    assert [r.status for r in recs] == ["completed", "completed"]
+    assert check_exact_sums(tmp_path / "server.db", tmp_path / "dump") == 2
+    f = np.load(tmp_path / "dump" / f"r1_c{recs[0].included[0]}.npz")
+    assert f["quantized"].dtype.kind == "u" and f["quantized"].size >= s.vector_length
+    store = Store(tmp_path / "server.db")
+    spent = store.privacy()
+    v1, v2 = store.version(recs[0].version_before)[0], store.version(recs[0].version_after)[0]
+    store.close()
+    # FedAvg with server_lr 1: the model moved by the noisy mean; it is near the true mean
+    n = len(recs[0].included)
+    noisy_sum = (v2.vector.astype(np.float64) - v1.vector) * n
+    true_sum = sum(np.load(tmp_path / "dump" / f"r1_c{c}.npz")["float_update"].astype(np.float64)
+                   for c in recs[0].included)
+    noise_std = dp.plan(s.vector_length, "offset").params.noise_std
+    rms = float(np.sqrt(np.mean((noisy_sum - true_sum) ** 2)))
+    assert 0.3 * noise_std < rms < 3 * noise_std + 1e-3, (rms, noise_std)
+    assert [p["round"] for p in spent] == [1, 2] and 0 < spent[0]["epsilon"] < spent[1]["epsilon"]
+    again = NetServer(s, db=tmp_path / "server.db", cert=certs.cert, key=certs.key)
+    try:
+        assert again.coordinator.ledger.rounds == 2
+        assert again.coordinator.ledger.epsilon() == pytest.approx(spent[1]["epsilon"])
+    finally:
+        again.stop()
+    assert summary(tmp_path / "server.db")["privacy"]["epsilon"] == pytest.approx(spent[1]["epsilon"])

@@ -145,3 +145,20 @@ def test_certificates_are_pem(certs):
     for p in (certs.ca, certs.cert, certs.key):
         assert p.read_bytes().startswith(b"-----BEGIN")
     assert (certs.key.stat().st_mode & 0o777) == 0o600
+
+
+def test_dp_parameters_round_trip_and_malformed_ones_are_refused():
+    import msgpack
+
+    from secagg.dp.config import DPConfig
+    from secagg.errors import InvalidMessageError
+    from secagg.net.dp import params_from_wire, params_to_wire
+
+    p = DPConfig(clip_norm=1.0, clients_per_round=5, num_users=50, rounds=3,
+                 noise_multiplier=1.0).plan(40, "offset").params
+    assert params_from_wire(params_to_wire(p)) == p
+    body = msgpack.unpackb(params_to_wire(p))
+    for bad in (b"\xc1", msgpack.packb({**body, "extra": 1}), msgpack.packb({**body, "scale": -1.0}),
+                msgpack.packb({**body, "layout": "modular"}), msgpack.packb({**body, "bits": float("nan")})):
+        with pytest.raises(InvalidMessageError):
+            params_from_wire(bad)

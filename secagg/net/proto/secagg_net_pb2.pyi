@@ -74,7 +74,7 @@ class Peer(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms")
+    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         WAIT: _ClassVar[Task.Kind]
@@ -91,6 +91,8 @@ class Task(_message.Message):
     TRAINING_FIELD_NUMBER: _ClassVar[int]
     PEERS_FIELD_NUMBER: _ClassVar[int]
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
+    DP_PARAMS_FIELD_NUMBER: _ClassVar[int]
+    DP_ROUND_SEED_FIELD_NUMBER: _ClassVar[int]
     kind: Task.Kind
     round: int
     stage: int
@@ -101,7 +103,9 @@ class Task(_message.Message):
     training: TrainingSpec
     peers: _containers.RepeatedCompositeFieldContainer[Peer]
     retry_after_ms: int
-    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ...) -> None: ...
+    dp_params: bytes
+    dp_round_seed: bytes
+    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("auth", "round", "stage", "session_id", "reply")

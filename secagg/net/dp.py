@@ -1,0 +1,66 @@
+"""Distributed DP on the wire: the server's plan travels to the clients in the round task; each
+client encodes its update with the Skellam mechanism of :mod:`secagg.dp` (clip, rotate, scale,
+round, add its share of noise, offset into [0, 2K]) and hands the integers to SecAgg(+); the server
+decodes the noisy sum and charges the round to a :class:`~secagg.dp.PrivacyLedger` whose history
+is kept in SQLite (so a restarted server resumes the spending where it stopped)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from ..dp.config import DPPlan
+from ..dp.mechanism import RoundCodec, to_residues
+from ..dp.params import DPParameters
+from ..errors import InvalidMessageError
+
+_FIELDS = {f.name: f.type for f in dataclasses.fields(DPParameters)}
+
+
+def params_to_wire(params: DPParameters) -> bytes:
+    return msgpack.packb(dataclasses.asdict(params), use_bin_type=True)
+
+
+def params_from_wire(blob: bytes) -> DPParameters:
+    """Strictly rebuild the server's DP parameters (:class:`InvalidMessageError` if malformed)."""
+    try:
+        body = msgpack.unpackb(blob, raw=False, strict_map_key=True)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError) as exc:
+        raise InvalidMessageError(f"DP parameters are not valid msgpack ({exc})") from None
+    if type(body) is not dict or set(body) != set(_FIELDS):
+        raise InvalidMessageError(f"DP parameters must have exactly the fields {sorted(_FIELDS)}")
+    for k, v in body.items():
+        ok = isinstance(v, str) if k == "layout" else (
+            type(v) in (int, float) and math.isfinite(v) and v >= 0)
+        if not ok:
+            raise InvalidMessageError(f"DP parameter {k} has an invalid value {v!r:.40}")
+    p = DPParameters(**body)
+    if p.layout != "offset" or not 2 <= p.bits <= 64 or p.offset < 1 or p.padded_dim < p.dim:
+        raise InvalidMessageError("DP parameters must use the offset layout with 2..64 bits")
+    return p
+
+
+def encode_update(params: DPParameters, round_seed: bytes, update: np.ndarray, seed: bytes) -> np.ndarray:
+    """The client's integers in [0, 2K] (clipped, rotated, rounded, noised, offset by K)."""
+    codec = RoundCodec(params, round_seed)
+    v = codec.prepare(np.asarray(update, dtype=np.float64), seed) + codec.noise(seed) + params.offset
+    v = np.clip(v, 0, 2 * params.offset)  # with probability <= wrap_probability
+    return v.astype(np.uint32 if params.bits <= 32 else np.uint64)
+
+
+def decode_sum(plan: DPPlan, round_seed: bytes, quantized_sum: np.ndarray, contributors: int) -> np.ndarray:
+    """The float64 noisy sum of the contributors' clipped updates (length ``dim``)."""
+    p = plan.params
+    total = quantized_sum.astype(np.uint64) - np.uint64(contributors * p.offset)
+    return RoundCodec(p, round_seed).decode(to_residues(total.view(np.int64), p.bits))
+
+
+def round_privacy(plan: DPPlan, ledger: Any, round_: int, contributors: int) -> dict[str, Any]:
+    """Charge one round to ``ledger``; returns the row kept in the database."""
+    eps = ledger.record_round(plan.config.round_mechanism(plan.params, contributors), round_)
+    return {"round": round_, "contributors": contributors, "epsilon": eps,
+            "delta": plan.config.target_delta, "noise_multiplier": plan.params.noise_multiplier}
