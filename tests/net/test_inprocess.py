@@ -19,7 +19,6 @@ from secagg.net.proto import secagg_net_pb2 as pb  # noqa: E402
 from secagg.net.proto import secagg_net_pb2_grpc as pb_grpc  # noqa: E402
 from secagg.net.store import Store  # noqa: E402
 
-from .conftest import wait_for  # noqa: E402
 from .helpers import ClientThreads, check_exact_sums, settings, start_server  # noqa: E402
 
 
