@@ -204,6 +204,32 @@ class NetClient:
             self.rounds_done += 1
             self.session = None
 
+    def _train(self, model: Any, config: LocalConfig, session_id: bytes) -> np.ndarray:
+        """Local training in a worker thread while this thread keeps polling, so the server
+        sees the client alive however long training takes (within the first stage's deadline)."""
+        out: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                out["update"] = self.trainer.train(model, config)
+            except BaseException as exc:  # noqa: BLE001 - re-raised below in this thread
+                out["error"] = exc
+
+        worker = threading.Thread(target=work, name="secagg-local-training", daemon=True)
+        worker.start()
+        while True:
+            worker.join(self.poll_wait / 2)
+            if not worker.is_alive():
+                break
+            try:  # heartbeat: the current stage is already ours, so this returns WAIT
+                self._call("GetTask", pb.TaskRequest(have_session=session_id, have_stage=0, wait_ms=0),
+                           timeout=5.0)
+            except grpc.RpcError:
+                pass
+        if "error" in out:
+            raise out["error"]
+        return out["update"]
+
     def _start_round(self, task: Any) -> bool:
         if task.model_version < self.state["last_version"]:
             logs.log(self.logger, "stale_model_refused", 30, client_id=self.client_id,
@@ -216,7 +242,8 @@ class NetClient:
         t = task.training
         config = LocalConfig(epochs=t.epochs, lr=t.lr, reg=t.reg, batch_size=t.batch_size,
                              negatives=t.negatives, clip_norm=t.clip_norm)
-        update = np.asarray(self.trainer.train(mv.to_model(), config), dtype=np.float32)
+        update = np.asarray(self._train(mv.to_model(), config, bytes(task.session_id)),
+                            dtype=np.float32)
         rounding_seed = os.urandom(32)
         extra: dict[str, np.ndarray] = {"float_update": update}
         if task.dp_params:  # distributed DP: encode with the Skellam mechanism, send integers

@@ -269,3 +269,25 @@ def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(t
     finally:
         again.stop()
     assert summary(tmp_path / "server.db")["privacy"]["epsilon"] == pytest.approx(spent[1]["epsilon"])
+
+
+def test_slow_local_training_is_not_mistaken_for_a_dropout(tmp_path, certs):
+    from .helpers import RandomTrainer
+
+    class SlowTrainer(RandomTrainer):
+        def train(self, model, config):
+            time.sleep(2.5)  # longer than the liveness window below
+            return super().train(model, config)
+
+    server = start_server(tmp_path, certs, settings(clients_per_round=3, min_clients=3,
+                                                    liveness_timeout=1.0), rounds=1)
+    clients = ClientThreads(tmp_path, certs, server.port, 3)
+    for c in clients.clients:
+        c.trainer = SlowTrainer(c.trainer.rng.integers(1 << 30))
+    try:
+        assert server.wait(60)
+    finally:
+        clients.stop()
+        server.stop()
+    rec = _rounds(tmp_path / "server.db")[0]
+    assert rec.status == "completed" and len(rec.included) == 3
