@@ -74,13 +74,23 @@ SkellamTable::SkellamTable(double v) {
     run = run + t[size_t(k)] / total;
     cdf_[size_t(j)] = run;
   }
-  const size_t g = 4 * cdf_.size();
+  // Guide over the top k bits of the PRG word: slot s holds every word w with w >> (64 - k) == s,
+  // i.e. the uniforms uniform(m) for m = w >> 11 in [s 2^(53-k), (s+1) 2^(53-k) - 1]. The entry
+  // is the answer for the slot's smallest uniform (a lower bound for all of them), flagged when
+  // it is also the answer for the largest one, so the whole slot maps to it (the common case).
+  int bits = 1;
+  while ((size_t(1) << bits) < 2 * cdf_.size() && bits < 30) ++bits;
+  guide_bits_ = bits;
+  const size_t g = size_t(1) << bits;
   guide_.resize(g);
   size_t j = 0;
+  const size_t n = cdf_.size();
   for (size_t i = 0; i < g; ++i) {
-    const double level = double(i) / double(g);
-    while (j + 1 < cdf_.size() && cdf_[j] < level) ++j;
-    guide_[i] = uint32_t(j);
+    const uint64_t m_lo = uint64_t(i) << (53 - bits), m_hi = ((uint64_t(i) + 1) << (53 - bits)) - 1;
+    const double u_lo = uniform(m_lo << 11), u_hi = uniform(m_hi << 11);
+    while (j + 1 < n && cdf_[j] < u_lo) ++j;
+    const bool whole = cdf_[j] >= u_hi || j + 1 == n;
+    guide_[i] = uint32_t(j) | (whole ? kWhole : 0u);
   }
   last_ = cdf_.size() - 1;
   // two sentinels above any u, so the first two scan steps need no bounds check
@@ -88,14 +98,14 @@ SkellamTable::SkellamTable(double v) {
   cdf_.push_back(2.0);
 }
 
-int64_t SkellamTable::sample(double u) const {
-  const size_t g = guide_.size();
-  size_t i = size_t(int64_t(u * double(g)));  // u < 1: fits; the signed conversion is cheaper
-  i = i == 0 ? 0 : std::min(i - 1, g - 1);  // one slot lower: a safe start despite rounding
+int64_t SkellamTable::sample_word(uint64_t w) const {
+  const uint32_t e = guide_[size_t(w >> (64 - guide_bits_))];
+  if (e & kWhole) return int64_t(e & ~kWhole) - width_;
+  const double u = uniform(w);
   const double* cdf = cdf_.data();
-  size_t j = guide_[i];
-  // Almost always 0-2 steps: two branch-free ones (sentinels end the table), then a loop for
-  // the rare longer scans; the result is clamped to the last real entry.
+  size_t j = e;
+  // Usually 0-2 steps: two branch-free ones (sentinels end the table), then a loop for the rare
+  // longer scans; the result is clamped to the last real entry.
   j += size_t(cdf[j] < u);
   j += size_t(cdf[j] < u);
   while (cdf[j] < u && j < last_) ++j;
@@ -129,7 +139,7 @@ class SkellamNoise {
     for (size_t b = lo; b < hi; b += kChunk) {
       const size_t e = std::min(hi, b + kChunk), n = e - b;
       words(be_, *key_, b, e, w);
-      for (size_t i = 0; i < n; ++i) noise[b - lo + i] = t.sample(uniform(w[i]));
+      for (size_t i = 0; i < n; ++i) noise[b - lo + i] = t.sample_word(w[i]);
     }
   }
 

@@ -29,15 +29,18 @@ Seed dp_sub_seed(const Seed& seed, const char* label, uint64_t index);
 class SkellamTable {
  public:
   explicit SkellamTable(double variance);
-  // The smallest k in [-W, W] with u <= cdf(k) (W if none), for u in (0, 1).
-  int64_t sample(double u) const;
+  // The smallest k in [-W, W] with u <= cdf(k) (W if none), for the uniform
+  // u = ((w >> 11) + 0.5) * 2^-53 of the PRG word w.
+  int64_t sample_word(uint64_t w) const;
   int64_t width() const { return width_; }
 
  private:
   int64_t width_ = 0;
+  static constexpr uint32_t kWhole = 0x80000000u;  // flag: the whole guide slot maps to the entry
   size_t last_ = 0;              // index of the last real entry of cdf_
+  int guide_bits_ = 1;           // the guide has 2^guide_bits_ slots (>= 2 (2W + 1))
   std::vector<double> cdf_;      // 2W + 1 entries, then two sentinels (2.0)
-  std::vector<uint32_t> guide_;  // guide_[g] = smallest j with cdf_[j] >= g / guide_.size()
+  std::vector<uint32_t> guide_;  // per slot: answer for its smallest uniform (| kWhole)
 };
 
 // out[0..n) = n Skellam(variance) integers from `seed` (the Python sample_skellam contract).
