@@ -37,4 +37,5 @@ PYBIND11_MODULE(_core, m) {
   secagg_bindings::register_kernels(m);
   secagg_bindings::register_shamir(m);
   secagg_bindings::register_noise(m);
+  secagg_bindings::register_packing(m);
 }

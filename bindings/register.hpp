@@ -7,4 +7,5 @@ void register_prg(pybind11::module_& m);
 void register_kernels(pybind11::module_& m);
 void register_shamir(pybind11::module_& m);
 void register_noise(pybind11::module_& m);
+void register_packing(pybind11::module_& m);
 }  // namespace secagg_bindings

@@ -101,3 +101,10 @@ def quantize_and_mask_skellam(
 ) -> npt.NDArray[np.uint32] | npt.NDArray[np.uint64]: ...
 
 # --- end noise ---------------------------------------------------------------------------------
+
+# --- packing (bit-packed masked vectors; use secagg.protocol.packing) ---------------------------
+
+def pack_bits(values: npt.NDArray[np.uint32] | npt.NDArray[np.uint64], bits: int) -> bytes: ...
+def unpack_bits(data: bytes, length: int, bits: int, out: npt.NDArray[np.uint64], add: bool = False) -> None: ...
+
+# --- end packing -------------------------------------------------------------------------------

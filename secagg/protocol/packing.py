@@ -3,12 +3,17 @@
 A vector of d residues mod 2^b travels as ceil(d * b / 8) bytes: value i occupies bits
 [i*b, (i+1)*b) of a little-endian bit stream. Packing works on groups of 8 values (exactly b
 bytes per group), so each of the 8 lanes is one strided, vectorised numpy operation.
+
+:func:`pack`, :func:`unpack` and :func:`unpack_into` run the native kernels of
+``src_cpp/packing.cpp``; the numpy functions (``pack_reference``, :func:`unpack_lanes`) are kept
+as the reference the tests compare them with, bit for bit.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _core
 from ..errors import DTypeError, InvalidMessageError, ShapeError
 
 MAX_BITS = 64
@@ -24,8 +29,28 @@ def _lane_view(buf: np.ndarray, offset: int, rows: int, stride: int) -> np.ndarr
     return np.ndarray((rows,), dtype="<u8", buffer=buf, offset=offset, strides=(stride,))
 
 
+def _check_bits(bits: int) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
+        raise ShapeError(f"bit width must be an int in [1, {MAX_BITS}], got {bits!r}")
+    return int(bits)
+
+
 def pack(values: np.ndarray, bits: int) -> bytes:
-    """Pack unsigned values, each < 2**bits, into the bit stream described above."""
+    """Pack unsigned values, each < 2**bits, into the bit stream described above (native).
+
+    Raises :class:`~secagg.errors.InputError` if a value does not fit in ``bits`` bits.
+    """
+    b = _check_bits(bits)
+    arr = np.asarray(values)
+    if arr.dtype.kind != "u" or arr.ndim != 1:
+        raise DTypeError(f"pack needs a 1-D unsigned array, got {arr.dtype} of shape {arr.shape}")
+    if arr.dtype not in (np.uint32, np.uint64):
+        arr = arr.astype(np.uint64)  # uint8 / uint16: widening is exact
+    return _core.pack_bits(np.ascontiguousarray(arr), b)
+
+
+def pack_reference(values: np.ndarray, bits: int) -> bytes:
+    """The numpy implementation of :func:`pack` (reference for tests; no range check)."""
     if not 1 <= bits <= MAX_BITS:
         raise ShapeError(f"bit width must be in [1, {MAX_BITS}], got {bits}")
     arr = np.asarray(values)
@@ -102,8 +127,39 @@ def lanes_to_vector(lanes: np.ndarray, length: int) -> np.ndarray:
     return np.ascontiguousarray(lanes.T).reshape(-1)[:length]
 
 
+def _check_data(data: bytes, length: int, bits: int) -> None:
+    """Byte count and zero padding bits, as :func:`_padded` checks them (without the copy)."""
+    if type(data) is not bytes:
+        raise InvalidMessageError(f"a packed vector must be bytes, got {type(data).__name__}")
+    expected = packed_size(length, bits)
+    if len(data) != expected:
+        raise InvalidMessageError(f"packed vector has {len(data)} bytes; {length} values of "
+                                  f"{bits} bits need exactly {expected}")
+    if bits * length % 8 and data[-1] >> (bits * length % 8):
+        raise InvalidMessageError("packed vector has non-zero padding bits")
+
+
+def unpack_into(data: bytes, length: int, bits: int, out: np.ndarray, add: bool = False) -> np.ndarray:
+    """Unpack into the flat uint64 vector ``out`` (native, one pass), or with ``add=True`` add
+    the values into it (wrapping mod 2**64): the server's running sum of masked vectors."""
+    b = _check_bits(bits)
+    if not isinstance(out, np.ndarray) or out.dtype != np.uint64 or out.shape != (length,) \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise ShapeError(f"out must be a writeable, contiguous uint64 vector of length {length}")
+    _check_data(data, length, b)
+    _core.unpack_bits(data, length, b, out, add)
+    return out
+
+
 def unpack(data: bytes, length: int, bits: int) -> np.ndarray:
     """Inverse of :func:`pack`: ``length`` uint64 values; strict about the byte count."""
+    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
+        raise ShapeError(f"length must be a non-negative int, got {length!r}")
+    return unpack_into(data, int(length), bits, np.empty(int(length), dtype=np.uint64))
+
+
+def unpack_reference(data: bytes, length: int, bits: int) -> np.ndarray:
+    """The numpy implementation of :func:`unpack` (reference for tests)."""
     if length == 0:
         if len(data):
             raise InvalidMessageError("packed vector of length 0 must be empty")

@@ -21,7 +21,7 @@ class ServerContext:
     # U2: sender -> receiver -> ciphertext
     ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
     keys_in_use: set[bytes] = field(default_factory=set)
-    # U3: running sum of masked vectors, lane-major (see packing.unpack_lanes); uint64 wraps
+    # U3: running sum of masked vectors (flat uint64, see packing.unpack_into); uint64 wraps
     # mod 2**64, a multiple of R
     masked_sum: np.ndarray | None = None
     contributors: set[int] = field(default_factory=set)

@@ -3,9 +3,11 @@ for the consistency check (active) or the unmasking shares."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from ...errors import InvalidMessageError
 from ..messages import ConsistencyCheckRequest, MaskedInputReply, Message
-from ..packing import unpack_lanes
+from ..packing import unpack_into
 from .context import ServerContext
 from .r3_consistency_check import unmasking_requests
 
@@ -15,9 +17,13 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
     if reply.length != cfg.vector_length or reply.bits != cfg.bits:
         raise InvalidMessageError(f"client {cid} sent a vector of {reply.length} values x "
                                   f"{reply.bits} bits; expected {cfg.vector_length} x {cfg.bits}")
-    # added straight into the lane-major running sum; uint64 wrap-around is exact mod R (R | 2**64)
-    ctx.masked_sum = unpack_lanes(reply.data, reply.length, reply.bits, out=ctx.masked_sum,
-                                  add=ctx.masked_sum is not None)
+    # unpacked straight into the running sum in one native pass; uint64 wrap-around is exact
+    # mod R (R | 2**64); a reply that fails its checks leaves the sum untouched
+    if ctx.masked_sum is None:
+        ctx.masked_sum = unpack_into(reply.data, reply.length, reply.bits,
+                                     np.empty(cfg.vector_length, dtype=np.uint64))
+    else:
+        unpack_into(reply.data, reply.length, reply.bits, ctx.masked_sum, add=True)
     ctx.contributors.add(cid)
 
 

@@ -12,7 +12,6 @@ from ...errors import ConsistencyError, InvalidMessageError, ShamirError, Thresh
 from ...masking import unmask
 from ...shamir import Share
 from ..messages import UnmaskingReply
-from ..packing import lanes_to_vector
 from .context import ServerContext
 
 
@@ -73,7 +72,7 @@ def finish(ctx: ServerContext) -> np.ndarray:
             peer_signs.append(1 if w < owner else -1)
     assert ctx.masked_sum is not None
     r = cfg.modulus_range
-    total = lanes_to_vector(ctx.masked_sum, cfg.vector_length) & np.uint64(r - 1)
+    total = ctx.masked_sum & np.uint64(r - 1)
     total = total.astype(np.uint32 if r <= 2**32 else np.uint64)
     return unmask(total, modulus_range=r, self_seeds=[self_seeds[c] for c in contributors],
                   peer_seeds=peer_seeds, peer_signs=peer_signs)
