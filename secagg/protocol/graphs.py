@@ -13,6 +13,7 @@ itself, so the server cannot hand out inconsistent neighbourhoods without being 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Sequence
@@ -109,7 +110,23 @@ class HararyGraph(Graph):
 
 
 def build_graph(kind: str, client_ids: Sequence[int], degree: int, seed: bytes) -> Graph:
-    """The graph a session config describes."""
+    """The graph a session config describes.
+
+    Graphs are immutable functions of public session parameters, so the last few are cached:
+    every client of an in-process simulation (and the server) shares one instead of each
+    re-sorting all n ids by SHA-256.
+    """
+    if isinstance(degree, bool) or not isinstance(degree, int) or not isinstance(seed, bytes):
+        return _build_graph(kind, client_ids, degree, seed)  # unhashable / invalid: no cache
+    return _cached_graph(kind, tuple(client_ids), degree, seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_graph(kind: str, client_ids: tuple[int, ...], degree: int, seed: bytes) -> Graph:
+    return _build_graph(kind, client_ids, degree, seed)
+
+
+def _build_graph(kind: str, client_ids: Sequence[int], degree: int, seed: bytes) -> Graph:
     if kind == GRAPH_COMPLETE:
         return CompleteGraph(client_ids)
     if kind == GRAPH_HARARY:
