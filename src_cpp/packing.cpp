@@ -55,25 +55,40 @@ void pack_bits(const T* in, size_t d, unsigned bits, uint8_t* out) {
                                        " bits; every value must be < 2**bits");
 }
 
-void unpack_bits(const uint8_t* in, size_t d, unsigned bits, uint64_t* out, bool add) {
-  check_bits(bits);
+namespace {
+
+template <bool kAdd>
+void unpack_impl(const uint8_t* in, size_t d, unsigned bits, uint64_t* out) {
   const size_t total = packed_size(d, bits);
   const uint64_t mask = bits == 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;
+  uint64_t cur = 0;   // unread bits, the lowest first; zero above `have`
+  unsigned have = 0;  // number of unread bits in cur, < 64
+  size_t pos = 0;     // bytes loaded
   for (size_t i = 0; i < d; ++i) {
-    const size_t bit = i * bits;
-    const size_t byte = bit / 8;
-    const unsigned shift = unsigned(bit % 8);
-    const size_t avail = total - byte;  // >= 1; all of the value's bytes are in range
     uint64_t v;
-    if (avail >= 8) {
-      v = load_le(in + byte, 8) >> shift;
-      if (shift + bits > 64) v |= uint64_t(in[byte + 8]) << (64 - shift);  // a 9th byte
-    } else {
-      v = load_le(in + byte, avail) >> shift;
+    if (have >= bits) {  // bits < 64 here
+      v = cur & mask;
+      cur >>= bits;
+      have -= bits;
+    } else {  // take the rest from the next word (the last one may be partial)
+      const size_t n = total - pos < 8 ? total - pos : 8;
+      const uint64_t w = n == 8 ? load_le(in + pos, 8) : load_le(in + pos, n);
+      pos += n;
+      v = (cur | (w << have)) & mask;  // have < 64
+      const unsigned used = bits - have;  // 1..64 bits of w
+      cur = used == 64 ? 0 : w >> used;
+      have = 64 - used;
     }
-    v &= mask;
-    out[i] = add ? out[i] + v : v;
+    out[i] = kAdd ? out[i] + v : v;
   }
+}
+
+}  // namespace
+
+void unpack_bits(const uint8_t* in, size_t d, unsigned bits, uint64_t* out, bool add) {
+  check_bits(bits);
+  if (add) unpack_impl<true>(in, d, bits, out);
+  else unpack_impl<false>(in, d, bits, out);
 }
 
 template void pack_bits<uint32_t>(const uint32_t*, size_t, unsigned, uint8_t*);

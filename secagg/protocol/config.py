@@ -42,8 +42,9 @@ class SessionConfig:
 
     def __post_init__(self) -> None:
         ids = self.client_ids
-        if not isinstance(ids, tuple) or not 2 <= len(ids) <= MAX_CLIENTS or any(
-                type(c) is not int or c < 0 or c >= 2**63 for c in ids):
+        # C-level passes (set of types, min, max): every client validates the full id list
+        if not isinstance(ids, tuple) or not 2 <= len(ids) <= MAX_CLIENTS or \
+                set(map(type, ids)) != {int} or min(ids) < 0 or max(ids) >= 2**63:
             raise ConfigError(f"client_ids must be a tuple of 2..{MAX_CLIENTS} ints in [0, 2**63)")
         if list(ids) != sorted(set(ids)):
             raise ConfigError("client_ids must be sorted and distinct")
