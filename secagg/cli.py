@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .aggregator import available_aggregators
-from .errors import SecAggError
+from .errors import PrivacyError, SecAggError
 
 DEMO_AGGREGATOR = "secagg+"
 
@@ -59,6 +60,18 @@ def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: i
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     p.add_argument("--baseline-epochs", type=_positive_int, default=None,
                    help="epochs of the centralized baseline (default: depends on the data)")
+    dp = p.add_argument_group("distributed differential privacy (user-level; --aggregator plain, secagg "
+                              "or secagg+; needs the [dp] extra)")
+    dp.add_argument("--epsilon", type=float, default=None,
+                    help="target epsilon for all --rounds: the noise is calibrated to it")
+    dp.add_argument("--noise-multiplier", type=float, default=None,
+                    help="noise multiplier (instead of --epsilon): the epsilon it spends is reported")
+    dp.add_argument("--delta", type=float, default=None,
+                    help="delta (default: min(1 / users, 1e-5))")
+    dp.add_argument("--dp-accountant", choices=["skellam", "gaussian"], default=None,
+                    help="skellam: closed-form Skellam RDP (default); gaussian: its Gaussian approximation")
+    dp.add_argument("--dp-bits", type=int, default=None,
+                    help="modulus bits of the noisy integer sum (default: 32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,10 +104,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config(args: argparse.Namespace) -> Any:
+def _dp_config(args: argparse.Namespace, prepared: Any) -> Any:
+    """The DPConfig the DP options ask for (None without --epsilon / --noise-multiplier).
+
+    Raises :class:`PrivacyError` on bad input, before any client is built or trained.
+    """
+    if args.epsilon is None and args.noise_multiplier is None:
+        extra = [name for name, value in (("--delta", args.delta), ("--dp-accountant", args.dp_accountant),
+                                          ("--dp-bits", args.dp_bits)) if value is not None]
+        if extra:
+            raise PrivacyError(f"{', '.join(extra)} {'needs' if len(extra) == 1 else 'need'} "
+                               "--epsilon or --noise-multiplier")
+        return None
+    from .rec.train import DP_AGGREGATORS, dropout_margin
+
+    if args.aggregator not in DP_AGGREGATORS:
+        raise PrivacyError(f"--epsilon / --noise-multiplier work with --aggregator "
+                           f"{', '.join(DP_AGGREGATORS)}, not {args.aggregator}")
+    if args.sampling_rate is not None:
+        raise PrivacyError("--epsilon / --noise-multiplier need --clients-per-round, not --sampling-rate")
+    from .dp import DPConfig
+
+    users = int((prepared.split.train.counts() > 0).sum())
+    return DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
+                    rounds=args.rounds, epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
+                    delta=args.delta, accountant=args.dp_accountant or "skellam",
+                    bits=32 if args.dp_bits is None else args.dp_bits,
+                    min_clients=math.ceil(args.clients_per_round * (1 - dropout_margin(args.dropout))))
+
+
+def _privacy_line(trainer: Any) -> str | None:
+    if trainer.ledger is None:
+        return None
+    plan = trainer.privacy_plan
+    return (f"privacy: epsilon {trainer.ledger.epsilon():.4g} at delta {plan.config.target_delta:.3g} after "
+            f"{trainer.ledger.rounds} rounds (user-level; noise multiplier {plan.noise_multiplier:.4g}, "
+            f"{plan.config.accountant} accountant, planned epsilon {plan.planned_epsilon:.4g})")
+
+
+def _config(args: argparse.Namespace, prepared: Any) -> Any:
     from .rec.client import LocalConfig
     from .rec.train import FederatedConfig
 
+    dp = _dp_config(args, prepared)  # first: DP input errors name the DP setting at fault
     server_lr = args.server_lr
     if server_lr is None:
         server_lr = 0.01 if args.server_optimizer == "fedadam" else float(
@@ -106,7 +158,8 @@ def _config(args: argparse.Namespace) -> Any:
         local=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
         aggregator=args.aggregator, quantization_range=args.quantization_range,
         server_optimizer=args.server_optimizer, server_lr=server_lr, dropout=args.dropout,
-        eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed)
+        eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed,
+        dp=dp)
 
 
 def _baseline_config(args: argparse.Namespace, default_epochs: int) -> Any:
@@ -140,7 +193,7 @@ def _train(args: argparse.Namespace) -> int:
 
     data = load_dataset(args.data, seed=args.seed)
     prepared = experiment.prepare(data)
-    config = _config(args)
+    config = _config(args, prepared)
     ckpt = args.output / "checkpoint.npz"
     trainer, summary = experiment.run_federated(
         prepared, config, progress=not args.no_progress, checkpoint_path=ckpt,
@@ -159,6 +212,9 @@ def _train(args: argparse.Namespace) -> int:
         rows.append(("popularity", baselines["popularity"]["metrics"], "-", "-"))
     if rows:
         print(format_table(rows))
+    privacy = _privacy_line(trainer)
+    if privacy:
+        print(privacy)
     print(f"wrote {args.output / 'metrics.json'}")
     return 0
 
@@ -169,7 +225,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     prepared = experiment.prepare(make_synthetic(seed=args.seed))
-    config = _config(args)
+    config = _config(args, prepared)
     print(f"secagg demo: {prepared.split.n_users} synthetic users, {prepared.split.n_items} items, "
           f"{config.rounds} rounds of {config.clients_per_round} clients with {config.aggregator}"
           + (f", {config.dropout:.0%} dropout" if config.dropout else ""))
@@ -183,6 +239,9 @@ def _demo(args: argparse.Namespace) -> int:
             ("centralized", baselines["centralized"]["metrics"], "-", "-"),
             ("popularity", baselines["popularity"]["metrics"], "-", "-")]
     print(format_table(rows))
+    privacy = _privacy_line(trainer)
+    if privacy:
+        print(privacy)
     print(f"finished in {time.perf_counter() - start:.1f} s")
     return 0
 

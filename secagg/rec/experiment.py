@@ -105,6 +105,11 @@ def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, 
         "rounds": trainer.history,
         "baseline": baselines,
     }
+    if trainer.ledger is not None and trainer.privacy_plan is not None:
+        doc["privacy"] = {**trainer.privacy_plan.report(), "epsilon_spent": trainer.ledger.epsilon(),
+                          "rounds_charged": trainer.ledger.rounds,
+                          "guarantee": "user-level (one user = one client), add/remove one user, "
+                                       "accounted as Poisson sampling at clients_per_round / num_users"}
     (output / "metrics.json").write_text(json.dumps(doc, indent=1, default=float))
     if summary["final_metrics"] is not None:
         plot_ndcg(trainer.history, output / "ndcg.png",

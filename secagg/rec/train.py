@@ -15,12 +15,12 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..aggregator import Aggregator, contributes, create_aggregator
-from ..errors import CheckpointError, ConfigError, ThresholdError
+from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
 from .client import LocalConfig, RecClient
 from .evaluation import METRIC_NAMES, EvalSet, summarize
 from .model import ItemModel
@@ -28,6 +28,12 @@ from .optim import make_optimizer
 from .sampling import ClientSampler, DropoutSimulator
 from .server import RecServer
 from .split import Split
+
+if TYPE_CHECKING:
+    from ..dp import DPConfig, DPPlan, PrivacyLedger
+
+DP_AGGREGATORS = ("plain", "secagg", "secagg+")
+"""Aggregators that can carry distributed DP (the backends of :func:`secagg.dp.make_dp_aggregator`)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class FederatedConfig:
     finetune_epochs: int = 0
     eval_every: int = 1
     seed: int = 0
+    dp: DPConfig | None = None
 
     def __post_init__(self) -> None:
         if self.factors < 1 or self.rounds < 0 or self.eval_every < 0 or self.finetune_epochs < 0:
@@ -62,6 +69,24 @@ class FederatedConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.quantization_range < 2:
             raise ConfigError("quantization_range must be >= 2")
+        if self.dp is not None:
+            self._check_dp(self.dp)
+
+    def _check_dp(self, dp: DPConfig) -> None:
+        """The DP settings must describe this run (the accountant relies on them)."""
+        if self.aggregator not in DP_AGGREGATORS:
+            raise PrivacyError(f"distributed DP works with the aggregators {', '.join(DP_AGGREGATORS)}, "
+                               f"not {self.aggregator!r}")
+        if self.sampling_rate is not None:
+            raise PrivacyError("distributed DP needs a fixed clients_per_round (the noise is split over "
+                               "the round's clients); drop sampling_rate")
+        mismatched = [name for name, ours, theirs in (
+            ("clip_norm", self.local.clip_norm, dp.clip_norm),
+            ("clients_per_round", self.clients_per_round, dp.clients_per_round),
+            ("rounds", self.rounds, dp.rounds)) if ours != theirs]
+        if mismatched:
+            raise PrivacyError(f"the DP configuration differs from the training configuration in: "
+                               f"{', '.join(mismatched)}; build both from the same values")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -70,7 +95,20 @@ class FederatedConfig:
     def from_dict(data: dict[str, Any]) -> FederatedConfig:
         data = dict(data)
         data["local"] = LocalConfig(**data["local"])
+        if data.get("dp") is not None:
+            from ..dp import DPConfig
+
+            data["dp"] = DPConfig(**{k: v for k, v in data["dp"].items() if not k.startswith("_")})
         return FederatedConfig(**data)
+
+
+def dropout_margin(dropout: float) -> float:
+    """The dropout fraction the secure aggregators are set up to tolerate for a simulated rate.
+
+    DP runs split the noise over ``ceil(clients_per_round * (1 - dropout_margin(dropout)))``
+    clients, so a round with at least that many contributors gets at least the planned noise.
+    """
+    return min(0.5, max(0.1, 2 * dropout))
 
 
 def data_fingerprint(split: Split) -> str:
@@ -107,12 +145,29 @@ class FederatedTrainer:
         self.sampler = ClientSampler(self.client_ids, per_round=config.clients_per_round,
                                      rate=config.sampling_rate)
         self.dropouts = DropoutSimulator(config.dropout)
+        # With config.dp the aggregator adds distributed noise and this ledger tracks epsilon.
+        self.ledger: PrivacyLedger | None = None
+        self.privacy_plan: DPPlan | None = None
+        # Every aggregator accepts (and may ignore) these hints: the largest round size, and
+        # a dropout fraction with a safety margin over the simulated rate.
+        hints = {"max_clients": int(config.clients_per_round or len(self.client_ids)),
+                 "dropout_fraction": dropout_margin(config.dropout)}
+        if config.dp is not None:
+            if aggregator is not None:
+                raise ConfigError("give an aggregator or config.dp, not both (config.dp builds its own)")
+            if config.dp.num_users != len(self.client_ids):
+                raise PrivacyError(f"DP num_users is {config.dp.num_users} but the data has "
+                                   f"{len(self.client_ids)} users with training data")
+            from ..dp import make_dp_aggregator
+
+            dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size,
+                                               **({"dropout_fraction": hints["dropout_fraction"],
+                                                   **config.aggregator_options}
+                                                  if config.aggregator != "plain" else {}))
+            self.ledger, self.privacy_plan = dp_aggregator.ledger, dp_aggregator.plan
+            aggregator = dp_aggregator
         if aggregator is None:
             # Any coordinate of a vector with L2 norm <= C lies in [-C, C].
-            # Every aggregator accepts (and may ignore) these hints: the largest round size, and
-            # a dropout fraction with a safety margin over the simulated rate.
-            hints = {"max_clients": int(config.clients_per_round or len(self.client_ids)),
-                     "dropout_fraction": min(0.5, max(0.1, 2 * config.dropout))}
             aggregator = create_aggregator(
                 config.aggregator, clipping_range=config.local.clip_norm,
                 quantization_range=config.quantization_range, **{**hints, **config.aggregator_options})
@@ -157,6 +212,10 @@ class FederatedTrainer:
             record.update(aborted=False, included=result.num_included,
                           bytes_sent=result.total_bytes_sent(), bytes_received=result.total_bytes_received(),
                           aggregator_seconds={k: float(v) for k, v in result.seconds.items()})
+        if self.ledger is not None:
+            record["epsilon"] = self.ledger.epsilon()
+            if not record["aborted"]:
+                record["noise_multiplier"] = self.ledger.history[-1]["noise_multiplier"]
         record["model_download_bytes"] = int(len(sampled) * payload.size * payload.factors.itemsize)
         record["model_version"] = self.server.model.version
         record["seconds"] = {"local_training": t1 - t0, "aggregation": t2 - t1, "server_update": t3 - t2,
@@ -185,9 +244,14 @@ class FederatedTrainer:
                 record = self.run_round()
                 if bar is not None:
                     bar.update(1)
+                    postfix = {}
                     if "metrics" in record:
-                        bar.set_postfix(ndcg10=f"{record['metrics']['ndcg@10']:.4f}",
-                                        hr10=f"{record['metrics']['hr@10']:.4f}")
+                        postfix.update(ndcg10=f"{record['metrics']['ndcg@10']:.4f}",
+                                       hr10=f"{record['metrics']['hr@10']:.4f}")
+                    if "epsilon" in record:
+                        postfix["eps"] = f"{record['epsilon']:.3g}"
+                    if postfix:
+                        bar.set_postfix(**postfix)
                 if callback is not None:
                     callback(self, record)
         finally:
@@ -265,3 +329,20 @@ class FederatedTrainer:
             self.clients[int(u)].load_state({"user": users[n:n + 1], "rng": meta["client_rngs"][n]})
         self.round = int(meta["round"])
         self.history = list(meta["history"])
+        if self.ledger is not None and self.privacy_plan is not None:
+            self._replay_privacy()
+
+    def _replay_privacy(self) -> None:
+        """Charge the ledger with the restored rounds (each with the noise its contributors added)."""
+        assert self.ledger is not None and self.privacy_plan is not None
+        if self.ledger.rounds:
+            raise CheckpointError("restore a DP checkpoint into a fresh trainer")
+        plan = self.privacy_plan
+        for record in self.history:
+            if not record.get("aborted"):
+                self.ledger.record_round(plan.config.round_mechanism(plan.params, int(record["included"])),
+                                         int(record["round"]) - 1)
+            saved = record.get("epsilon")
+            if saved is None or not np.isclose(saved, self.ledger.epsilon(), rtol=1e-9, atol=0.0):
+                raise CheckpointError(f"the checkpoint's epsilon at round {record['round']} ({saved}) does "
+                                      "not match the privacy ledger rebuilt from it")
