@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from .client import LocalConfig
 from .data import UserItems
 from .model import ItemModel
 from .split import Split
-from .train import FederatedConfig, FederatedTrainer
+from .train import FederatedConfig, FederatedTrainer, dropout_margin
 
 
 def _as_user_items(user_items: object) -> UserItems:
@@ -94,20 +96,47 @@ class Recommender(abc.ABC):
 
 
 class FederatedMF(Recommender):
-    """MF + BPR trained by federated rounds through ``aggregator`` (plain, secagg, secagg+, ...)."""
+    """MF + BPR trained by federated rounds through ``aggregator`` (plain, secagg, secagg+, ...).
+
+    Distributed DP (user-level; aggregators plain, secagg, secagg+): give ``epsilon`` (the noise
+    is calibrated for ``rounds``) or ``noise_multiplier`` (the epsilon spent is reported), with
+    optional ``delta`` and ``dp_accountant``; after ``fit`` the epsilon per round is in
+    ``trainer.history`` and ``trainer.ledger`` holds the total.
+    """
 
     def __init__(self, factors: int = 32, *, rounds: int = 50, clients_per_round: int = 50,
                  local_epochs: int = 5, learning_rate: float = 0.05, regularization: float = 0.001,
                  clip_norm: float = 5.0, aggregator: str = "plain", dropout: float = 0.0,
                  server_optimizer: str = "fedavg", server_lr: float | None = None,
-                 random_state: int = 0, **options: Any) -> None:
+                 random_state: int = 0, epsilon: float | None = None, noise_multiplier: float | None = None,
+                 delta: float | None = None, dp_accountant: str = "skellam", **options: Any) -> None:
+        self._dp_options: dict[str, Any] | None = None
+        if epsilon is not None or noise_multiplier is not None:
+            self._dp_options = {"epsilon": epsilon, "noise_multiplier": noise_multiplier, "delta": delta,
+                                "accountant": dp_accountant}
+        elif delta is not None:
+            raise ConfigError("delta needs epsilon or noise_multiplier")
         self.config = FederatedConfig(
             factors=factors, rounds=rounds, clients_per_round=clients_per_round,
             local=LocalConfig(epochs=local_epochs, lr=learning_rate, reg=regularization, clip_norm=clip_norm),
             aggregator=aggregator, dropout=dropout, server_optimizer=server_optimizer,
             server_lr=float(clients_per_round if server_lr is None else server_lr), seed=random_state,
             **options)
+        if self._dp_options is not None:  # validate the DP settings now (num_users is known at fit)
+            self._with_dp(self.config, clients_per_round)
         self._trainer: FederatedTrainer | None = None
+
+    def _with_dp(self, config: FederatedConfig, num_users: int) -> FederatedConfig:
+        """``config`` with the DP settings for ``num_users`` devices (unchanged without DP)."""
+        if self._dp_options is None or config.clients_per_round is None:
+            return config
+        from ..dp import DPConfig
+
+        n = config.clients_per_round
+        dp = DPConfig(clip_norm=config.local.clip_norm, clients_per_round=n, num_users=num_users,
+                      rounds=config.rounds, min_clients=math.ceil(n * (1 - dropout_margin(config.dropout))),
+                      **self._dp_options)
+        return dataclasses.replace(config, dp=dp)
 
     @property
     def trainer(self) -> FederatedTrainer:
@@ -132,8 +161,10 @@ class FederatedMF(Recommender):
         config = self.config
         n_clients = int((train.counts() > 0).sum())
         if config.clients_per_round is not None and config.clients_per_round > n_clients:
-            config = FederatedConfig.from_dict({**config.to_dict(), "clients_per_round": n_clients})
-            self.config = config
+            config = FederatedConfig.from_dict({**config.to_dict(), "clients_per_round": n_clients,
+                                                "dp": None})
+        config = self._with_dp(config, n_clients)
+        self.config = config
         return FederatedTrainer(self._split(train), config)
 
     def fit(self, user_items: object, show_progress: bool = True) -> FederatedMF:

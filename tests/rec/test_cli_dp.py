@@ -125,3 +125,20 @@ def test_dp_config_must_describe_the_run(small_split):
                                                           dp=wrong_users))
     assert math.isfinite(FederatedTrainer(small_split, FederatedConfig(
         factors=4, rounds=3, clients_per_round=10, local=local, dp=dp)).privacy_plan.planned_epsilon)
+
+
+def test_federated_mf_api_with_dp(small_split, tmp_path):
+    from secagg.rec.api import FederatedMF
+
+    with pytest.raises(PrivacyError, match="epsilon must be > 0"):
+        FederatedMF(factors=4, rounds=2, clients_per_round=10, epsilon=0.0)
+    with pytest.raises(PrivacyError, match="delta"):
+        FederatedMF(factors=4, rounds=2, clients_per_round=10, noise_multiplier=1.0, delta=2.0)
+    model = FederatedMF(factors=4, rounds=2, clients_per_round=10, local_epochs=1, clip_norm=1.0, epsilon=4.0)
+    model.fit(small_split.train, show_progress=False)
+    trainer = model.trainer
+    eps = [r["epsilon"] for r in trainer.history]
+    assert len(eps) == 2 and 0 < eps[0] < eps[1] <= 4.0 and eps[1] == pytest.approx(4.0, rel=1e-3)
+    assert trainer.privacy_plan.config.num_users == len(trainer.client_ids)
+    loaded = FederatedMF.load(model.save(tmp_path / "m.npz"))
+    assert loaded.trainer.ledger.epsilon() == pytest.approx(eps[-1], rel=1e-12)
