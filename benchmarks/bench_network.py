@@ -90,7 +90,8 @@ def run_network(n: int, d: int, rounds: int, tmp: Path) -> dict:
          "--dropout-fraction", str(DROPOUT_FRACTION), "--stage-timeout", "120",
          "--training-timeout", "120", "--liveness-timeout", "60",
          "--log-file", str(tmp / f"n{n}.jsonl")],
-        stdout=subprocess.DEVNULL, stderr=open(tmp / f"n{n}.err", "wb"), stdin=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=open(tmp / f"n{n}.err", "wb"), stdin=subprocess.DEVNULL,
+        cwd=tmp)  # outside the repository, so the installed package is the one imported
     clients: list[NetClient] = []
     threads: list[threading.Thread] = []
     try:

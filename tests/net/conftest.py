@@ -35,8 +35,11 @@ class Procs:
     def spawn(self, args: list[str], log: Path) -> subprocess.Popen:
         fh = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        # cwd outside the repository: `python -m` puts the working directory first on sys.path,
+        # which would shadow the installed package (with its compiled core) by the source tree.
         p = subprocess.Popen([sys.executable, "-m", "secagg.cli", *args], stdout=fh, stderr=fh,
-                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+                             stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                             cwd=self.root)
         fh.close()
         self.procs.append(p)
         return p
