@@ -17,7 +17,8 @@ from .aggregator import DropoutSchedule, Stage
 from .crypto import IdentityKey
 from .errors import ConfigError, DTypeError, InputError, SecAggError, ShapeError
 from .protocol.client import SecAggClient
-from .protocol.config import INPUT_FLOAT, INPUT_QUANTIZED, SessionConfig, default_modulus
+from .protocol.config import (INPUT_FLOAT, INPUT_QUANTIZED, MAX_NOISY_QUANTIZATION, NoisePlan,
+                              SessionConfig, default_modulus)
 from .protocol.params import GraphParameters, find_parameters
 from .protocol.server import SecAggServer
 from .quantize import check_clipping, check_quantization, dequantize
@@ -79,15 +80,18 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
              modulus_range: int | None = None, corrupt_fraction: float = 0.05,
              dropout_fraction: float = 0.1, num_neighbors: int | None = None,
              threshold: int | None = None, rounding_seeds: Mapping[int, bytes] | None = None,
-             graph_seed: bytes | None = None, tamper: Tamper | None = None) -> SimulationResult:
+             graph_seed: bytes | None = None, tamper: Tamper | None = None,
+             noise_plans: Mapping[int, NoisePlan] | None = None) -> SimulationResult:
     """Aggregate ``inputs`` (client id -> float update, or unsigned vector already quantized to
     [0, quantization_range)) with SecAgg (``"secagg"``, complete graph) or SecAgg+ (``"secagg+"``,
     Harary graph; k and t from :func:`~secagg.protocol.params.find_parameters` unless overridden).
 
     ``rounding_seeds`` (client id -> 32 bytes) and ``graph_seed`` make a run reproducible for
-    tests; by default both come from the OS CSPRNG. ``tamper`` lets tests play a malicious network
-    or server. Raises :class:`~secagg.errors.ThresholdError` when fewer than the threshold remain
-    at a stage.
+    tests; by default both come from the OS CSPRNG. ``noise_plans`` (client id ->
+    :class:`~secagg.protocol.config.NoisePlan`) makes those clients add their secret integer DP
+    noise inside the fused native kernel, in the same pass as the masks. ``tamper`` lets tests
+    play a malicious network or server. Raises :class:`~secagg.errors.ThresholdError` when fewer
+    than the threshold remain at a stage.
     """
     if protocol not in PROTOCOLS:
         raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
@@ -111,11 +115,20 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     unknown = set(schedule) - set(ids)
     if unknown:
         raise InputError(f"dropout schedule names unknown clients {sorted(unknown)[:5]}")
+    plans = dict(noise_plans or {})
+    if set(plans) - set(ids):
+        raise InputError(f"noise_plans name unknown clients {sorted(set(plans) - set(ids))[:5]}")
+    if any(not isinstance(plan, NoisePlan) for plan in plans.values()):
+        raise ConfigError("noise_plans values must be NoisePlan instances")
+    if plans and input_kind == INPUT_QUANTIZED and q > MAX_NOISY_QUANTIZATION:
+        raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= 2**52, "
+                          f"got {q}")
     identities = {cid: IdentityKey() for cid in ids} if config.active else {}
     registry = {cid: k.public for cid, k in identities.items()}
     seeds = dict(rounding_seeds or {})
     clients = {cid: SecAggClient(cid, arrays[cid], rounding_seed=seeds.get(cid),
-                                 identity=identities.get(cid), identity_registry=registry)
+                                 identity=identities.get(cid), identity_registry=registry,
+                                 noise=plans.get(cid))
                for cid in ids}
     server = SecAggServer(config, identity_registry=registry)
     sent = {cid: {s.name: 0 for s in Stage} for cid in ids}

@@ -8,7 +8,11 @@ after every round. ``base`` chooses how the clients' integers are summed mod 2^b
 * ``"secagg"`` / ``"secagg+"``: a full protocol session per round through
   :func:`secagg.simulate` (key agreement, Shamir shares, dropout recovery) with pre-quantized
   inputs. The protocol takes per-client values in [0, Q) with n (Q - 1) < 2^bits, so this uses
-  the ``"offset"`` layout of :mod:`secagg.dp.params`; the noise is sampled in Python.
+  the ``"offset"`` layout of :mod:`secagg.dp.params`: each client holds r + K and a
+  :class:`~secagg.protocol.config.NoisePlan`, and its masked-input round adds the Skellam noise
+  inside the fused native kernel, in the same pass as the masks (noise mod 2^bits, like
+  ``"masked"``). Only variances above the native sampler's 2**27 (or Q > 2**52) fall back to
+  adding Python-sampled noise to the input before the protocol, clamped to [0, 2K].
 * ``"masked"``: the fused native kernel adds the Skellam noise and pairwise masks (complete graph,
   seeds from the session) in one pass; the server adds the vectors with ``sum_masked``. This is
   the arithmetic of secure aggregation without its key agreement and dropout recovery, and the
@@ -31,6 +35,7 @@ import numpy as np
 from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, contributes, validate_updates
 from ..errors import ConfigError, ShapeError, ThresholdError
 from ..masking import sum_masked
+from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
 from . import randomness
 from .accounting import PrivacyLedger
 from .config import DPConfig, DPPlan
@@ -92,9 +97,18 @@ class DPAggregator(Aggregator):
             noise_seed=randomness.sub_seed(seed, b"noise"), noise_variance=p.local_variance,
             rounding_seed=randomness.sub_seed(seed, b"identity-rounding"))
 
-    def _client_offset(self, codec: RoundCodec, x: np.ndarray, seed: bytes) -> np.ndarray:
+    def _native_noise(self) -> bool:
+        """Whether the protocol clients can add the noise in their fused kernel."""
         p = self.params
-        v = codec.prepare(x, seed) + codec.noise(seed) + p.offset
+        return p.local_variance <= MAX_NATIVE_VARIANCE and 2 * p.offset + 1 <= MAX_NOISY_QUANTIZATION
+
+    def _client_offset(self, codec: RoundCodec, x: np.ndarray, seed: bytes,
+                       with_noise: bool) -> np.ndarray:
+        """clamp(r [+ noise] + K, 0, 2K): the client's input in [0, Q) for the protocol."""
+        p = self.params
+        v = codec.prepare(x, seed) + p.offset
+        if with_noise:
+            v = v + codec.noise(seed)
         v = np.clip(v, 0, 2 * p.offset)  # happens with probability <= wrap_probability
         return v.astype(np.uint32 if p.bits <= 32 else np.uint64)
 
@@ -115,11 +129,15 @@ class DPAggregator(Aggregator):
         if self.backend in ("secagg", "secagg+"):
             from ..simulate import simulate  # late: simulate imports the protocol package
 
-            inputs = {cid: self._client_offset(codec, matrix[i], seeds[cid]) for i, cid in enumerate(ids)}
+            native = self._native_noise()
+            inputs = {cid: self._client_offset(codec, matrix[i], seeds[cid], not native)
+                      for i, cid in enumerate(ids)}
+            plans = {cid: NoisePlan(p.local_variance, randomness.sub_seed(seeds[cid], b"noise"))
+                     for cid in ids} if native else None
             t1 = time.perf_counter()
             res = simulate(inputs, protocol=self.backend, dropouts=dropouts,
                            quantization_range=2 * p.offset + 1, modulus_range=p.modulus,
-                           **self.protocol_options)
+                           noise_plans=plans, **self.protocol_options)
             included = frozenset(res.included)
             total = res.quantized_sum.astype(np.uint64) - np.uint64(len(included) * p.offset)
             sent, received = res.bytes_sent, res.bytes_received

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ...crypto import IdentityKey
-from ...errors import AbortedError, InvalidMessageError, ReplayError, SecAggError
+from ...errors import AbortedError, ConfigError, InvalidMessageError, ReplayError, SecAggError
+from ..config import NoisePlan
 from ..messages import (AbortMessage, AdvertiseKeysRequest, ConsistencyCheckRequest,
                         MaskedInputRequest, Message, ShareKeysRequest, UnmaskingRequest, decode,
                         expect)
@@ -47,12 +48,16 @@ class SecAggClient:
 
     def __init__(self, client_id: int, update: np.ndarray, *, rounding_seed: bytes | None = None,
                  identity: IdentityKey | None = None,
-                 identity_registry: Mapping[int, bytes] | None = None) -> None:
+                 identity_registry: Mapping[int, bytes] | None = None,
+                 noise: NoisePlan | None = None) -> None:
         if isinstance(client_id, bool) or not isinstance(client_id, int) or client_id < 0:
             raise InvalidMessageError(f"client_id must be a non-negative int, got {client_id!r}")
+        if noise is not None and not isinstance(noise, NoisePlan):
+            raise ConfigError(f"noise must be a NoisePlan or None, got {type(noise).__name__}")
         self.ctx = ClientContext(client_id=client_id, update=r0_advertise_keys.as_input(update),
                                  rounding_seed=rounding_seed, identity=identity,
-                                 identity_registry=dict(identity_registry or {}))
+                                 identity_registry=dict(identity_registry or {}),
+                                 noise=noise)
         self.state = ClientState.ADVERTISE_KEYS
         self.error: SecAggError | None = None
 
@@ -100,4 +105,5 @@ class SecAggClient:
         self.state = ClientState.ABORTED
         self.error = error
         self.ctx.self_seed = None  # forget secrets
+        self.ctx.noise = None
         self.ctx.held = {}

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...crypto import IdentityKey, KeyPair
 from ...shamir import Share
-from ..config import SessionConfig
+from ..config import NoisePlan, SessionConfig
 from ..graphs import Graph
 
 
@@ -20,6 +20,7 @@ class ClientContext:
     rounding_seed: bytes | None = None
     identity: IdentityKey | None = None
     identity_registry: Mapping[int, bytes] = field(default_factory=dict)
+    noise: NoisePlan | None = None  # secret integer noise added in round 2's fused kernel
     # round 0
     config: SessionConfig | None = None
     graph: Graph | None = None

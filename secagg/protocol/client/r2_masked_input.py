@@ -8,12 +8,12 @@ import numpy as np
 
 from ...aggregator import Stage
 from ...crypto import decrypt, pairwise_seed
-from ...errors import AuthenticationError, InvalidMessageError, ShamirError, ThresholdError, \
-    UnknownClientError
+from ...errors import AuthenticationError, ConfigError, InvalidMessageError, ShamirError, \
+    ThresholdError, UnknownClientError
 from ...masking import quantize_and_mask
 from ...prg import prg_expand
 from ...shamir import Share
-from ..config import INPUT_FLOAT
+from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
 from ..messages import MaskedInputReply, MaskedInputRequest
 from ..packing import pack
 from ..transcript import share_aad
@@ -33,10 +33,41 @@ def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[Share, Share]:
         raise AuthenticationError(f"shares from client {sender} are malformed: {exc}") from None
 
 
+def noisy_masked_vector(ctx: ClientContext, peer_seeds: list[bytes],
+                        peer_signs: list[int]) -> np.ndarray:
+    """(input + Skellam noise + PRG(b) + sum_j sign_j PRG(s_j)) mod R in one native pass.
+
+    A quantized input u in [0, Q) goes through the kernel's quantizer as the identity: with
+    c = (Q - 1) / 2 the float u - c maps back to exactly u (scale 1, no fractional part), which
+    is exact in float64 for Q <= 2**52.
+    """
+    from ...dp.native import quantize_and_mask_skellam  # late: secagg.dp is optional here
+
+    cfg, plan = ctx.cfg, ctx.noise
+    assert ctx.self_seed is not None and plan is not None
+    if cfg.input_kind == INPUT_FLOAT:
+        update, c = ctx.update, cfg.clipping_range
+    else:
+        if cfg.quantization_range > MAX_NOISY_QUANTIZATION:
+            raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= "
+                              f"2**52, got {cfg.quantization_range}")
+        c = (cfg.quantization_range - 1) / 2
+        update = ctx.update.astype(np.float64) - c
+    return quantize_and_mask_skellam(update, clipping_range=c,
+                                     quantization_range=cfg.quantization_range,
+                                     modulus_range=cfg.modulus_range, self_seed=ctx.self_seed,
+                                     peer_seeds=peer_seeds, peer_signs=peer_signs,
+                                     noise_seed=plan.seed, noise_variance=plan.variance,
+                                     rounding_seed=ctx.rounding_seed)
+
+
 def masked_vector(ctx: ClientContext, peer_seeds: list[bytes], peer_signs: list[int]) -> np.ndarray:
-    """(input + PRG(b) + sum_j sign_j PRG(s_j)) mod R, via the fused native kernel for floats."""
+    """(input + PRG(b) + sum_j sign_j PRG(s_j)) mod R, via the fused native kernel for floats
+    (plus the client's noise, in the same pass, when it has a :class:`NoisePlan`)."""
     cfg = ctx.cfg
     assert ctx.self_seed is not None
+    if ctx.noise is not None:
+        return noisy_masked_vector(ctx, peer_seeds, peer_signs)
     if cfg.input_kind == INPUT_FLOAT:
         return quantize_and_mask(ctx.update, clipping_range=cfg.clipping_range,
                                  quantization_range=cfg.quantization_range,
