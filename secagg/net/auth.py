@@ -5,7 +5,9 @@ every later request carries :class:`Auth`: its client id, a counter that must st
 (nanoseconds on the client's clock, so a restarted client keeps going up) and a signature over
 ``"secagg-net/v1" || method || client_id || counter || request-without-auth``. The server accepts a
 counter only if it is larger than the last one it saw from that client and within ``max_skew``
-seconds of its own clock, so a captured request can never be replayed.
+seconds of its own clock, so a captured request can never be replayed. With a
+:class:`CounterStore` (the server's SQLite store) each client's last accepted counter is written
+through before the request is served and reloaded at start, so this also holds across restarts.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import struct
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -88,14 +90,29 @@ class ClientIdentity:
         request.auth.signature = self.sign(signed_bytes(method, client_id, counter, body))
 
 
-class RequestVerifier:
-    """Server side: checks signatures against registered keys and rejects replays."""
+class CounterStore(Protocol):
+    """Durable per-client last-accepted counters (implemented by :class:`secagg.net.store.Store`)."""
 
-    def __init__(self, max_skew: float = 60.0) -> None:
+    def last_counters(self) -> dict[int, int]: ...
+
+    def save_counter(self, client_id: int, counter: int) -> None: ...
+
+
+class RequestVerifier:
+    """Server side: checks signatures against registered keys and rejects replays.
+
+    With ``counters`` every accepted client counter is saved there before :meth:`verify` returns
+    (if saving fails the request is refused), and the saved ones are loaded here, so a request
+    captured before a server restart stays refused after it. Registration counters are kept in
+    memory only: replaying a registration just returns the same client id for the same key.
+    """
+
+    def __init__(self, max_skew: float = 60.0, counters: CounterStore | None = None) -> None:
         if not max_skew > 0:
             raise AuthenticationError("max_skew must be > 0 seconds")
         self.max_skew_ns = int(max_skew * 1e9)
-        self._last: dict[int, int] = {}
+        self._counters = counters
+        self._last: dict[Any, int] = dict(counters.last_counters()) if counters is not None else {}
         self._lock = threading.Lock()
 
     def check_fresh(self, key: Any, counter: int) -> None:
@@ -107,6 +124,8 @@ class RequestVerifier:
         with self._lock:
             if counter <= self._last.get(key, 0):
                 raise ReplayError("replayed request: its counter is not larger than the last one seen")
+            if self._counters is not None and isinstance(key, int):
+                self._counters.save_counter(key, counter)  # durable before the request is served
             self._last[key] = counter
 
     def verify(self, method: str, request: Any, public_key: bytes | None) -> int:
@@ -119,7 +138,7 @@ class RequestVerifier:
         body = request_body(request)
         verify(public_key, bytes(auth.signature),
                signed_bytes(method, auth.client_id, auth.counter, body))
-        self.check_fresh(auth.client_id, auth.counter)
+        self.check_fresh(int(auth.client_id), int(auth.counter))
         return int(auth.client_id)
 
     def verify_registration(self, public_key: bytes, enroll_token: bytes, counter: int,

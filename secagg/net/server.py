@@ -55,7 +55,8 @@ class NetServer:
                                          ("grpc.max_send_message_length",
                                           max(limit, 4 * settings.vector_length + (1 << 20)))])
         pb_grpc.add_AggregationServicer_to_server(
-            AggregationService(self.coordinator, RequestVerifier(max_skew), self.logger), self.grpc)
+            AggregationService(self.coordinator, RequestVerifier(max_skew, counters=self.store),
+                               self.logger), self.grpc)
         creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
         self.port = self.grpc.add_secure_port(address, creds)
         if self.port == 0:

@@ -1,5 +1,6 @@
-"""Durable server state in SQLite: run settings, client registry, model versions (the last K),
-round results and rollbacks.
+"""Durable server state in SQLite: run settings, client registry, each client's last accepted
+request counter (replay protection across restarts), model versions (the last K), round results
+and rollbacks.
 
 Every completed (or aborted) round is written in ONE transaction together with the model version
 it produced, so a server killed at any instant either has the round and its model or has neither;
@@ -28,6 +29,9 @@ CREATE TABLE IF NOT EXISTS clients (
     client_id INTEGER PRIMARY KEY AUTOINCREMENT,
     public_key BLOB NOT NULL UNIQUE,
     registered_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (
+    client_id INTEGER PRIMARY KEY,
+    last INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS versions (
     version INTEGER PRIMARY KEY,
     round INTEGER NOT NULL,
@@ -122,6 +126,22 @@ class Store:
         with self._lock:
             return {int(c): bytes(k) for c, k in self._db.execute(
                 "SELECT client_id, public_key FROM clients")}
+
+    # --- replay protection ---------------------------------------------------------------
+    def last_counters(self) -> dict[int, int]:
+        """Each client's last accepted request counter (survives restarts)."""
+        with self._lock:
+            return {int(c): int(n) for c, n in self._db.execute("SELECT client_id, last FROM counters")}
+
+    def save_counter(self, client_id: int, counter: int) -> None:
+        """Durably record ``counter`` as accepted for ``client_id`` (never lowers the stored one).
+
+        One autocommit UPSERT, synced like every other write (``synchronous=FULL``), so once this
+        returns a server restart still refuses every counter up to ``counter``."""
+        with self._lock:
+            self._db.execute("INSERT INTO counters (client_id, last) VALUES (?, ?) "
+                             "ON CONFLICT (client_id) DO UPDATE SET last = MAX(last, excluded.last)",
+                             (client_id, counter))
 
     # --- model versions --------------------------------------------------------------------
     def _insert_version(self, mv: ModelVersion, optimizer: bytes, note: str) -> None:

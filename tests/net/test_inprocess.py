@@ -291,3 +291,45 @@ def test_slow_local_training_is_not_mistaken_for_a_dropout(tmp_path, certs):
         server.stop()
     rec = _rounds(tmp_path / "server.db")[0]
     assert rec.status == "completed" and len(rec.included) == 3
+
+
+def test_replayed_request_is_refused_after_a_server_restart(tmp_path, certs):
+    """The last accepted counter of each client is durable: a request captured before a restart
+    (still well inside the clock window) is refused after it; a fresh one from the client works."""
+    from secagg.net.server import NetServer
+
+    server = start_server(tmp_path, certs, settings(), rounds=None)
+    ch, stub = _stub(certs, server.port)
+    ident = ClientIdentity()
+    try:
+        cid = _register(stub, ident)
+        captured = pb.ModelRequest(version=0)
+        ident.sign_request("GetModel", cid, captured)
+        assert stub.GetModel(captured, timeout=5).version == 1
+        older = pb.ModelRequest(version=0)  # signed earlier than `later`, never sent before the restart
+        ident.sign_request("GetModel", cid, older)
+        later = pb.ModelRequest(version=0)
+        ident.sign_request("GetModel", cid, later)
+        assert stub.GetModel(later, timeout=5).version == 1
+    finally:
+        server.stop()
+        ch.close()
+    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key).start(rounds=None)
+    ch, stub = _stub(certs, again.port)
+    try:
+        for replay in (captured, later, older):  # every counter <= the last accepted one
+            with pytest.raises(grpc.RpcError) as e:
+                stub.GetModel(replay, timeout=5)
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "replayed" in e.value.details()
+            assert abs(replay.auth.counter - time.time_ns()) < 30 * 10**9  # inside the clock window
+        fresh = pb.ModelRequest(version=0)
+        ident.sign_request("GetModel", cid, fresh)
+        assert stub.GetModel(fresh, timeout=5).version == 1
+    finally:
+        again.stop()
+        ch.close()
+    store = Store(tmp_path / "server.db")
+    try:
+        assert store.last_counters() == {cid: fresh.auth.counter}
+    finally:
+        store.close()

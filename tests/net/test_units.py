@@ -162,3 +162,30 @@ def test_dp_parameters_round_trip_and_malformed_ones_are_refused():
                 msgpack.packb({**body, "layout": "modular"}), msgpack.packb({**body, "bits": float("nan")})):
         with pytest.raises(InvalidMessageError):
             params_from_wire(bad)
+
+
+def test_verifier_counters_survive_a_reopened_store_including_an_old_database(tmp_path):
+    db = tmp_path / "old.db"  # a database written before the counters table existed
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    con.commit()
+    con.close()
+    ident = ClientIdentity()
+    first, second = _signed(ident), _signed(ident)
+    store = Store(db)
+    v = RequestVerifier(counters=store)
+    assert v.verify("GetTask", first, ident.public) == 7
+    assert v.verify("GetTask", second, ident.public) == 7
+    store.save_counter(7, first.auth.counter)  # never lowers the stored counter
+    store.close()
+    store = Store(db)
+    try:
+        assert store.last_counters() == {7: second.auth.counter}
+        v = RequestVerifier(counters=store)
+        for replay in (first, second):
+            with pytest.raises(ReplayError):
+                v.verify("GetTask", replay, ident.public)
+        assert v.verify("GetTask", _signed(ident), ident.public) == 7
+        assert RequestVerifier().verify("GetTask", second, ident.public) == 7  # memory-only: no guard
+    finally:
+        store.close()
