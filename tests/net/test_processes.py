@@ -24,7 +24,7 @@ from secagg.rec.server import RecServer  # noqa: E402
 from .conftest import wait_for  # noqa: E402
 from .helpers import check_exact_sums  # noqa: E402
 
-N_CLIENTS = int(os.environ.get("SECAGG_NET_CLIENTS", "8"))
+N_CLIENTS = int(os.environ.get("SECAGG_NET_CLIENTS", "20"))
 FAST = ["--stage-timeout", "8", "--training-timeout", "15", "--liveness-timeout", "2.5"]
 
 

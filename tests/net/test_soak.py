@@ -15,8 +15,8 @@ from .conftest import wait_for  # noqa: E402
 from .helpers import ClientThreads, check_exact_sums  # noqa: E402
 from .test_processes import _log, _rounds  # noqa: E402
 
-CLIENTS = int(os.environ.get("SECAGG_NET_SOAK_CLIENTS", "30"))
-ROUNDS = int(os.environ.get("SECAGG_NET_SOAK_ROUNDS", "8"))
+CLIENTS = int(os.environ.get("SECAGG_NET_SOAK_CLIENTS", "50"))
+ROUNDS = int(os.environ.get("SECAGG_NET_SOAK_ROUNDS", "10"))
 
 
 def _rss_kib(pid: int) -> int:
