@@ -65,6 +65,26 @@ void register_noise(py::module_& m) {
       "n Skellam(variance) int64 values from seed (same integers as secagg.dp.sample_skellam).");
 
   m.def(
+      "_skellam_sample_words",
+      [](double variance, py::array_t<uint64_t, py::array::c_style | py::array::forcecast> words,
+         bool batch) -> py::array {
+        const secagg::SkellamTable table(variance);
+        const size_t n = size_t(words.size());
+        const uint64_t* w = words.data();
+        py::array_t<int64_t> out(static_cast<py::ssize_t>(n));
+        int64_t* o = out.mutable_data();
+        if (batch) {
+          table.sample_words(w, n, o);
+        } else {
+          for (size_t i = 0; i < n; ++i) o[i] = table.sample_word(w[i]);
+        }
+        return std::move(out);
+      },
+      py::arg("variance"), py::arg("words"), py::arg("batch"),
+      "Testing hook: the Skellam(variance) integers of the given PRG words (batch: the vectorized "
+      "sample_words, else the one-word sample_word).");
+
+  m.def(
       "quantize_and_mask_skellam",
       [](const py::handle& update, double clipping_range, const py::handle& quantization_range,
          const py::handle& modulus_range, const py::object& self_seed, const py::sequence& peer_seeds,

@@ -4,7 +4,15 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define SECAGG_NOISE_AVX2 1
+#include <immintrin.h>
+#endif
 
 #include "quantize_source.hpp"
 #include "secagg/errors.hpp"
@@ -67,52 +75,166 @@ SkellamTable::SkellamTable(double v) {
   double acc = 0.0;
   for (int64_t k = 1; k <= w; ++k) acc = acc + t[size_t(k)];
   const double total = t[0] + 2.0 * acc;
-  cdf_.resize(size_t(2 * w + 1));
+  const size_t n = size_t(2 * w + 1);
+  std::vector<double> cdf(n);
   double run = 0.0;
   for (int64_t j = 0; j <= 2 * w; ++j) {
     const int64_t k = j - w < 0 ? w - j : j - w;
     run = run + t[size_t(k)] / total;
-    cdf_[size_t(j)] = run;
+    cdf[size_t(j)] = run;
   }
-  // Guide over the top k bits of the PRG word: slot s holds every word w with w >> (64 - k) == s,
-  // i.e. the uniforms uniform(m) for m = w >> 11 in [s 2^(53-k), (s+1) 2^(53-k) - 1]. The entry
-  // is the answer for the slot's smallest uniform (a lower bound for all of them), flagged when
-  // it is also the answer for the largest one, so the whole slot maps to it (the common case).
+  // lim_[j] = #{m in [0, 2^53) : uniform(m) <= cdf[j]}. A candidate from cdf[j] 2^53 (exact
+  // scaling): below 2^52, m + 0.5 is exact, so the prefix ends at floor(g + 0.5); above, m + 0.5
+  // rounds to even. The candidate is then checked, and if need be moved, with the double
+  // comparison itself, so lim_ is exact whatever the candidate was.
+  constexpr uint64_t kGrid = uint64_t(1) << 53;
+  lim_.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    const double c = cdf[j];
+    const double g = c * 0x1p53;
+    uint64_t l;
+    if (!(g > 0.0)) {
+      l = 0;
+    } else if (g < 0x1p52) {
+      const double f = std::floor(g);
+      l = uint64_t(f) + uint64_t(g - f >= 0.5);
+    } else if (g < 0x1p53) {
+      const uint64_t whole = uint64_t(g);  // g is an integer here
+      l = whole + uint64_t(whole % 2 == 0);
+    } else {
+      l = kGrid;
+    }
+    if (l > 0 && !(uniform((l - 1) << 11) <= c))
+      while (l > 0 && !(uniform((l - 1) << 11) <= c)) --l;
+    else
+      while (l < kGrid && uniform(l << 11) <= c) ++l;
+    lim_[j] = l;
+  }
+#ifdef SECAGG_NOISE_AVX2
+  avx2_ = detail::cpu_has_avx2();
+#endif
   int bits = 1;
-  while ((size_t(1) << bits) < 2 * cdf_.size() && bits < 30) ++bits;
+  while ((size_t(1) << bits) < 2 * n && bits < 30) ++bits;
   guide_bits_ = bits;
+  const int r_bits = 53 - bits;
+  coarse_shift_ = r_bits - 12;
+  offset_mask_ = (uint64_t(1) << r_bits) - 1;
+  last_ = n - 1;
   const size_t g = size_t(1) << bits;
-  guide_.resize(g);
-  size_t j = 0;
-  const size_t n = cdf_.size();
-  for (size_t i = 0; i < g; ++i) {
-    const uint64_t m_lo = uint64_t(i) << (53 - bits), m_hi = ((uint64_t(i) + 1) << (53 - bits)) - 1;
-    const double u_lo = uniform(m_lo << 11), u_hi = uniform(m_hi << 11);
-    while (j + 1 < n && cdf_[j] < u_lo) ++j;
-    const bool whole = cdf_[j] >= u_hi || j + 1 == n;
-    guide_[i] = uint32_t(j) | (whole ? kWhole : 0u);
+  // cnt[s] = #{j : lim_[j] <= s 2^R} (slot s starts at m = s 2^R), s = 0..g, by counting each
+  // threshold at its first slot start ceil(lim_[j] / 2^R) and summing: no data-dependent branch.
+  guide_.assign(g + 1, 0u);
+  for (size_t j = 0; j < n; ++j) ++guide_[size_t((lim_[j] + offset_mask_) >> r_bits)];
+  uint32_t acc_count = 0;
+  for (size_t s = 0; s <= g; ++s) acc_count = guide_[s] += acc_count;
+  // Slot s holds the thresholds j in [cnt[s], cnt[s + 1]) (lim_[j] in (start, next start]).
+  for (size_t s = 0; s < g; ++s) {  // selects, not branches: d is irregular near the mode
+    const size_t j0 = guide_[s], d = guide_[s + 1] - j0;
+    const size_t jc = std::min(j0, last_);
+    const uint64_t off = lim_[jc] - (uint64_t(s) << r_bits);  // used only when d == 1
+    const uint32_t code = uint32_t(std::min<uint64_t>(off >> coarse_shift_, 4095));
+    // one answer (d == 0, or the only threshold leads past the last entry): code 4095
+    const bool one = d == 0 || (d == 1 && j0 == last_);
+    const uint32_t hi = one ? (4095u << kIndexBits) : d == 1 ? (code << kIndexBits) : kSlow;
+    guide_[s] = uint32_t(jc) | hi;
   }
-  last_ = cdf_.size() - 1;
-  // two sentinels above any u, so the first two scan steps need no bounds check
-  cdf_.push_back(2.0);
-  cdf_.push_back(2.0);
+  guide_.pop_back();
 }
 
-int64_t SkellamTable::sample_word(uint64_t w) const {
-  const uint32_t e = guide_[size_t(w >> (64 - guide_bits_))];
-  if (e & kWhole) return int64_t(e & ~kWhole) - width_;
-  const double u = uniform(w);
-  const double* cdf = cdf_.data();
-  size_t j = e;
-  // Usually 0-2 steps: two branch-free ones (sentinels end the table), then a loop for the rare
-  // longer scans; the result is clamped to the last real entry.
-  j += size_t(cdf[j] < u);
-  j += size_t(cdf[j] < u);
-  while (cdf[j] < u && j < last_) ++j;
+int64_t SkellamTable::sample_slow(uint64_t m, uint32_t j0) const {
+  const size_t j = size_t(std::upper_bound(lim_.begin() + j0, lim_.end(), m) - lim_.begin());
   return int64_t(std::min(j, last_)) - width_;
 }
 
+int64_t SkellamTable::sample_word(uint64_t w) const {
+  const uint64_t m = w >> 11;
+  const uint32_t e = guide_[size_t(w >> (64 - guide_bits_))];
+  const uint32_t j0 = e & kIndexMask, code = e >> kIndexBits;  // code includes kSlow's bit
+  const uint32_t top = uint32_t((m & offset_mask_) >> coarse_shift_);
+  // slow: slots holding several thresholds (< 1% of the mass: the tails) and 1 word in 4096
+  if (top == code || code > 4095u) return sample_slow(m, j0);
+  return int64_t(j0 + uint32_t(top > code)) - width_;
+}
+
+void SkellamTable::sample_words(const uint64_t* w, size_t n, int64_t* out) const {
+  // sample_word with the table's fields in locals (the stores to out cannot alias them).
+  const uint32_t* guide = guide_.data();
+  const int gshift = 64 - guide_bits_, cshift = coarse_shift_;
+  const uint64_t omask = offset_mask_;
+  const int64_t width = width_;
+  size_t i = 0;
+#ifdef SECAGG_NOISE_AVX2
+  if (avx2_) i = sample_words_avx2(w, n, out);
+#endif
+  for (; i < n; ++i) {
+    const uint64_t m = w[i] >> 11;
+    const uint32_t e = guide[size_t(w[i] >> gshift)];
+    const uint32_t j0 = e & kIndexMask, code = e >> kIndexBits;
+    const uint32_t top = uint32_t((m & omask) >> cshift);
+    out[i] = (top == code || code > 4095u) ? sample_slow(m, j0)
+                                            : int64_t(j0 + uint32_t(top > code)) - width;
+  }
+}
+
+#ifdef SECAGG_NOISE_AVX2
+// Four words at a time: the guide entries loaded into one vector, the coarse comparison in 32-bit
+// lanes; a group with a slow element is redone by the scalar code. Returns how many were done.
+__attribute__((target("avx2"))) size_t SkellamTable::sample_words_avx2(const uint64_t* w, size_t n,
+                                                                      int64_t* out) const {
+  const int* guide = reinterpret_cast<const int*>(guide_.data());
+  const int gshift = 64 - guide_bits_;
+  const __m128i bits = _mm_cvtsi32_si128(guide_bits_);
+  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);  // low halves of 64-bit lanes
+  const __m128i index_mask = _mm_set1_epi32(int(kIndexMask));
+  const __m128i max_code = _mm_set1_epi32(4095);
+  const __m128i width = _mm_set1_epi32(int(width_));  // W < 2^18
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+    // four scalar loads: measured faster than vpgatherqd on Zen 3
+    const __m128i e = _mm_setr_epi32(guide[w[i] >> gshift], guide[w[i + 1] >> gshift],
+                                     guide[w[i + 2] >> gshift], guide[w[i + 3] >> gshift]);
+    // top 12 bits of the in-slot offset: bits [52 - B, 64 - B) of w
+    const __m256i top64 = _mm256_srli_epi64(_mm256_sll_epi64(x, bits), 52);
+    const __m128i top = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(top64, pick));
+    const __m128i code = _mm_srli_epi32(e, kIndexBits);  // includes kSlow's bit (> 4095)
+    const __m128i slow = _mm_or_si128(_mm_cmpeq_epi32(code, top), _mm_cmpgt_epi32(code, max_code));
+    if (_mm_movemask_epi8(slow)) {
+      for (size_t k = i; k < i + 4; ++k) out[k] = sample_word(w[k]);
+      continue;
+    }
+    // j0 + (top > code) - W: cmpgt gives -1 where true
+    const __m128i j0 = _mm_and_si128(e, index_mask);
+    const __m128i r = _mm_sub_epi32(_mm_sub_epi32(j0, _mm_cmpgt_epi32(top, code)), width);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepi32_epi64(r));
+  }
+  return i;
+}
+#endif
+
 namespace {
+
+// The table of `variance`, shared by the calls that use it: every client of a round, and every
+// round, draws with the same variance, and building the table costs about as much as sampling
+// 10^5 elements at variance 10^5. The last few tables are kept (a table is immutable).
+std::shared_ptr<const SkellamTable> cached_table(double variance) {
+  static std::mutex mu;
+  static std::vector<std::pair<double, std::shared_ptr<const SkellamTable>>> cache;
+  constexpr size_t kKeep = 4;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t i = 0; i < cache.size(); ++i)
+      if (cache[i].first == variance) {
+        std::rotate(cache.begin(), cache.begin() + i, cache.begin() + i + 1);  // most recent first
+        return cache.front().second;
+      }
+  }
+  auto table = std::make_shared<const SkellamTable>(variance);  // built outside the lock
+  std::lock_guard<std::mutex> lock(mu);
+  cache.insert(cache.begin(), {variance, table});
+  if (cache.size() > kKeep) cache.pop_back();
+  return table;
+}
 
 // The Noise policy of noise.hpp: Skellam noise added mod R to each quantized element.
 class SkellamNoise {
@@ -121,7 +243,7 @@ class SkellamNoise {
 
   SkellamNoise(const Seed& noise_seed, double variance, Backend be) : be_(be) {
     if (variance > 0.0) {
-      table_ = std::make_shared<const SkellamTable>(variance);
+      table_ = cached_table(variance);
       const Seed stream = dp_sub_seed(noise_seed, "skellam", 0);
       key_ = std::make_shared<const AesKey>(derive_prg_key(stream.data()));
     }
@@ -139,7 +261,7 @@ class SkellamNoise {
     for (size_t b = lo; b < hi; b += kChunk) {
       const size_t e = std::min(hi, b + kChunk), n = e - b;
       words(be_, *key_, b, e, w);
-      for (size_t i = 0; i < n; ++i) noise[b - lo + i] = t.sample_word(w[i]);
+      t.sample_words(w, n, noise + (b - lo));
     }
   }
 

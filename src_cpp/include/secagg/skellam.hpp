@@ -32,15 +32,36 @@ class SkellamTable {
   // The smallest k in [-W, W] with u <= cdf(k) (W if none), for the uniform
   // u = ((w >> 11) + 0.5) * 2^-53 of the PRG word w.
   int64_t sample_word(uint64_t w) const;
+  // out[i] = sample_word(w[i]) for i < n.
+  void sample_words(const uint64_t* w, size_t n, int64_t* out) const;
   int64_t width() const { return width_; }
 
  private:
+  // Integer form of the inversion: u(m) = (m + 0.5) 2^-53 is non-decreasing in m = w >> 11, so
+  // {m : u(m) <= cdf(k)} is a prefix [0, lim_[j]) of the 53-bit grid (lim_ settled by the double
+  // comparison itself at the prefix's end, so no rounding argument is needed), and the answer for m
+  // is #{j : lim_[j] <= m} (clamped to the last entry) -- the same integer as the double search.
+  //
+  // Guide over the top guide_bits_ bits of m (slot s, offset r = m mod 2^R, R = 53 - guide_bits_):
+  // per slot a 32-bit entry j0 (low kIndexBits: #{j : lim_[j] <= slot start}) | code << kIndexBits.
+  // code < 2^12: the slot holds at most one threshold, at offset b; code = top 12 bits of b
+  // (4095 when there is none). The answer is j0 + (top12(r) > code) unless top12(r) == code, when
+  // the exact comparison decides. kSlow (bit 31): several thresholds in the slot, exact search.
+  static constexpr int kIndexBits = 19;
+  static constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+  static constexpr uint32_t kSlow = 0x80000000u;
+  int64_t sample_slow(uint64_t m, uint32_t j0) const;
+  size_t sample_words_avx2(const uint64_t* w, size_t n, int64_t* out) const;  // x86-64 only
+
+  bool avx2_ = false;            // sample_words may use AVX2 (checked at run time)
+
   int64_t width_ = 0;
-  static constexpr uint32_t kWhole = 0x80000000u;  // flag: the whole guide slot maps to the entry
-  size_t last_ = 0;              // index of the last real entry of cdf_
+  size_t last_ = 0;              // index of the last real entry of the table
   int guide_bits_ = 1;           // the guide has 2^guide_bits_ slots (>= 2 (2W + 1))
-  std::vector<double> cdf_;      // 2W + 1 entries, then two sentinels (2.0)
-  std::vector<uint32_t> guide_;  // per slot: answer for its smallest uniform (| kWhole)
+  int coarse_shift_ = 0;         // R - 12: top12(r) = r >> coarse_shift_
+  uint64_t offset_mask_ = 0;     // 2^R - 1
+  std::vector<uint64_t> lim_;    // 2W + 1 entries (see above)
+  std::vector<uint32_t> guide_;  // 2^guide_bits_ entries
 };
 
 // out[0..n) = n Skellam(variance) integers from `seed` (the Python sample_skellam contract).
