@@ -1,13 +1,15 @@
 """Client authentication on the wire: Ed25519-signed requests with replay protection.
 
 A client registers its Ed25519 public key once (proving possession by signing the registration);
-every later request carries :class:`Auth`: its client id, a counter that must strictly increase
+every later request carries :class:`Auth`: its client id, a counter that strictly increases
 (nanoseconds on the client's clock, so a restarted client keeps going up) and a signature over
-``"secagg-net/v1" || method || client_id || counter || request-without-auth``. The server accepts a
-counter only if it is larger than the last one it saw from that client and within ``max_skew``
-seconds of its own clock, so a captured request can never be replayed. With a
-:class:`CounterStore` (the server's SQLite store) each client's last accepted counter is written
-through before the request is served and reloaded at start, so this also holds across restarts.
+``"secagg-net/v1" || method || client_id || counter || request-without-auth``. The server keeps an
+anti-replay window per client, as IPsec does (RFC 4303, section 3.4.3): a counter is accepted once,
+if it is within ``max_skew`` seconds of the server clock and newer than ``highest - window`` (the
+client's concurrent requests, e.g. a poll and a submit, may arrive out of order); any counter seen
+before, or older than the window, is a replay. With a :class:`CounterStore` (the server's SQLite
+store) each client's highest accepted counter is written through before the request is served and
+reloaded at start as a hard floor, so a request captured before a restart stays refused after it.
 """
 
 from __future__ import annotations
@@ -107,12 +109,21 @@ class RequestVerifier:
     memory only: replaying a registration just returns the same client id for the same key.
     """
 
-    def __init__(self, max_skew: float = 60.0, counters: CounterStore | None = None) -> None:
+    def __init__(self, max_skew: float = 60.0, counters: CounterStore | None = None,
+                 window: float = 10.0) -> None:
         if not max_skew > 0:
             raise AuthenticationError("max_skew must be > 0 seconds")
+        if not 0 <= window <= max_skew:
+            raise AuthenticationError("the replay window must be in [0, max_skew] seconds")
         self.max_skew_ns = int(max_skew * 1e9)
+        self.window_ns = int(window * 1e9)
         self._counters = counters
-        self._last: dict[Any, int] = dict(counters.last_counters()) if counters is not None else {}
+        # Per key: every counter <= floor is refused; counters above it that were accepted are
+        # remembered in `seen` (pruned as the floor rises); `highest` is the largest accepted one.
+        restored = dict(counters.last_counters()) if counters is not None else {}
+        self._floor: dict[Any, int] = dict(restored)
+        self._highest: dict[Any, int] = dict(restored)
+        self._seen: dict[Any, set[int]] = {}
         self._lock = threading.Lock()
 
     def check_fresh(self, key: Any, counter: int) -> None:
@@ -122,11 +133,19 @@ class RequestVerifier:
             raise ReplayError(f"request counter is more than {self.max_skew_ns / 1e9:.0f} s away from "
                               "the server clock (stale or replayed request; check the client's clock)")
         with self._lock:
-            if counter <= self._last.get(key, 0):
-                raise ReplayError("replayed request: its counter is not larger than the last one seen")
-            if self._counters is not None and isinstance(key, int):
-                self._counters.save_counter(key, counter)  # durable before the request is served
-            self._last[key] = counter
+            seen = self._seen.setdefault(key, set())
+            if counter <= self._floor.get(key, 0) or counter in seen:
+                raise ReplayError("replayed request: its counter was already used or is older than "
+                                  "the replay window")
+            highest = max(counter, self._highest.get(key, 0))
+            if self._counters is not None and isinstance(key, int) and highest > self._highest.get(key, 0):
+                self._counters.save_counter(key, highest)  # durable before the request is served
+            self._highest[key] = highest
+            seen.add(counter)
+            floor = max(self._floor.get(key, 0), highest - self.window_ns)
+            if floor > self._floor.get(key, 0):
+                self._floor[key] = floor
+                seen.difference_update([c for c in seen if c <= floor])
 
     def verify(self, method: str, request: Any, public_key: bytes | None) -> int:
         """Verify ``request.auth``; returns the authenticated client id."""

@@ -34,6 +34,26 @@ def test_signed_request_verifies_once():
         v.verify("GetTask", req, ident.public)
 
 
+def test_concurrent_requests_arriving_out_of_order_are_accepted_once():
+    ident = ClientIdentity()
+    v = RequestVerifier(window=10)
+    early, late = _signed(ident), _signed(ident)  # e.g. a poll and a submit from two threads
+    assert v.verify("GetTask", late, ident.public) == 7
+    assert v.verify("GetTask", early, ident.public) == 7  # older counter, inside the window
+    for replay in (early, late):
+        with pytest.raises(ReplayError, match="replayed"):
+            v.verify("GetTask", replay, ident.public)
+
+
+def test_counters_older_than_the_window_are_refused():
+    ident = ClientIdentity()
+    v = RequestVerifier(window=0)  # strict ordering
+    early, late = _signed(ident), _signed(ident)
+    assert v.verify("GetTask", late, ident.public) == 7
+    with pytest.raises(ReplayError, match="replay window"):
+        v.verify("GetTask", early, ident.public)
+
+
 @pytest.mark.parametrize("change", ["body", "method", "client", "key", "unsigned"])
 def test_tampered_request_is_refused(change):
     ident = ClientIdentity()
