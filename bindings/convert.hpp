@@ -11,6 +11,7 @@
 #include "secagg/errors.hpp"
 #include "secagg/modulus.hpp"
 #include "secagg/prg.hpp"
+#include "secagg/quantize_mask.hpp"
 
 namespace secagg_bindings {
 namespace py = pybind11;
@@ -89,6 +90,31 @@ inline py::array as_array(const py::handle& h, const std::string& what) {
   if (!py::isinstance<py::array>(h))
     throw Error(ErrorCode::kDType, what + " must be a numpy array");
   return py::reinterpret_borrow<py::array>(h);
+}
+
+// quantization_range (a Python int in [2, 2**53 + 1]) and clipping_range as a validated config.
+inline secagg::QuantizeConfig to_quantize_config(double clipping_range, const py::handle& q) {
+  if (!PyLong_Check(q.ptr()) || PyBool_Check(q.ptr()))
+    throw Error(ErrorCode::kConfig, "quantization_range must be an int");
+  py::object qm1 = q - py::int_(1);
+  unsigned long long v = PyLong_AsUnsignedLongLong(qm1.ptr());
+  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    PyErr_Clear();
+    throw Error(ErrorCode::kConfig, "quantization_range must be in [2, 2**53 + 1]");
+  }
+  secagg::QuantizeConfig cfg{clipping_range, v};
+  secagg::validate_quantize_config(cfg);
+  return cfg;
+}
+
+// Calls fn(const F* data, size_t d) with the update's exact float type (float32 or float64).
+template <class Fn>
+inline auto with_update(const py::handle& update, Fn&& fn) {
+  py::array a = as_array(update, "update");
+  if (has_dtype<float>(a)) return fn(vector_data<float>(a, "update"), size_t(a.size()));
+  if (has_dtype<double>(a)) return fn(vector_data<double>(a, "update"), size_t(a.size()));
+  throw Error(ErrorCode::kDType, "update has dtype " + std::string(py::str(a.dtype())) +
+                                     "; expected float32 or float64");
 }
 
 }  // namespace secagg_bindings

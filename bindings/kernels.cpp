@@ -13,30 +13,6 @@
 namespace secagg_bindings {
 namespace {
 
-secagg::QuantizeConfig to_quantize_config(double clipping_range, const py::handle& q) {
-  if (!PyLong_Check(q.ptr()) || PyBool_Check(q.ptr()))
-    throw Error(ErrorCode::kConfig, "quantization_range must be an int");
-  py::object qm1 = q - py::int_(1);
-  unsigned long long v = PyLong_AsUnsignedLongLong(qm1.ptr());
-  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-    PyErr_Clear();
-    throw Error(ErrorCode::kConfig, "quantization_range must be in [2, 2**53 + 1]");
-  }
-  secagg::QuantizeConfig cfg{clipping_range, v};
-  secagg::validate_quantize_config(cfg);
-  return cfg;
-}
-
-// Calls fn(const F* data) with the update's exact float type.
-template <class Fn>
-auto with_update(const py::handle& update, Fn&& fn) {
-  py::array a = as_array(update, "update");
-  if (has_dtype<float>(a)) return fn(vector_data<float>(a, "update"), size_t(a.size()));
-  if (has_dtype<double>(a)) return fn(vector_data<double>(a, "update"), size_t(a.size()));
-  throw Error(ErrorCode::kDType, "update has dtype " + std::string(py::str(a.dtype())) +
-                                     "; expected float32 or float64");
-}
-
 template <class T>
 py::array_t<T> new_vector(size_t d) {
   return py::array_t<T>(static_cast<py::ssize_t>(d));

@@ -12,20 +12,6 @@
 namespace secagg_bindings {
 namespace {
 
-secagg::QuantizeConfig noise_quantize_config(double clipping_range, const py::handle& q) {
-  if (!PyLong_Check(q.ptr()) || PyBool_Check(q.ptr()))
-    throw Error(ErrorCode::kConfig, "quantization_range must be an int");
-  py::object qm1 = q - py::int_(1);
-  unsigned long long v = PyLong_AsUnsignedLongLong(qm1.ptr());
-  if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-    PyErr_Clear();
-    throw Error(ErrorCode::kConfig, "quantization_range must be in [2, 2**53 + 1]");
-  }
-  secagg::QuantizeConfig cfg{clipping_range, v};
-  secagg::validate_quantize_config(cfg);
-  return cfg;
-}
-
 template <class F>
 py::array run_noisy(const F* x, size_t d, const secagg::QuantizeConfig& cfg, const secagg::Modulus& mod,
                     const secagg::Seed* self, const std::vector<secagg::Seed>& peers,
@@ -90,7 +76,7 @@ void register_noise(py::module_& m) {
          const py::handle& modulus_range, const py::object& self_seed, const py::sequence& peer_seeds,
          const py::sequence& peer_signs, const py::handle& rounding_seed, const py::handle& noise_seed,
          double variance, unsigned threads) -> py::array {
-        auto cfg = noise_quantize_config(clipping_range, quantization_range);
+        auto cfg = to_quantize_config(clipping_range, quantization_range);
         secagg::Modulus mod = to_modulus(modulus_range);
         if (peer_seeds.size() != peer_signs.size())
           throw Error(ErrorCode::kShape, "peer_seeds and peer_signs must have the same length");
@@ -101,16 +87,10 @@ void register_noise(py::module_& m) {
         if (has_self) self = to_seed(self_seed, "self_seed");
         secagg::Seed rs = to_seed(rounding_seed, "rounding_seed");
         secagg::Seed ns = to_seed(noise_seed, "noise_seed");
-        py::array a = as_array(update, "update");
         const secagg::Seed* sp = has_self ? &self : nullptr;
-        if (has_dtype<float>(a))
-          return run_noisy(vector_data<float>(a, "update"), size_t(a.size()), cfg, mod, sp, peers,
-                           signs, rs, ns, variance, threads);
-        if (has_dtype<double>(a))
-          return run_noisy(vector_data<double>(a, "update"), size_t(a.size()), cfg, mod, sp, peers,
-                           signs, rs, ns, variance, threads);
-        throw Error(ErrorCode::kDType, "update has dtype " + std::string(py::str(a.dtype())) +
-                                           "; expected float32 or float64");
+        return with_update(update, [&](auto* x, size_t d) -> py::array {
+          return run_noisy(x, d, cfg, mod, sp, peers, signs, rs, ns, variance, threads);
+        });
       },
       py::arg("update"), py::arg("clipping_range"), py::arg("quantization_range"),
       py::arg("modulus_range"), py::arg("self_seed"), py::arg("peer_seeds"), py::arg("peer_signs"),
