@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from ..errors import DependencyError
+from ..errors import DependencyError, HEError
 
 INSTALL_HINT = 'pip install "secagg[he]"'
 
@@ -21,3 +21,15 @@ def require_tenseal() -> ModuleType:
             f"the homomorphic-encryption aggregators need TenSEAL, which is not installed "
             f"({exc}); install it with: {INSTALL_HINT}"
         ) from exc
+
+
+def load_public_context(public_context: bytes, *, n_threads: int | None, role: str) -> object:
+    """Load a serialized TenSEAL context for ``role`` ("client", "server"); refuse a secret key."""
+    ts = require_tenseal()
+    try:
+        context = ts.context_from(bytes(public_context), n_threads=n_threads)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise HEError(f"public context bytes do not load: {exc}") from None
+    if context.has_secret_key():
+        raise HEError(f"{role} must receive the public context, never the secret key")
+    return context

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import HEError
-from ._tenseal import require_tenseal
+from ._tenseal import load_public_context
 from .packing import split
 from .schemes import Scheme
 from .wire import Upload, fingerprint
@@ -19,13 +18,7 @@ class Client:
     """
 
     def __init__(self, scheme: Scheme, public_context: bytes, *, n_threads: int | None = None):
-        ts = require_tenseal()
-        try:
-            self._context = ts.context_from(bytes(public_context), n_threads=n_threads)
-        except (ValueError, RuntimeError, TypeError) as exc:
-            raise HEError(f"public context bytes do not load: {exc}") from None
-        if self._context.has_secret_key():
-            raise HEError("a client must receive the public context, never the secret key")
+        self._context = load_public_context(public_context, n_threads=n_threads, role="a client")
         self.scheme = scheme
         self.key_id = fingerprint(bytes(public_context))
 

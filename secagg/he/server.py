@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import (CiphertextError, HEError, KeyMismatchError, ProtocolError, ReplayError,
                       ThresholdError)
-from ._tenseal import require_tenseal
+from ._tenseal import load_public_context
 from .packing import chunk_lengths
 from .schemes import Scheme
 from .wire import EncryptedAggregate, fingerprint, parse_upload
@@ -30,13 +30,7 @@ class Server:
 
     def __init__(self, scheme: Scheme, public_context: bytes, *, dim: int, round_tag: int,
                  n_threads: int | None = None) -> None:
-        ts = require_tenseal()
-        try:
-            self._context = ts.context_from(bytes(public_context), n_threads=n_threads)
-        except (ValueError, RuntimeError, TypeError) as exc:
-            raise HEError(f"public context bytes do not load: {exc}") from None
-        if self._context.has_secret_key():
-            raise HEError("the server must receive the public context, never the secret key")
+        self._context = load_public_context(public_context, n_threads=n_threads, role="the server")
         self.scheme = scheme
         self.key_id = fingerprint(bytes(public_context))
         self.dim = dim
