@@ -89,6 +89,9 @@ class Aggregator(abc.ABC):
         than its threshold) raises :class:`secagg.errors.ThresholdError`.
         """
 
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
+        """Release what the aggregator holds between rounds (e.g. worker processes)."""
+
 
 def validate_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], np.ndarray]:
     """Check a round's updates and stack them: returns (sorted client ids, float64 matrix)."""

@@ -49,6 +49,10 @@ class DependencyError(SecAggError, ImportError):
     """An optional dependency is missing; the message says how to install it."""
 
 
+class WorkerError(SecAggError, RuntimeError):
+    """A worker process of a :class:`~secagg.client_pool.ClientPool` died or failed."""
+
+
 # --- secret sharing ----------------------------------------------------------------------
 class ShamirError(SecAggError, ValueError):
     """Shares are invalid, inconsistent, duplicated or too few to reconstruct."""
@@ -92,6 +96,14 @@ class ThresholdError(ProtocolError):
         self.stage = stage
         self.survivors = survivors
         self.threshold = threshold
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]  # keyword-only fields survive pickling
+        return _rebuild_threshold_error, (str(self), self.stage, self.survivors, self.threshold)
+
+
+def _rebuild_threshold_error(message: str, stage: str | None, survivors: int | None,
+                             threshold: int | None) -> ThresholdError:
+    return ThresholdError(message, stage=stage, survivors=survivors, threshold=threshold)
 
 
 class AbortedError(ProtocolError):

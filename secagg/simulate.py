@@ -8,12 +8,13 @@ the time spent in client and server code is measured separately.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .aggregator import DropoutSchedule, Stage
+from .client_pool import ClientPool, ClientSpec, Outcome
 from .crypto import IdentityKey
 from .errors import ConfigError, DTypeError, InputError, SecAggError, ShapeError
 from .protocol.client import SecAggClient
@@ -74,6 +75,37 @@ def _inputs(inputs: Mapping[int, np.ndarray]) -> tuple[list[int], dict[int, np.n
     return [int(c) for c in ids], arrays, INPUT_FLOAT if kinds == {"f"} else INPUT_QUANTIZED
 
 
+Deliver = Callable[[list[tuple[int, bytes]]], Iterator[Outcome]]
+
+
+def _clients(ids: list[int], arrays: dict[int, np.ndarray], seeds: dict[int, bytes],
+             plans: dict[int, NoisePlan], active: bool, pool: ClientPool | None
+             ) -> tuple[Deliver, Callable[[], None], dict[int, bytes]]:
+    """The session's clients, in process or in ``pool``'s workers: (deliver, finish, registry)."""
+    if pool is not None:
+        specs = {cid: ClientSpec(arrays[cid], seeds.get(cid), plans.get(cid)) for cid in ids}
+        registry = pool.begin(specs, identities=active)
+        return pool.handle, pool.end, registry
+    identities = {cid: IdentityKey() for cid in ids} if active else {}
+    registry = {cid: k.public for cid, k in identities.items()}
+    clients = {cid: SecAggClient(cid, arrays[cid], rounding_seed=seeds.get(cid),
+                                 identity=identities.get(cid), identity_registry=registry,
+                                 noise=plans.get(cid))
+               for cid in ids}
+
+    def deliver(requests: list[tuple[int, bytes]]) -> Iterator[Outcome]:
+        for cid, request in requests:
+            t0, c0 = time.perf_counter(), time.process_time()
+            reply, error = None, None
+            try:
+                reply = clients[cid].handle(request)
+            except SecAggError as exc:
+                error = exc
+            yield Outcome(cid, reply, error, time.perf_counter() - t0, time.process_time() - c0)
+
+    return deliver, lambda: None, registry
+
+
 def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
              threat_model: str = "honest-but-curious", dropouts: DropoutSchedule | None = None,
              clipping_range: float = 1.0, quantization_range: int = 2**16,
@@ -81,7 +113,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
              dropout_fraction: float = 0.1, num_neighbors: int | None = None,
              threshold: int | None = None, rounding_seeds: Mapping[int, bytes] | None = None,
              graph_seed: bytes | None = None, tamper: Tamper | None = None,
-             noise_plans: Mapping[int, NoisePlan] | None = None) -> SimulationResult:
+             noise_plans: Mapping[int, NoisePlan] | None = None,
+             pool: ClientPool | None = None) -> SimulationResult:
     """Aggregate ``inputs`` (client id -> float update, or unsigned vector already quantized to
     [0, quantization_range)) with SecAgg (``"secagg"``, complete graph) or SecAgg+ (``"secagg+"``,
     Harary graph; k and t from :func:`~secagg.protocol.params.find_parameters` unless overridden).
@@ -90,7 +123,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     tests; by default both come from the OS CSPRNG. ``noise_plans`` (client id ->
     :class:`~secagg.protocol.config.NoisePlan`) makes those clients add their secret integer DP
     noise inside the fused native kernel, in the same pass as the masks. ``tamper`` lets tests
-    play a malicious network or server. Raises :class:`~secagg.errors.ThresholdError` when fewer
+    play a malicious network or server. ``pool`` (a :class:`~secagg.client_pool.ClientPool`) runs
+    the clients in its worker processes instead of this one; the result is the same. Raises :class:`~secagg.errors.ThresholdError` when fewer
     than the threshold remain at a stage.
     """
     if protocol not in PROTOCOLS:
@@ -123,13 +157,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     if plans and input_kind == INPUT_QUANTIZED and q > MAX_NOISY_QUANTIZATION:
         raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= 2**52, "
                           f"got {q}")
-    identities = {cid: IdentityKey() for cid in ids} if config.active else {}
-    registry = {cid: k.public for cid, k in identities.items()}
     seeds = dict(rounding_seeds or {})
-    clients = {cid: SecAggClient(cid, arrays[cid], rounding_seed=seeds.get(cid),
-                                 identity=identities.get(cid), identity_registry=registry,
-                                 noise=plans.get(cid))
-               for cid in ids}
+    deliver, finish, registry = _clients(ids, arrays, seeds, plans, config.active, pool)
     server = SecAggServer(config, identity_registry=registry)
     sent = {cid: {s.name: 0 for s in Stage} for cid in ids}
     received = {cid: {s.name: 0 for s in Stage} for cid in ids}
@@ -139,57 +168,62 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     server_time = server_cpu = 0.0
     client_cpu = 0.0
 
-    t0, c0 = time.perf_counter(), time.process_time()
-    requests = server.start()
-    server_time += time.perf_counter() - t0
-    server_cpu += time.process_time() - c0
-    while requests:
-        stage = server.stage
-        for cid, request in requests.items():
-            gone = schedule.get(cid)
-            if (gone is not None and gone <= stage) or cid in errors:
-                continue
-            if tamper is not None:
-                request = tamper(stage, "request", cid, request)
-                if request is None:
+    try:
+        t0, c0 = time.perf_counter(), time.process_time()
+        requests = server.start()
+        server_time += time.perf_counter() - t0
+        server_cpu += time.process_time() - c0
+        while requests:
+            stage = server.stage
+            outgoing = []
+            for cid, request in requests.items():
+                gone = schedule.get(cid)
+                if (gone is not None and gone <= stage) or cid in errors:
                     continue
-            received[cid][stage.name] += len(request)
-            t0, c0 = time.perf_counter(), time.process_time()
-            try:
-                reply = clients[cid].handle(request)
-            except SecAggError as exc:
-                errors[cid] = exc
-                continue
-            finally:
-                client_time[cid] += time.perf_counter() - t0
-                client_cpu += time.process_time() - c0
-            if reply is None:
-                continue
-            if tamper is not None:
-                reply = tamper(stage, "reply", cid, reply)
+                if tamper is not None:
+                    request = tamper(stage, "request", cid, request)
+                    if request is None:
+                        continue
+                received[cid][stage.name] += len(request)
+                outgoing.append((cid, request))
+            for outcome in deliver(outgoing):
+                cid = outcome.client_id
+                client_time[cid] += outcome.seconds
+                client_cpu += outcome.cpu_seconds
+                if outcome.error is not None:
+                    errors[cid] = outcome.error
+                    continue
+                reply = outcome.reply
                 if reply is None:
                     continue
-            sent[cid][stage.name] += len(reply)
+                if tamper is not None:
+                    reply = tamper(stage, "reply", cid, reply)
+                    if reply is None:
+                        continue
+                sent[cid][stage.name] += len(reply)
+                t0, c0 = time.perf_counter(), time.process_time()
+                try:
+                    server.receive(cid, reply)
+                except SecAggError as exc:
+                    rejected[cid] = exc
+                finally:
+                    server_time += time.perf_counter() - t0
+                    server_cpu += time.process_time() - c0
             t0, c0 = time.perf_counter(), time.process_time()
             try:
-                server.receive(cid, reply)
+                requests = server.advance()
             except SecAggError as exc:
-                rejected[cid] = exc
+                # tell every client still taking part, so none keeps secrets waiting for a next round
+                notices = [(cid, message) for cid, message in server.abort(str(exc)).items()
+                           if cid not in errors and (schedule.get(cid) is None or schedule[cid] > stage)]
+                for _ in deliver(notices):
+                    pass
+                raise
             finally:
                 server_time += time.perf_counter() - t0
                 server_cpu += time.process_time() - c0
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            requests = server.advance()
-        except SecAggError as exc:
-            # tell every client still taking part, so none keeps secrets waiting for a next round
-            for cid, message in server.abort(str(exc)).items():
-                if cid not in errors and (schedule.get(cid) is None or schedule[cid] > stage):
-                    clients[cid].handle(message)
-            raise
-        finally:
-            server_time += time.perf_counter() - t0
-            server_cpu += time.process_time() - c0
+    finally:
+        finish()
     assert server.result is not None
     result = server.result
     total = None

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, contributes, validate_updates
+from ..client_pool import LazyPool
 from ..errors import ConfigError, ShapeError, ThresholdError
 from ..masking import sum_masked
 from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
@@ -77,10 +78,16 @@ class DPAggregator(Aggregator):
         self.backend = backend
         self.session_seed = randomness.fresh_seed() if session_seed is None else session_seed
         self.seed_source = seed_source or _fresh
+        # workers > 1: the protocol's simulated clients run in worker processes (secagg/secagg+)
+        self._pool = LazyPool(protocol_options.pop("workers", 1))
         self.protocol_options = protocol_options
         self.ledger = PrivacyLedger(plan.config.target_delta, plan.config.accountant)
         self.name = f"dp-{backend}"
         self.last_epsilon = 0.0
+
+    def close(self) -> None:
+        """Stop the protocol's worker processes, if any."""
+        self._pool.close()
 
     # --- one client ---------------------------------------------------------------------
     def _client_masked(self, codec: RoundCodec, cid: int, others: list[int], x: np.ndarray,
@@ -137,7 +144,7 @@ class DPAggregator(Aggregator):
             t1 = time.perf_counter()
             res = simulate(inputs, protocol=self.backend, dropouts=dropouts,
                            quantization_range=2 * p.offset + 1, modulus_range=p.modulus,
-                           noise_plans=plans, **self.protocol_options)
+                           noise_plans=plans, pool=self._pool.get(), **self.protocol_options)
             included = frozenset(res.included)
             total = res.quantized_sum.astype(np.uint64) - np.uint64(len(included) * p.offset)
             sent, received = res.bytes_sent, res.bytes_received
@@ -177,7 +184,7 @@ def make_dp_aggregator(base_name: str, config: DPConfig, dim: int, **options: An
 
     ``options``: ``session_seed``, ``seed_source`` (tests), and for ``secagg``/``secagg+`` any
     :func:`secagg.simulate` option (``corrupt_fraction``, ``dropout_fraction``,
-    ``num_neighbors``, ``threshold``, ``threat_model``).
+    ``num_neighbors``, ``threshold``, ``threat_model``) and ``workers`` (client processes).
     """
     if base_name not in BACKENDS:
         raise ConfigError(f"unknown DP backend {base_name!r}; use one of {', '.join(BACKENDS)}")

@@ -3,6 +3,7 @@
 Each :meth:`aggregate` call runs one complete protocol session in process (real clients, real
 server, real messages; see :func:`secagg.simulate.simulate`) and de-quantizes the exact modular sum.
 ``seconds`` reports ``client``: CPU seconds of all clients together, ``server``: wall seconds.
+With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.client_pool`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, validate_updates
+from ..client_pool import LazyPool
 from ..errors import ConfigError
 from ..quantize import check_clipping, check_quantization
 from .params import check_fractions
@@ -25,7 +27,7 @@ class _ProtocolAggregator(Aggregator):
                  modulus_range: int | None = None, threat_model: str = "honest-but-curious",
                  corrupt_fraction: float = 0.05, dropout_fraction: float = 0.1,
                  num_neighbors: int | None = None, threshold: int | None = None,
-                 **_ignored: Any) -> None:
+                 workers: int = 1, **_ignored: Any) -> None:
         # Options meant for other aggregators (e.g. HE parameters) are accepted and ignored, so
         # one configuration can be handed to every aggregator.
         self.clipping_range = check_clipping(clipping_range)
@@ -44,6 +46,8 @@ class _ProtocolAggregator(Aggregator):
         self.dropout_fraction = float(dropout_fraction)
         self.num_neighbors = num_neighbors
         self.threshold = threshold
+        # workers > 1: the simulated clients run in that many worker processes, reused every round
+        self._pool = LazyPool(workers)
 
     def error_bound(self, num_clients: int) -> float:
         """Largest per-coordinate error of a sum (stochastic rounding: < 1 level per client)."""
@@ -60,12 +64,17 @@ class _ProtocolAggregator(Aggregator):
                           quantization_range=self.quantization_range,
                           modulus_range=self.modulus_range, corrupt_fraction=self.corrupt_fraction,
                           dropout_fraction=self.dropout_fraction, num_neighbors=self.num_neighbors,
-                          threshold=self.threshold)
+                          threshold=self.threshold, pool=self._pool.get())
         assert result.total is not None
         return AggregationResult(total=result.total, included=result.included,
                                  bytes_sent=result.bytes_sent, bytes_received=result.bytes_received,
                                  seconds={"client": result.seconds["client_cpu"],
                                           "server": result.seconds["server"]})
+
+
+    def close(self) -> None:
+        """Stop the worker processes, if any (a later round starts new ones)."""
+        self._pool.close()
 
 
 class SecAggAggregator(_ProtocolAggregator):

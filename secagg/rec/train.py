@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..aggregator import Aggregator, contributes, create_aggregator
+from ..client_pool import check_workers
 from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
 from .client import LocalConfig, RecClient
 from .evaluation import METRIC_NAMES, EvalSet, summarize
@@ -123,7 +124,9 @@ class FederatedTrainer:
     """Runs federated rounds over simulated clients, one per user with training data."""
 
     def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
-                 aggregator: Aggregator | None = None) -> None:
+                 aggregator: Aggregator | None = None, workers: int = 1) -> None:
+        """``workers`` > 1 runs the secure aggregators' simulated clients in that many processes
+        (an execution choice, not part of the run's definition: results do not depend on it)."""
         self.split = split
         self.config = config
         self.eval_set = eval_set
@@ -151,7 +154,7 @@ class FederatedTrainer:
         # Every aggregator accepts (and may ignore) these hints: the largest round size, and
         # a dropout fraction with a safety margin over the simulated rate.
         hints = {"max_clients": int(config.clients_per_round or len(self.client_ids)),
-                 "dropout_fraction": dropout_margin(config.dropout)}
+                 "dropout_fraction": dropout_margin(config.dropout), "workers": check_workers(workers)}
         if config.dp is not None:
             if aggregator is not None:
                 raise ConfigError("give an aggregator or config.dp, not both (config.dp builds its own)")
@@ -162,7 +165,7 @@ class FederatedTrainer:
 
             dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size,
                                                **({"dropout_fraction": hints["dropout_fraction"],
-                                                   **config.aggregator_options}
+                                                   "workers": hints["workers"], **config.aggregator_options}
                                                   if config.aggregator != "plain" else {}))
             self.ledger, self.privacy_plan = dp_aggregator.ledger, dp_aggregator.plan
             aggregator = dp_aggregator
@@ -257,6 +260,7 @@ class FederatedTrainer:
         finally:
             if bar is not None:
                 bar.close()
+            self.aggregator.close()  # worker processes, if any (restarted if fit is called again)
         return self.history
 
     # --- evaluation (each client scores its own held-out item on its device) ----------------

@@ -1,0 +1,402 @@
+"""Simulated SecAgg clients spread over worker processes, as devices run in parallel in deployment.
+
+:func:`secagg.simulate.simulate` runs every client in the calling process by default. Given a
+:class:`ClientPool`, it hosts the clients in ``workers`` long-lived processes instead: a client's
+secrets (its key pairs, its Ed25519 identity key, its self-mask seed, its shares) exist only in its
+worker, and only protocol messages (the bytes a network would carry) cross the process boundary.
+The server stays in the calling process and handles each reply as soon as it arrives, while the
+other workers are still computing.
+
+Workers are fresh interpreters (``python -c``, not ``multiprocessing``), so a calling script needs
+no ``if __name__ == "__main__"`` guard, and nothing of the caller's state is inherited. They talk
+over their stdin/stdout pipes with length-prefixed pickles (both ends are this package). The pool is
+reusable across sessions (one per training round); start-up is paid once. Close it with
+:meth:`ClientPool.close` or use it as a context manager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from multiprocessing.shared_memory import SharedMemory
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .errors import ConfigError, SecAggError, WorkerError
+
+_START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
+_HEADER = struct.Struct("<Q")
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """What a device brings to a session: its input and optional secrets (never sent)."""
+
+    update: np.ndarray | None  # None while its row travels through shared memory
+    rounding_seed: bytes | None = None
+    noise: Any = None  # secagg.protocol.config.NoisePlan | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One client's handling of one request: its reply (None after an abort) or its error."""
+
+    client_id: int
+    reply: bytes | None
+    error: SecAggError | None
+    seconds: float
+    cpu_seconds: float
+
+
+def check_workers(workers: object) -> int:
+    """A worker count: an int >= 1 (1 means in process, no pool)."""
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
+    return int(workers)
+
+
+def _write(stream: IO[bytes], message: tuple[Any, ...]) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> tuple[Any, ...] | None:
+    """The next message, or None at end of stream."""
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)
+
+
+
+def _attach(name: str) -> SharedMemory:
+    """Open the caller's segment without letting this process's resource tracker own it."""
+    shm = SharedMemory(name=name)
+    try:  # Python < 3.13 registers every attachment and would unlink the segment at exit
+        from multiprocessing import resource_tracker
+
+        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - newer Pythons or other platforms: nothing to undo
+        pass
+    return shm
+
+
+class _SharedRows:
+    """The session's input vectors in one shared-memory matrix (one copy in, one copy out per
+    worker) instead of pickling tens of megabytes through the pipes every round."""
+
+    def __init__(self) -> None:
+        self._shm: SharedMemory | None = None
+
+    def put(self, arrays: Sequence[np.ndarray]) -> tuple[str, tuple[int, int], str]:
+        """Copy equal-length, same-dtype rows in; returns (segment name, shape, dtype)."""
+        shape, dtype = (len(arrays), arrays[0].shape[0]), arrays[0].dtype
+        size = max(1, shape[0] * shape[1] * dtype.itemsize)
+        if self._shm is None or self._shm.size < size:
+            self.close()
+            self._shm = SharedMemory(create=True, size=size)
+        matrix = np.ndarray(shape, dtype=dtype, buffer=self._shm.buf)
+        for i, row in enumerate(arrays):
+            matrix[i] = row
+        del matrix  # no export may outlive this call, or the segment could not be closed
+        return self._shm.name, shape, dtype.str
+
+    def close(self) -> None:
+        if self._shm is not None:
+            self._shm.close()
+            self._shm.unlink()
+            self._shm = None
+
+
+def _portable_error(exc: SecAggError) -> SecAggError:
+    """``exc`` if it survives pickling, else a plain SecAggError of the same message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any pickling failure: fall back to the message
+        return SecAggError(f"{type(exc).__name__}: {exc}")
+
+
+def serve() -> None:
+    """Body of one worker process: host clients, answer commands on stdin/stdout until told to stop."""
+    from .crypto import IdentityKey
+    from .protocol.client import SecAggClient
+
+    # Keep the message stream for ourselves; anything printed goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = sys.stdin.buffer
+    identities: dict[int, IdentityKey] = {}
+    clients: dict[int, SecAggClient] = {}
+    _write(out, ("ok", None))
+    while True:
+        message = _read(inp)
+        if message is None or message[0] == "stop":
+            return
+        command, *args = message
+        try:
+            if command == "identities":
+                identities = {cid: IdentityKey() for cid in args[0]}
+                _write(out, ("ok", {cid: key.public for cid, key in identities.items()}))
+            elif command == "session":
+                specs, registry, shared = args
+                if shared is not None:  # (segment, shape, dtype, client id -> row)
+                    name, shape, dtype, rows = shared
+                    shm = _attach(name)
+                    try:
+                        matrix = np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
+                        specs = {cid: ClientSpec(matrix[rows[cid]].copy(), spec.rounding_seed, spec.noise)
+                                 for cid, spec in specs.items()}
+                        del matrix
+                    finally:
+                        shm.close()
+                clients = {cid: SecAggClient(cid, spec.update, rounding_seed=spec.rounding_seed,
+                                             identity=identities.get(cid), identity_registry=registry,
+                                             noise=spec.noise)
+                           for cid, spec in specs.items()}
+                _write(out, ("ok", None))
+            elif command == "handle":
+                for cid, request in args[0]:
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    reply, error = None, None
+                    try:
+                        reply = clients[cid].handle(request)
+                    except SecAggError as exc:
+                        error = _portable_error(exc)
+                    _write(out, ("outcome", cid, reply, error, time.perf_counter() - t0,
+                                 time.process_time() - c0))
+                _write(out, ("done", None))
+            elif command == "end":
+                clients, identities = {}, {}
+                _write(out, ("ok", None))
+            else:
+                _write(out, ("crash", f"unknown command {command!r}"))
+        except SecAggError as exc:
+            _write(out, ("error", _portable_error(exc)))
+        except Exception:  # noqa: BLE001 - report it and keep serving
+            _write(out, ("crash", traceback.format_exc()))
+
+
+def _worker_env() -> dict[str, str]:
+    """The caller's environment, with this package importable whatever sys.path tricks it used."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
+class ClientPool:
+    """``workers`` processes hosting the clients of one session at a time (round-robin by id)."""
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = check_workers(workers)
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._inbox: queue.Queue[tuple[int, tuple[Any, ...] | None]] = queue.Queue()
+        self._owner: dict[int, int] = {}
+        self._rows = _SharedRows()
+
+    # --- life cycle --------------------------------------------------------------------
+    def _start(self) -> None:
+        if self._procs and all(p.poll() is None for p in self._procs):
+            return
+        self.close()
+        code = "from secagg.client_pool import serve; serve()"
+        for w in range(self.workers):
+            proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=_worker_env())
+            self._procs.append(proc)
+            threading.Thread(target=self._pump, args=(w, proc.stdout), daemon=True,
+                             name=f"secagg-client-pool-{w}").start()
+        self._gather(range(self.workers), timeout=_START_TIMEOUT)
+
+    def _pump(self, worker: int, stream: IO[bytes]) -> None:
+        """Reader thread: forward each message of one worker to the shared inbox."""
+        inbox = self._inbox  # this pool generation's inbox (close() replaces it)
+        while True:
+            try:
+                message = _read(stream)
+            except (OSError, ValueError, pickle.UnpicklingError, EOFError):
+                message = None
+            inbox.put((worker, message))
+            if message is None:
+                return
+
+    def close(self) -> None:
+        """Stop the workers (idempotent); a later session starts new ones."""
+        for proc in self._procs:
+            try:
+                assert proc.stdin is not None
+                _write(proc.stdin, ("stop",))
+                proc.stdin.close()
+            except (OSError, ValueError):
+                pass
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self._procs, self._owner = [], {}
+        self._inbox = queue.Queue()
+        self._rows.close()
+
+    def __enter__(self) -> ClientPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # --- messaging -----------------------------------------------------------------------
+    def _send(self, worker: int, *message: Any) -> None:
+        try:
+            stdin = self._procs[worker].stdin
+            assert stdin is not None
+            _write(stdin, message)
+        except (OSError, ValueError) as exc:
+            self.close()
+            raise WorkerError(f"client worker {worker} is gone ({exc.__class__.__name__})") from None
+
+    def _next(self, timeout: float | None = None) -> tuple[int, tuple[Any, ...]]:
+        """The next (worker, message); raises WorkerError if a worker died or failed."""
+        try:
+            worker, message = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise WorkerError(f"no answer from the client workers within {timeout:.0f} s") from None
+        if message is None:
+            code = self._procs[worker].poll() if worker < len(self._procs) else None
+            self.close()
+            raise WorkerError(f"client worker {worker} died (exit code {code})")
+        if message[0] == "crash":
+            raise WorkerError(f"client worker {worker} failed:\n{message[1]}")
+        return worker, message
+
+    def _gather(self, workers: Sequence[int] | range, timeout: float | None = None) -> dict[int, Any]:
+        """One answer from each of ``workers``: worker -> payload (re-raises a client error)."""
+        pending, answers, error = set(workers), {}, None
+        while pending:
+            worker, message = self._next(timeout)
+            pending.discard(worker)
+            if message[0] == "error":
+                error = message[1]
+            else:
+                answers[worker] = message[1]
+        if error is not None:
+            raise error
+        return answers
+
+    def _all(self, per_worker: Sequence[tuple[Any, ...]]) -> list[Any]:
+        for w, message in enumerate(per_worker):
+            self._send(w, *message)
+        answers = self._gather(range(len(per_worker)))
+        return [answers[w] for w in range(len(per_worker))]
+
+    # --- one session -----------------------------------------------------------------------
+    def begin(self, specs: Mapping[int, ClientSpec], *, identities: bool = False) -> dict[int, bytes]:
+        """Host a new session's clients (replacing the last one's).
+
+        With ``identities`` each client first creates its Ed25519 identity key in its worker; the
+        returned registry (id -> public key) is handed to every client, as a real deployment's
+        registration would. Returns that registry (empty without identities).
+        """
+        self._start()
+        ids = sorted(specs)
+        self._owner = {cid: i % self.workers for i, cid in enumerate(ids)}
+        shards: list[list[int]] = [[] for _ in range(self.workers)]
+        for cid in ids:
+            shards[self._owner[cid]].append(cid)
+        registry: dict[int, bytes] = {}
+        if identities:
+            for part in self._all([("identities", shard) for shard in shards]):
+                registry.update(part)
+        updates = [specs[cid].update for cid in ids]
+        if len({(u.dtype, u.shape) for u in updates}) == 1 and updates[0].ndim == 1:
+            segment = self._rows.put(updates)
+            rows = {cid: i for i, cid in enumerate(ids)}
+            lean = {cid: dataclasses.replace(specs[cid], update=None) for cid in ids}
+            self._all([("session", {cid: lean[cid] for cid in shard}, registry,
+                        (*segment, {cid: rows[cid] for cid in shard})) for shard in shards])
+        else:  # mixed inputs (the clients will reject them): send them as they are
+            self._all([("session", {cid: specs[cid] for cid in shard}, registry, None)
+                       for shard in shards])
+        return registry
+
+    def handle(self, requests: Sequence[tuple[int, bytes]]) -> Iterator[Outcome]:
+        """Deliver each (client id, request); yield outcomes in the order they complete."""
+        batches: list[list[tuple[int, bytes]]] = [[] for _ in range(self.workers)]
+        for cid, request in requests:
+            if cid not in self._owner:
+                raise WorkerError(f"client {cid} is not hosted by this pool's session")
+            batches[self._owner[cid]].append((cid, request))
+        busy = {w for w, batch in enumerate(batches) if batch}
+        for w in busy:
+            self._send(w, "handle", batches[w])
+        try:
+            while busy:
+                worker, message = self._next()
+                if message[0] == "done":
+                    busy.discard(worker)
+                    continue
+                _, cid, reply, error, seconds, cpu = message
+                yield Outcome(cid, reply, error, seconds, cpu)
+        finally:
+            # the caller stopped early (e.g. the server raised): drain so the streams stay in step
+            while busy and self._procs:
+                worker, message = self._next()
+                if message[0] == "done":
+                    busy.discard(worker)
+
+    def end(self) -> None:
+        """Forget the session's clients (and their secrets) in every worker."""
+        self._owner = {}
+        if self._procs:
+            try:
+                self._all([("end",)] * self.workers)
+            except WorkerError:
+                pass  # a dead worker holds no secrets; the next session starts a fresh pool
+
+
+class LazyPool:
+    """An aggregator's pool: none for ``workers == 1``, else started on first use and reused."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = check_workers(workers)
+        self._pool: ClientPool | None = None
+
+    def get(self) -> ClientPool | None:
+        if self.workers == 1:
+            return None
+        if self._pool is None:
+            self._pool = ClientPool(self.workers)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None

@@ -1,0 +1,182 @@
+"""Clients hosted in worker processes give the same results as in-process clients."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from secagg import create_aggregator
+from secagg.aggregator import Stage
+from secagg.client_pool import ClientPool, check_workers
+from secagg.errors import (ConfigError, InvalidMessageError, SeedError, ThresholdError,
+                           UnsafeRequestError, WorkerError)
+from secagg.protocol.config import NoisePlan
+from secagg.simulate import simulate
+
+from .helpers import quantized_sum
+
+N, D = 12, 300
+CLIP, Q = 1.0, 2**12
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with ClientPool(2) as p:
+        yield p
+
+
+def _inputs(seed: int = 0) -> dict[int, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {cid: rng.uniform(-CLIP, CLIP, D) for cid in range(N)}
+
+
+@pytest.mark.parametrize("threat_model", ["honest-but-curious", "active"])
+@pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
+def test_pool_gives_the_exact_sum_of_the_same_clients(pool, protocol, threat_model):
+    updates = _inputs()
+    seeds = {cid: secrets.token_bytes(32) for cid in updates}
+    drop = {3: Stage.MASKED_INPUT, 7: Stage.UNMASKING}
+    kwargs = dict(protocol=protocol, threat_model=threat_model, dropouts=drop, clipping_range=CLIP,
+                  quantization_range=Q, rounding_seeds=seeds, dropout_fraction=0.2)
+    local = simulate(updates, **kwargs)
+    pooled = simulate(updates, pool=pool, **kwargs)
+    assert pooled.included == local.included == frozenset(set(updates) - {3})
+    expect = quantized_sum(updates, seeds, pooled.included, clipping_range=CLIP, quantization_range=Q,
+                           modulus_range=pooled.config.modulus_range)
+    np.testing.assert_array_equal(pooled.quantized_sum, expect)
+    np.testing.assert_array_equal(pooled.quantized_sum, local.quantized_sum)
+    assert pooled.bytes_sent.keys() == local.bytes_sent.keys()
+    assert all(pooled.client_seconds[cid] > 0 for cid in updates if cid != 3)
+    assert pooled.seconds["client_cpu"] > 0
+
+
+def test_pool_with_in_kernel_noise_matches_in_process(pool):
+    rng = np.random.default_rng(1)
+    updates = {cid: rng.integers(0, 100, D).astype(np.uint32) for cid in range(N)}
+    plans = {cid: NoisePlan(50.0, secrets.token_bytes(32)) for cid in updates}
+    kwargs = dict(protocol="secagg+", quantization_range=101, noise_plans=plans)
+    np.testing.assert_array_equal(simulate(updates, pool=pool, **kwargs).quantized_sum,
+                                  simulate(updates, **kwargs).quantized_sum)
+
+
+def test_client_errors_come_back_typed_and_honest_clients_finish(pool):
+    updates = _inputs(2)
+
+    def tamper(stage, direction, cid, data):
+        if stage is Stage.SHARE_KEYS and direction == "request" and cid == 5:
+            return data[:-3]  # truncated: the client refuses it
+        return data
+
+    result = simulate(updates, protocol="secagg+", pool=pool, tamper=tamper, clipping_range=CLIP,
+                      quantization_range=Q, dropout_fraction=0.2)
+    assert isinstance(result.client_errors[5], InvalidMessageError)
+    assert 5 not in result.included and len(result.included) == N - 1
+    exact = sum(updates[c] for c in result.included)
+    assert np.abs(result.total - exact).max() <= len(result.included) * 2 * CLIP / (Q - 1) + 1e-9
+
+
+def test_unsafe_request_is_refused_inside_the_worker(pool):
+    updates = _inputs(3)
+    from secagg.protocol.messages import UnmaskingRequest, decode
+
+    def tamper(stage, direction, cid, data):
+        if stage is Stage.UNMASKING and direction == "request" and cid == 0:
+            msg = decode(data)  # ask for a survivor's self-mask share AND its key share
+            survivor = sorted(msg.survivors)[1]
+            return dataclasses.replace(msg, dropped=tuple(sorted({*msg.dropped, survivor}))).to_bytes()
+        return data
+
+    result = simulate(updates, protocol="secagg", pool=pool, tamper=tamper, clipping_range=CLIP,
+                      quantization_range=Q)
+    assert isinstance(result.client_errors[0], UnsafeRequestError)
+
+
+def test_abort_below_threshold_leaves_the_pool_usable(pool):
+    updates = _inputs(4)
+    drop = {cid: Stage.MASKED_INPUT for cid in range(N - 1)}  # t = 2 for n = 12
+    with pytest.raises(ThresholdError) as info:
+        simulate(updates, protocol="secagg", pool=pool, dropouts=drop, clipping_range=CLIP,
+                 quantization_range=Q)
+    assert info.value.stage is not None
+    assert simulate(updates, protocol="secagg", pool=pool, clipping_range=CLIP,
+                    quantization_range=Q).included == frozenset(updates)
+
+
+def test_a_killed_worker_is_a_clear_error_and_the_next_session_recovers():
+    updates = _inputs(5)
+    options = dict(protocol="secagg+", clipping_range=CLIP, quantization_range=Q)
+    with ClientPool(2) as p:
+        simulate(updates, pool=p, **options)
+        os.kill(p._procs[0].pid, signal.SIGKILL)  # between sessions: silently replaced
+        p._procs[0].wait()
+        assert simulate(updates, pool=p, **options).included == frozenset(updates)
+
+        def kill_mid_session(stage, direction, cid, data):
+            if stage is Stage.MASKED_INPUT and direction == "request" and cid == 0:
+                os.kill(p._procs[0].pid, signal.SIGKILL)
+                p._procs[0].wait()
+            return data
+
+        with pytest.raises(WorkerError, match="died|gone"):
+            simulate(updates, pool=p, tamper=kill_mid_session, **options)
+        assert simulate(updates, pool=p, **options).included == frozenset(updates)
+
+
+def test_a_bad_secret_fails_that_client_alone_as_in_process(pool):
+    updates = _inputs(6)
+    options = dict(rounding_seeds={0: b"short"}, clipping_range=CLIP, quantization_range=Q)
+    pooled, local = simulate(updates, pool=pool, **options), simulate(updates, **options)
+    assert isinstance(pooled.client_errors[0], SeedError)
+    assert type(pooled.client_errors[0]) is type(local.client_errors[0])
+    assert pooled.included == local.included == frozenset(set(updates) - {0})
+
+
+def test_threshold_error_survives_pickling():
+    err = pickle.loads(pickle.dumps(ThresholdError("too few", stage="UNMASKING", survivors=3, threshold=4)))
+    assert (str(err), err.stage, err.survivors, err.threshold) == ("too few", "UNMASKING", 3, 4)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_workers_must_be_a_positive_int(bad):
+    with pytest.raises(ConfigError):
+        check_workers(bad)
+    with pytest.raises(ConfigError):
+        create_aggregator("secagg+", workers=bad)
+
+
+def test_aggregator_with_workers_and_close():
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2)
+    updates = {cid: v.astype(np.float32) for cid, v in _inputs(7).items()}
+    result = agg.aggregate(updates, dropouts={2: Stage.MASKED_INPUT})
+    exact = sum(updates[c].astype(np.float64) for c in result.included)
+    assert 2 not in result.included
+    assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+    procs = list(agg._pool._pool._procs)
+    assert len(procs) == 2
+    agg.close()
+    assert all(p.poll() is not None for p in procs)
+
+
+def test_a_script_without_a_main_guard_can_use_a_pool(tmp_path):
+    script = tmp_path / "no_guard.py"
+    script.write_text(textwrap.dedent("""
+        import numpy as np
+        from secagg.client_pool import ClientPool
+        from secagg.simulate import simulate
+        with ClientPool(2) as pool:
+            res = simulate({i: np.full(8, 0.25) for i in range(5)}, protocol="secagg", pool=pool)
+        print(len(res.included), round(float(res.total[0]), 2))
+    """))
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["5", "1.25"]
