@@ -51,6 +51,9 @@ SHARE_BYTES = _HEADER.size + VALUE_BYTES
 """Length of :meth:`Share.to_bytes` output (89)."""
 _WORDS = struct.Struct("<8Q")
 _CHUNKS = 8
+_RECORD = np.dtype([("version", "u1"), ("index", "<u4"), ("threshold", "<u4"),
+                    ("split_id", "V16"), ("value", "<u8", (8,))])  # one encoded share, packed
+assert _RECORD.itemsize == SHARE_BYTES
 
 __all__ = [
     "MAX_SHARES",
@@ -60,7 +63,10 @@ __all__ = [
     "Share",
     "combine",
     "combine_many",
+    "shares_from_bytes",
     "split",
+    "split_to_bytes",
+    "validate_share_bytes",
 ]
 
 
@@ -146,6 +152,74 @@ def split(secret: bytes, threshold: int, num_shares: int) -> list[Share]:
 
     ``1 <= threshold <= num_shares <= MAX_SHARES``; ``threshold == 1`` gives no secrecy.
     """
+    t, n, raw = _split_values(secret, threshold, num_shares)
+    split_id = os.urandom(SPLIT_ID_BYTES)
+    make = Share._trusted  # the core guarantees values < p; indices and threshold were checked
+    return [make(i + 1, t, split_id, raw[VALUE_BYTES * i : VALUE_BYTES * (i + 1)]) for i in range(n)]
+
+
+def split_to_bytes(secret: bytes, threshold: int, num_shares: int) -> list[bytes]:
+    """:func:`split` with every share already serialised: ``[s.to_bytes() for s in split(...)]``
+    in one vectorised pass, without building :class:`Share` objects."""
+    t, n, raw = _split_values(secret, threshold, num_shares)
+    records = np.empty(n, dtype=_RECORD)
+    records["version"] = FORMAT_VERSION
+    records["index"] = np.arange(1, n + 1, dtype=np.uint32)
+    records["threshold"] = t
+    records["split_id"] = np.frombuffer(os.urandom(SPLIT_ID_BYTES), dtype=_RECORD["split_id"])[0]
+    records["value"] = np.frombuffer(raw, dtype="<u8").reshape(n, _CHUNKS)
+    data = records.tobytes()
+    return [data[SHARE_BYTES * i : SHARE_BYTES * (i + 1)] for i in range(n)]
+
+
+def _first_invalid(blobs: Sequence[bytes]) -> int | None:
+    """Position of the first entry :meth:`Share.from_bytes` would refuse (None if all parse).
+
+    Vectorised over the batch; entries that are not ``bytes`` of the right length, and any batch
+    that fails a check, are resolved by :meth:`Share.from_bytes` itself so its errors stay exact.
+    """
+    n, start = len(blobs), 0
+    if all(type(blob) is bytes and len(blob) == SHARE_BYTES for blob in blobs):
+        rec = np.frombuffer(b"".join(blobs), dtype=_RECORD)
+        ok = ((rec["version"] == FORMAT_VERSION) & (rec["index"] - np.uint32(1) < MAX_SHARES)
+              & (rec["threshold"] - np.uint32(1) < MAX_SHARES)
+              & (rec["value"] < np.uint64(PRIME)).all(axis=1))
+        if ok.all():
+            return None
+        start = int(np.argmin(ok))  # entries before it passed every check
+    for j in range(start, n):  # the slow path names the exact problem
+        try:
+            Share.from_bytes(blobs[j])
+        except ShamirError:
+            return j
+    return None  # e.g. bytearray entries: valid, just not the fast path's type
+
+
+def validate_share_bytes(blobs: Sequence[bytes]) -> None:
+    """Check that every entry is a valid :meth:`Share.to_bytes` encoding, as
+    :meth:`Share.from_bytes` would (same :class:`ShamirError`), but in one vectorised pass."""
+    bad = _first_invalid(blobs)
+    if bad is not None:
+        Share.from_bytes(blobs[bad])
+
+
+def shares_from_bytes(blobs: Sequence[bytes]) -> list[Share]:
+    """``[Share.from_bytes(b) for b in blobs]`` validated in one vectorised pass: the first
+    malformed entry raises the :class:`ShamirError` that :meth:`Share.from_bytes` raises for it."""
+    bad = _first_invalid(blobs)
+    if bad is not None:
+        Share.from_bytes(blobs[bad])
+    header, make, size = _HEADER.unpack_from, Share._trusted, _HEADER.size
+    out = []
+    for blob in blobs:
+        blob = bytes(blob)
+        _, index, threshold, split_id = header(blob)
+        out.append(make(index, threshold, split_id, blob[size:]))
+    return out
+
+
+def _split_values(secret: bytes, threshold: int, num_shares: int) -> tuple[int, int, bytes]:
+    """Validate the arguments of :func:`split`; (t, n, the n x 8 share values as LE uint64)."""
     if not isinstance(secret, (bytes, bytearray, memoryview)):
         raise SeedError(f"secret must be {SECRET_BYTES} bytes, got {type(secret).__name__}")
     secret = bytes(secret)
@@ -159,10 +233,7 @@ def split(secret: bytes, threshold: int, num_shares: int) -> list[Share]:
         raise ConfigError(f"threshold must be in 1..num_shares={n}, got {t}")
     coefficients = _uniform_field_elements((t - 1) * _CHUNKS)
     values = _core.shamir_split(secret, t, n, coefficients)
-    raw = values.astype("<u8", copy=False).tobytes()
-    split_id = os.urandom(SPLIT_ID_BYTES)
-    make = Share._trusted  # the core guarantees values < p; indices and threshold were checked
-    return [make(i + 1, t, split_id, raw[VALUE_BYTES * i : VALUE_BYTES * (i + 1)]) for i in range(n)]
+    return t, n, values.astype("<u8", copy=False).tobytes()
 
 
 def combine(shares: Sequence[Share]) -> bytes:

@@ -330,6 +330,67 @@ def test_from_bytes_is_strict():
     assert shamir.Share.from_bytes(good).to_bytes() == good
 
 
+def malformed_encodings(good: bytes) -> list:
+    hdr = struct.Struct("<BII16s")
+    return [
+        good[:-1], good + b"\0", b"", b"\x02" + good[1:], b"\x00" + good[1:],
+        hdr.pack(1, 0, 2, good[9:25]) + good[25:],
+        hdr.pack(1, shamir.MAX_SHARES + 1, 2, good[9:25]) + good[25:],
+        hdr.pack(1, 2**32 - 1, 2, good[9:25]) + good[25:],
+        hdr.pack(1, 1, 0, good[9:25]) + good[25:],
+        hdr.pack(1, 1, shamir.MAX_SHARES + 1, good[9:25]) + good[25:],
+        good[:25] + struct.pack("<Q", P) + good[33:],
+        good[:-8] + struct.pack("<Q", 1 << 63),
+        "x" * shamir.SHARE_BYTES, None, 89,
+    ]
+
+
+@given(secret=secrets32, t=st.integers(1, 8), extra=st.integers(0, 30))
+def test_split_to_bytes_is_split_serialised(secret, t, extra):
+    blobs = shamir.split_to_bytes(secret, t, t + extra)
+    shares = [shamir.Share.from_bytes(b) for b in blobs]
+    assert len(blobs) == t + extra and all(len(b) == shamir.SHARE_BYTES for b in blobs)
+    assert [s.index for s in shares] == list(range(1, t + extra + 1))
+    assert {s.threshold for s in shares} == {t} and len({s.split_id for s in shares}) == 1
+    assert shamir.combine(shares[extra:]) == secret
+    assert shamir.split_to_bytes(secret, t, t + extra)[0][5:25] != blobs[0][5:25]  # fresh split
+
+
+@given(index=st.lists(st.integers(1, shamir.MAX_SHARES), max_size=12),
+       t=st.integers(1, shamir.MAX_SHARES), sid=st.binary(min_size=16, max_size=16),
+       words=st.lists(st.integers(0, P - 1), min_size=8, max_size=8))
+def test_batch_decoding_round_trips(index, t, sid, words):
+    shares = [make_share(i, t, sid, words) for i in index]
+    blobs = [s.to_bytes() for s in shares]
+    shamir.validate_share_bytes(blobs)
+    assert shamir.shares_from_bytes(blobs) == shares
+    assert shamir.shares_from_bytes([bytearray(b) for b in blobs]) == shares
+
+
+@given(n=st.integers(1, 6), data=st.data())
+def test_batch_decoding_refuses_what_from_bytes_refuses(n, data):
+    good = [s.to_bytes() for s in shamir.split(os.urandom(32), 1, n)]
+    bad = data.draw(st.sampled_from(malformed_encodings(good[0])))
+    batch = list(good)
+    batch.insert(data.draw(st.integers(0, n)), bad)
+    with pytest.raises(ShamirError) as single:
+        shamir.Share.from_bytes(bad)
+    for decode in (shamir.validate_share_bytes, shamir.shares_from_bytes):
+        with pytest.raises(ShamirError) as batched:
+            decode(batch)
+        assert str(batched.value) == str(single.value)  # the same specific error
+
+
+def test_batch_decoding_names_the_first_bad_entry():
+    good = shamir.split(os.urandom(32), 2, 2)[0].to_bytes()
+    short, high = good[:-1], good[:-8] + struct.pack("<Q", P)
+    with pytest.raises(ShamirError, match="exactly"):
+        shamir.validate_share_bytes([good, short, high])
+    with pytest.raises(ShamirError, match=">= p"):
+        shamir.validate_share_bytes([good, high, short])
+    assert shamir.shares_from_bytes([]) == [] and shamir.validate_share_bytes([]) is None
+
+
 def test_share_validates_fields_and_hides_value():
     sid, val = b"\1" * 16, b"\0" * 64
     for kw in ({"index": True}, {"index": 1.0}, {"threshold": 0}, {"split_id": b"\1" * 15},
