@@ -54,6 +54,9 @@ def main() -> int:
                     help="personalisation: local user-vector fine-tuning before each evaluation")
     ap.add_argument("--aggregators", default="plain,secagg+")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                    help="processes for the simulated clients' secure-aggregation work (default: one per "
+                         "core; local training runs in the main process for every aggregator)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
 
@@ -88,7 +91,7 @@ def main() -> int:
                 print(f"  {name} round {rec['round']}: ndcg@10={rec['metrics']['ndcg@10']:.4f} "
                       f"hr@10={rec['metrics']['hr@10']:.4f} ({rec['seconds']['round']:.2f} s/round)", flush=True)
 
-        _, summary = experiment.run_federated(prepared, cfg, on_round=progress)
+        _, summary = experiment.run_federated(prepared, cfg, on_round=progress, workers=args.workers)
         results[f"federated {name}"] = {
             "metrics": summary["final_metrics"], "best_ndcg@10": summary["best_ndcg@10"],
             "seconds_per_round": summary["seconds_per_round"],

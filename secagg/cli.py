@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +29,12 @@ def _rate(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
     return value
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return max(1, os.cpu_count() or 1)
+    return _positive_int(text)
 
 
 def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: int, factors: int,
@@ -58,6 +65,9 @@ def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: i
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="local fine-tuning of the user vector before each evaluation (personalisation)")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
+                   help="processes for the simulated clients' secure-aggregation work (secagg, secagg+, "
+                        "he-*); 'auto' = one per core; results do not depend on it (default: 1)")
     p.add_argument("--baseline-epochs", type=_positive_int, default=None,
                    help="epochs of the centralized baseline (default: depends on the data)")
     dp = p.add_argument_group("distributed differential privacy (user-level; --aggregator plain, secagg "
@@ -197,7 +207,7 @@ def _train(args: argparse.Namespace) -> int:
     ckpt = args.output / "checkpoint.npz"
     trainer, summary = experiment.run_federated(
         prepared, config, progress=not args.no_progress, checkpoint_path=ckpt,
-        checkpoint_every=args.checkpoint_every, resume=args.resume)
+        checkpoint_every=args.checkpoint_every, resume=args.resume, workers=args.workers)
     baselines = None
     if args.baseline:
         baselines = experiment.run_baselines(prepared, _baseline_config(args, 30), progress=not args.no_progress)
@@ -229,7 +239,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"secagg demo: {prepared.split.n_users} synthetic users, {prepared.split.n_items} items, "
           f"{config.rounds} rounds of {config.clients_per_round} clients with {config.aggregator}"
           + (f", {config.dropout:.0%} dropout" if config.dropout else ""))
-    trainer, summary = experiment.run_federated(prepared, config, progress=not args.no_progress)
+    trainer, summary = experiment.run_federated(prepared, config, progress=not args.no_progress,
+                                                workers=args.workers)
     baselines = experiment.run_baselines(prepared, _baseline_config(args, 20))
     if args.output is not None:
         experiment.write_outputs(args.output, prepared=prepared, config=config, trainer=trainer,

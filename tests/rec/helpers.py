@@ -22,3 +22,6 @@ class Recording(Aggregator):
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts=None, round_index: int = 0):
         self.calls.append(({k: np.array(v) for k, v in updates.items()}, dict(dropouts or {})))
         return self.inner.aggregate(updates, dropouts=dropouts, round_index=round_index)
+
+    def close(self) -> None:
+        self.inner.close()

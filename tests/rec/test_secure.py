@@ -54,3 +54,31 @@ def test_demo_default_is_secagg_plus(capsys):
     assert main(["demo", "--rounds", "2", "--clients-per-round", "15", "--no-progress", "--baseline-epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert "with secagg+" in out and "federated secagg+" in out
+
+
+def test_worker_processes_change_nothing_but_where_clients_run(small_split, small_eval):
+    secure("secagg+")
+    cfg = FederatedConfig(factors=4, rounds=2, clients_per_round=12, local=LocalConfig(epochs=1, clip_norm=1.0),
+                          aggregator="secagg+", server_lr=12.0, dropout=0.2, seed=5)
+    runs = [FederatedTrainer(small_split, cfg, eval_set=small_eval, workers=w) for w in (1, 2)]
+    inner = runs[1].aggregator
+    rec = Recording(inner)
+    runs[1].aggregator = rec
+    received = []
+    original = runs[1].server.apply
+    runs[1].server.apply = lambda result: (received.append(result), original(result))[1]  # type: ignore[method-assign]
+    histories = [trainer.fit() for trainer in runs]
+    assert inner._pool._pool is None  # fit() stopped the worker processes
+    for one, two in zip(*histories):  # same sampling and dropouts: same clients included
+        assert (one["included"], one["dropped"], one["aborted"]) == (two["included"], two["dropped"], two["aborted"])
+    for (updates, dropouts), result in zip(rec.calls, received):  # and each sum is exact
+        exact = sum(updates[c].astype(np.float64) for c in result.included)
+        assert np.max(np.abs(result.total - exact)) <= inner.error_bound(len(result.included))
+
+
+def test_cli_train_with_workers(tmp_path, capsys):
+    secure("secagg+")
+    assert main(["train", "--aggregator", "secagg+", "--rounds", "2", "--clients-per-round", "12",
+                 "--workers", "2", "--no-progress", "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "metrics.json").is_file()
+    assert "federated secagg+" in capsys.readouterr().out
