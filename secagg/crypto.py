@@ -14,6 +14,7 @@ Nothing here knows about protocol rounds; failures map to :mod:`secagg.errors`.
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
@@ -38,6 +39,8 @@ _RAW = serialization.Encoding.Raw
 _RAW_PUB = serialization.PublicFormat.Raw
 _RAW_PRIV = serialization.PrivateFormat.Raw
 _NO_ENC = serialization.NoEncryption()
+_SHA256 = hashes.SHA256()
+_PAIR = struct.Struct("<QQ")
 
 
 def random_seed() -> bytes:
@@ -46,6 +49,12 @@ def random_seed() -> bytes:
 
 
 # --- X25519 -----------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
+def _x25519_public(raw: bytes) -> X25519PublicKey:
+    """Parse a raw public key once per process (a session's keys are used by every neighbour)."""
+    return X25519PublicKey.from_public_bytes(raw)
+
+
 class KeyPair:
     """An X25519 key pair; ``public`` is the 32-byte raw public key."""
 
@@ -75,7 +84,7 @@ class KeyPair:
         if not isinstance(peer_public, (bytes, bytearray)) or len(peer_public) != KEY_BYTES:
             raise InvalidMessageError(f"an X25519 public key is exactly {KEY_BYTES} bytes")
         try:
-            return self._private.exchange(X25519PublicKey.from_public_bytes(bytes(peer_public)))
+            return self._private.exchange(_x25519_public(bytes(peer_public)))
         except ValueError:  # low-order point: the shared secret would be all zeros
             raise InvalidMessageError("peer X25519 public key is a low-order point") from None
 
@@ -83,8 +92,8 @@ class KeyPair:
 def derive_key(shared_secret: bytes, *, purpose: bytes, session_id: bytes, a: int, b: int) -> bytes:
     """HKDF-SHA256(shared, salt=session_id, info=purpose || min(a,b) || max(a,b)) -> 32 bytes."""
     lo, hi = (a, b) if a <= b else (b, a)
-    info = b"secagg-v1/" + purpose + struct.pack("<QQ", lo, hi)
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=session_id, info=info).derive(
+    info = b"secagg-v1/" + purpose + _PAIR.pack(lo, hi)
+    return HKDF(algorithm=_SHA256, length=KEY_BYTES, salt=session_id, info=info).derive(
         shared_secret)
 
 

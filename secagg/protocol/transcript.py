@@ -22,7 +22,11 @@ def consistency_transcript(session_id: bytes, survivors: Iterable[int]) -> bytes
             + struct.pack(f"<{len(ids)}Q", *ids))
 
 
+_SHARES = _DOMAIN + b"shares"
+_SHARE_ROUTE = struct.Struct("<QQB")
+_SHARE_STAGE = int(Stage.SHARE_KEYS)
+
+
 def share_aad(session_id: bytes, sender: int, receiver: int) -> bytes:
     """Associated data of a share ciphertext: session, sender, receiver and stage."""
-    return (_DOMAIN + b"shares" + session_id
-            + struct.pack("<QQB", sender, receiver, int(Stage.SHARE_KEYS)))
+    return _SHARES + session_id + _SHARE_ROUTE.pack(sender, receiver, _SHARE_STAGE)

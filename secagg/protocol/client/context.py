@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...crypto import IdentityKey, KeyPair
-from ...shamir import Share
 from ..config import NoisePlan, SessionConfig
 from ..graphs import Graph
 
@@ -30,9 +29,10 @@ class ClientContext:
     peer_keys: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
     share_keys: dict[int, bytes] = field(default_factory=dict)
     self_seed: bytes | None = None
-    own_shares: tuple[Share, Share] | None = None  # my shares of my own (b, s_sk)
+    # shares travel and are kept encoded (Share.to_bytes); ones received were validated in round 2
+    own_shares: tuple[bytes, bytes] | None = None  # my shares of my own (b, s_sk)
     # round 2: shares I hold, owner id -> (b share, s_sk share); owners = senders + me
-    held: dict[int, tuple[Share, Share]] = field(default_factory=dict)
+    held: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)
     masked_with: frozenset[int] = frozenset()
     # round 3 (active): the survivor set I signed
     signed_survivors: frozenset[int] | None = None

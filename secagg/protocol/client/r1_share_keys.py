@@ -38,17 +38,16 @@ def handle(ctx: ClientContext, request: ShareKeysRequest) -> ShareKeysReply:
                              survivors=len(group), threshold=cfg.threshold)
     ctx.peer_keys = {p: (c, s) for p, (c, s, _) in request.keys.items()}
     ctx.self_seed = random_seed()
-    b_shares = shamir.split(ctx.self_seed, cfg.threshold, len(group))
-    s_shares = shamir.split(ctx.s_keys.private_bytes(), cfg.threshold, len(group))
+    b_shares = shamir.split_to_bytes(ctx.self_seed, cfg.threshold, len(group))
+    s_shares = shamir.split_to_bytes(ctx.s_keys.private_bytes(), cfg.threshold, len(group))
     ciphertexts: dict[int, bytes] = {}
-    for pos, holder in enumerate(group):
+    session_id, c_keys, packb = cfg.session_id, ctx.c_keys, msgpack.packb
+    for holder, b_share, s_share in zip(group, b_shares, s_shares):
         if holder == me:
-            ctx.own_shares = (b_shares[pos], s_shares[pos])
+            ctx.own_shares = (b_share, s_share)
             continue
-        key = share_key(ctx.c_keys, ctx.peer_keys[holder][0], session_id=cfg.session_id,
-                        me=me, peer=holder)
+        key = share_key(c_keys, ctx.peer_keys[holder][0], session_id=session_id, me=me, peer=holder)
         ctx.share_keys[holder] = key
-        plaintext = msgpack.packb([me, holder, b_shares[pos].to_bytes(), s_shares[pos].to_bytes()],
-                                  use_bin_type=True)
-        ciphertexts[holder] = encrypt(key, plaintext, share_aad(cfg.session_id, me, holder))
+        plaintext = packb([me, holder, b_share, s_share], use_bin_type=True)
+        ciphertexts[holder] = encrypt(key, plaintext, share_aad(session_id, me, holder))
     return ShareKeysReply(session_id=cfg.session_id, client_id=me, ciphertexts=ciphertexts)

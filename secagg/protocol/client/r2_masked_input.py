@@ -8,11 +8,11 @@ import numpy as np
 
 from ...aggregator import Stage
 from ...crypto import decrypt, pairwise_seed
-from ...errors import AuthenticationError, ConfigError, InvalidMessageError, ShamirError, \
+from ...errors import AuthenticationError, ConfigError, ShamirError, \
     ThresholdError, UnknownClientError
 from ...masking import quantize_and_mask
 from ...prg import prg_expand
-from ...shamir import Share
+from ...shamir import validate_share_bytes
 from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
 from ..messages import MaskedInputReply, MaskedInputRequest
 from ..packing import pack
@@ -20,17 +20,32 @@ from ..transcript import share_aad
 from .context import ClientContext
 
 
-def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[Share, Share]:
+def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[bytes, bytes]:
+    """Decrypt ``sender``'s envelope; its two encoded shares are validated by :func:`_validate`."""
     cfg, me = ctx.cfg, ctx.client_id
     plaintext = decrypt(ctx.share_keys[sender], blob, share_aad(cfg.session_id, sender, me))
     try:
         fields = msgpack.unpackb(plaintext, raw=False, use_list=True)
-        ok = (type(fields) is list and len(fields) == 4 and fields[0] == sender and fields[1] == me)
-        if not ok:
-            raise InvalidMessageError("bad share envelope")
-        return Share.from_bytes(fields[2]), Share.from_bytes(fields[3])
-    except (ShamirError, InvalidMessageError, ValueError, TypeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise AuthenticationError(f"shares from client {sender} are malformed: {exc}") from None
+    if not (type(fields) is list and len(fields) == 4 and fields[0] == sender and fields[1] == me):
+        raise AuthenticationError(f"shares from client {sender} are malformed: bad share envelope")
+    return fields[2], fields[3]
+
+
+def _validate(opened: dict[int, tuple[bytes, bytes]]) -> None:
+    """Every share must parse (:class:`~secagg.shamir.Share`); one vectorised pass, and only on
+    failure a second one per sender to name who sent the malformed share."""
+    try:
+        validate_share_bytes([share for pair in opened.values() for share in pair])
+    except ShamirError:
+        for sender, pair in opened.items():
+            try:
+                validate_share_bytes(pair)
+            except ShamirError as exc:
+                raise AuthenticationError(f"shares from client {sender} are malformed: {exc}"
+                                          ) from None
+        raise  # unreachable: the batch and the per-sender checks agree
 
 
 def noisy_masked_vector(ctx: ClientContext, peer_seeds: list[bytes],
@@ -94,10 +109,9 @@ def handle(ctx: ClientContext, request: MaskedInputRequest) -> MaskedInputReply:
         raise ThresholdError(f"only {holders} of client {me}'s group shared keys; threshold is "
                              f"{cfg.threshold}", stage=Stage.MASKED_INPUT.name, survivors=holders,
                              threshold=cfg.threshold)
-    held = {me: ctx.own_shares}
-    for sender, blob in request.ciphertexts.items():
-        held[sender] = _open(ctx, sender, blob)
-    ctx.held = held
+    opened = {sender: _open(ctx, sender, blob) for sender, blob in request.ciphertexts.items()}
+    _validate(opened)
+    ctx.held = {me: ctx.own_shares, **opened}
     ctx.masked_with = frozenset(request.ciphertexts)
     peers = sorted(ctx.masked_with)
     seeds = [pairwise_seed(ctx.s_keys, ctx.peer_keys[p][1], session_id=cfg.session_id, me=me, peer=p)

@@ -63,5 +63,5 @@ def handle(ctx: ClientContext, request: UnmaskingRequest) -> UnmaskingReply:
     ctx.revealed.update({o: SELF_MASK for o in survivors})
     ctx.revealed.update({o: KEY for o in dropped})
     return UnmaskingReply(session_id=cfg.session_id, client_id=me,
-                          self_mask_shares={o: ctx.held[o][0].to_bytes() for o in survivors},
-                          key_shares={o: ctx.held[o][1].to_bytes() for o in dropped})
+                          self_mask_shares={o: ctx.held[o][0] for o in survivors},
+                          key_shares={o: ctx.held[o][1] for o in dropped})

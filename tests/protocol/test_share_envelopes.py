@@ -1,0 +1,98 @@
+"""Share envelopes in round 2: a neighbour that encrypts malformed shares (a valid ciphertext under
+the right key and associated data) is named, and the receiving client aborts with
+AuthenticationError; well-formed envelopes are held as sent and revealed unchanged in round 4."""
+
+from __future__ import annotations
+
+import struct
+
+import msgpack
+import numpy as np
+import pytest
+
+from secagg import shamir
+from secagg.crypto import encrypt
+from secagg.errors import AuthenticationError
+from secagg.protocol.client import ClientState, SecAggClient
+from secagg.protocol.config import SessionConfig
+from secagg.protocol.messages import MaskedInputRequest, UnmaskingReply, decode
+from secagg.protocol.server import SecAggServer
+from secagg.protocol.transcript import share_aad
+
+N, T, D = 4, 3, 8
+P = (1 << 61) - 1
+
+
+def to_masked_input() -> tuple[SessionConfig, dict[int, SecAggClient], SecAggServer, dict[int, bytes]]:
+    cfg = SessionConfig(client_ids=tuple(range(N)), graph_kind="complete", degree=N - 1,
+                        threshold=T, modulus_range=2**16, vector_length=D, clipping_range=1.0,
+                        quantization_range=2**8)
+    server = SecAggServer(cfg)
+    clients = {c: SecAggClient(c, np.zeros(D)) for c in range(N)}
+    requests = server.start()
+    for _ in range(2):  # advertise keys, share keys
+        for cid, request in requests.items():
+            server.receive(cid, clients[cid].handle(request))
+        requests = server.advance()
+    return cfg, clients, server, requests
+
+
+def forged(cfg: SessionConfig, clients: dict[int, SecAggClient], request: bytes, sender: int,
+           receiver: int, fields: list) -> bytes:
+    """``request`` with ``sender``'s ciphertext replaced by a valid encryption of ``fields``."""
+    key = clients[sender].ctx.share_keys[receiver]
+    blob = encrypt(key, msgpack.packb(fields, use_bin_type=True),
+                   share_aad(cfg.session_id, sender, receiver))
+    m = decode(request)
+    return MaskedInputRequest(session_id=m.session_id, client_id=m.client_id,
+                              ciphertexts={**m.ciphertexts, sender: blob}).to_bytes()
+
+
+def good_share() -> bytes:
+    return shamir.split_to_bytes(bytes(32), 2, 3)[0]
+
+
+def bad_shares() -> list:
+    good = good_share()
+    return [good[:-1], good + b"\0", b"\x02" + good[1:], good[:1] + struct.pack("<I", 0) + good[5:],
+            good[:-8] + struct.pack("<Q", P), "x" * len(good), 7]
+
+
+@pytest.mark.parametrize("position", [2, 3])
+@pytest.mark.parametrize("bad", range(len(bad_shares())))
+def test_malformed_share_in_a_valid_envelope_names_the_sender(position, bad):
+    cfg, clients, _, requests = to_masked_input()
+    fields = [0, 1, good_share(), good_share()]
+    fields[position] = bad_shares()[bad]
+    with pytest.raises(AuthenticationError, match="shares from client 0 are malformed"):
+        clients[1].handle(forged(cfg, clients, requests[1], 0, 1, fields))
+    assert clients[1].state is ClientState.ABORTED and clients[1].ctx.held == {}
+
+
+@pytest.mark.parametrize("fields", [[1, 1, b"", b""], [0, 2, b"", b""], [0, 1, b""], "text", 5])
+def test_bad_envelope_is_refused(fields):
+    cfg, clients, _, requests = to_masked_input()
+    if isinstance(fields, list) and len(fields) == 4:
+        fields = fields[:2] + [good_share(), good_share()]
+    with pytest.raises(AuthenticationError, match="shares from client 0 are malformed"):
+        clients[1].handle(forged(cfg, clients, requests[1], 0, 1, fields))
+
+
+def test_held_shares_are_revealed_as_received():
+    cfg, clients, server, requests = to_masked_input()
+    sent = {}  # what sender 0 put in its envelope to client 1 (decrypted by client 1 below)
+    for cid, request in requests.items():
+        server.receive(cid, clients[cid].handle(request))
+    for owner, (b_share, s_share) in clients[1].ctx.held.items():
+        assert shamir.Share.from_bytes(b_share).threshold == T
+        assert shamir.Share.from_bytes(s_share).split_id != shamir.Share.from_bytes(b_share).split_id
+        sent[owner] = b_share
+    requests = server.advance()
+    reply = decode(clients[1].handle(requests[1]))
+    assert isinstance(reply, UnmaskingReply) and reply.self_mask_shares == sent
+    for cid, request in requests.items():
+        if cid != 1:
+            server.receive(cid, clients[cid].handle(request))
+    server.receive(1, reply.to_bytes())
+    server.advance()
+    assert server.result is not None and server.result.included == frozenset(range(N))
