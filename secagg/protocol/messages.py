@@ -66,23 +66,37 @@ def _list(v: Any, what: str) -> list:
     return v
 
 
+def _is_id(x: Any) -> bool:
+    return type(x) is int and 0 <= x <= MAX_CLIENT_ID
+
+
 def _ids(v: Any, what: str) -> tuple[int, ...]:
-    ids = tuple(_int(x, f"{what} entry") for x in _list(v, what))
+    ids = tuple(_list(v, what))
+    if not all(map(_is_id, ids)):  # fast check; the loop below names the bad entry
+        for x in ids:
+            _int(x, f"{what} entry")
     if len(set(ids)) != len(ids):
         raise InvalidMessageError(f"{what} names a client more than once")
     return ids
 
 
-def _id_map(v: Any, what: str, value: Any) -> dict[int, Any]:
-    """A list of [client_id, value] pairs, each id at most once."""
+def _id_map(v: Any, what: str, value: Any, fast: Any = None) -> dict[int, Any]:
+    """A list of [client_id, value] pairs, each id at most once.
+
+    ``fast(x)`` (optional) returns ``x`` validated, or None when ``x`` needs ``value(x, name)``,
+    which raises with the precise message (names are only formatted on that path).
+    """
     out: dict[int, Any] = {}
     for entry in _list(v, what):
         if type(entry) is not list or len(entry) != 2:
             raise InvalidMessageError(f"{what} entries must be [client_id, value] pairs")
-        cid = _int(entry[0], f"{what} client id")
+        cid, val = entry
+        if type(cid) is not int or not 0 <= cid <= MAX_CLIENT_ID:
+            _int(cid, f"{what} client id")
         if cid in out:
             raise InvalidMessageError(f"{what} names client {cid} more than once")
-        out[cid] = value(entry[1], f"{what}[{cid}]")
+        got = None if fast is None else fast(val)
+        out[cid] = value(val, f"{what}[{cid}]") if got is None else got
     return out
 
 
@@ -91,6 +105,15 @@ def _keys_entry(v: Any, what: str) -> tuple[bytes, bytes, bytes]:
         raise InvalidMessageError(f"{what} must be [c_public, s_public, signature]")
     return (_bytes(v[0], f"{what} c_public", KEY_BYTES), _bytes(v[1], f"{what} s_public", KEY_BYTES),
             _signature(v[2], f"{what} signature"))
+
+
+def _keys_entry_fast(v: Any) -> tuple[bytes, bytes, bytes] | None:
+    if type(v) is list and len(v) == 3:
+        c, s, sig = v
+        if (type(c) is bytes and len(c) == KEY_BYTES and type(s) is bytes and len(s) == KEY_BYTES
+                and type(sig) is bytes and len(sig) in (0, SIGNATURE_BYTES)):
+            return (c, s, sig)
+    return None
 
 
 def _signature(v: Any, what: str) -> bytes:
@@ -108,12 +131,29 @@ def _share(v: Any, what: str) -> bytes:
     return _bytes(v, what, most=MAX_SHARE_BYTES)
 
 
+def _ciphertext_fast(v: Any) -> bytes | None:
+    return v if type(v) is bytes and len(v) <= MAX_CIPHERTEXT_BYTES else None
+
+
+def _share_fast(v: Any) -> bytes | None:
+    return v if type(v) is bytes and len(v) <= MAX_SHARE_BYTES else None
+
+
+def _signature_bytes(v: Any, what: str) -> bytes:
+    return _bytes(v, what, SIGNATURE_BYTES)
+
+
+def _signature_fast(v: Any) -> bytes | None:
+    return v if type(v) is bytes and len(v) == SIGNATURE_BYTES else None
+
+
 def _pairs(d: dict[int, Any], encode: Any = lambda x: x) -> list:
     return [[k, encode(v)] for k, v in sorted(d.items())]
 
 
 # --- messages ------------------------------------------------------------------------------------
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
+_BODY_NAMES: dict[type, frozenset[str]] = {}
 
 
 def body_fields(cls: type) -> tuple[str, ...]:
@@ -184,7 +224,7 @@ class ShareKeysRequest(Message):
 
     @classmethod
     def parse_body(cls, body):
-        return {"keys": _id_map(body.get("keys"), "keys", _keys_entry)}
+        return {"keys": _id_map(body.get("keys"), "keys", _keys_entry, _keys_entry_fast)}
 
 
 @dataclass(frozen=True)
@@ -199,7 +239,8 @@ class ShareKeysReply(Message):
 
     @classmethod
     def parse_body(cls, body):
-        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext)}
+        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
+                                       _ciphertext_fast)}
 
 
 @dataclass(frozen=True)
@@ -214,7 +255,8 @@ class MaskedInputRequest(Message):
 
     @classmethod
     def parse_body(cls, body):
-        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext)}
+        return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
+                                       _ciphertext_fast)}
 
 
 @dataclass(frozen=True)
@@ -274,8 +316,8 @@ class UnmaskingRequest(Message):
     def parse_body(cls, body):
         return {"survivors": _ids(body.get("survivors"), "survivors"),
                 "dropped": _ids(body.get("dropped"), "dropped"),
-                "signatures": _id_map(body.get("signatures"), "signatures",
-                                      lambda v, w: _bytes(v, w, SIGNATURE_BYTES))}
+                "signatures": _id_map(body.get("signatures"), "signatures", _signature_bytes,
+                                      _signature_fast)}
 
 
 @dataclass(frozen=True)
@@ -290,8 +332,9 @@ class UnmaskingReply(Message):
 
     @classmethod
     def parse_body(cls, body):
-        return {"self_mask_shares": _id_map(body.get("self_mask_shares"), "self_mask_shares", _share),
-                "key_shares": _id_map(body.get("key_shares"), "key_shares", _share)}
+        return {"self_mask_shares": _id_map(body.get("self_mask_shares"), "self_mask_shares",
+                                            _share, _share_fast),
+                "key_shares": _id_map(body.get("key_shares"), "key_shares", _share, _share_fast)}
 
 
 @dataclass(frozen=True)
@@ -341,8 +384,8 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     _int(client_id, "client_id")
     if type(body) is not dict:
         raise InvalidMessageError("message body must be a map")
-    names = set(body_fields(cls))
-    if set(body) != names:
+    names = _BODY_NAMES.get(cls) or _BODY_NAMES.setdefault(cls, frozenset(body_fields(cls)))
+    if body.keys() != names:
         raise InvalidMessageError(f"{cls.__name__} body must have exactly the fields "
                                   f"{sorted(names)}, got {sorted(map(str, body))}")
     return cls(session_id=session_id, client_id=client_id, **cls.parse_body(body))

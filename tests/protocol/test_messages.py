@@ -107,3 +107,71 @@ def test_expect_checks_session_kind_and_client():
         expect(m, UnmaskingReply, session_id=S, client_id=2)
     with pytest.raises(InvalidMessageError):
         expect(m, ConsistencyCheckReply, session_id=S, client_id=3)
+
+
+def _decode_body(kind: int, stage: int, body: dict):
+    return decode(msgpack.packb([1, kind, S, stage, 1, body], use_bin_type=True))
+
+
+K = bytes(32)
+
+
+@pytest.mark.parametrize("entries,match", [
+    ([[1, [K, K, b""]], [2]], r"\[client_id, value\] pairs"),
+    ([(1, [K, K, b""])], None),  # msgpack turns tuples into lists: this one is fine
+    ([[1, [K, K, b""]], "ab"], r"\[client_id, value\] pairs"),
+    ([[-1, [K, K, b""]]], r"keys client id must be an int"),
+    ([[True, [K, K, b""]]], r"keys client id must be an int"),
+    ([[2**63, [K, K, b""]]], r"keys client id must be an int"),
+    ([[1, [K, K, b""]], [1, [K, K, b""]]], r"names client 1 more than once"),
+    ([[1, [K, K]]], r"keys\[1\] must be \[c_public, s_public, signature\]"),
+    ([[1, (K, K, b"", b"")]], r"keys\[1\] must be \[c_public, s_public, signature\]"),
+    ([[3, [K[:31], K, b""]]], r"keys\[3\] c_public must be exactly 32 bytes"),
+    ([[3, [K, "k" * 32, b""]]], r"keys\[3\] s_public must be bytes"),
+    ([[3, [K, K, bytes(63)]]], r"keys\[3\] signature must be empty or 64 bytes"),
+    ([[3, [K, K, None]]], r"keys\[3\] signature must be bytes"),
+])
+def test_id_maps_name_the_bad_entry(entries, match):
+    body = {"keys": entries}
+    if match is None:
+        assert _decode_body(3, 1, body).keys == {1: (K, K, b"")}
+        return
+    with pytest.raises(InvalidMessageError, match=match):
+        _decode_body(3, 1, body)
+
+
+@pytest.mark.parametrize("body,match", [
+    ({"self_mask_shares": [[1, bytes(257)]], "key_shares": []}, r"self_mask_shares\[1\] must be at most"),
+    ({"self_mask_shares": [], "key_shares": [[4, "s"]]}, r"key_shares\[4\] must be bytes"),
+    ({"self_mask_shares": [[1, b""], [1, b""]], "key_shares": []}, r"more than once"),
+    ({"self_mask_shares": {}, "key_shares": []}, r"self_mask_shares must be a list"),
+])
+def test_share_maps_name_the_bad_entry(body, match):
+    with pytest.raises(InvalidMessageError, match=match):
+        _decode_body(10, 4, body)
+
+
+@pytest.mark.parametrize("body,match", [
+    ({"survivors": [1, 2, 2], "dropped": [], "signatures": []}, r"survivors names a client more"),
+    ({"survivors": [1, -2], "dropped": [], "signatures": []}, r"survivors entry must be an int"),
+    ({"survivors": [], "dropped": [1.0], "signatures": []}, r"dropped entry must be an int"),
+    ({"survivors": [], "dropped": [], "signatures": [[1, bytes(63)]]},
+     r"signatures\[1\] must be exactly 64 bytes"),
+    ({"survivors": [], "dropped": [], "signatures": [[1, bytes(64)], [1, bytes(64)]]},
+     r"names client 1 more than once"),
+])
+def test_unmasking_request_names_the_bad_entry(body, match):
+    with pytest.raises(InvalidMessageError, match=match):
+        _decode_body(9, 4, body)
+
+
+@given(keys=st.dictionaries(st.integers(0, 2**63 - 1),
+                            st.tuples(st.binary(min_size=32, max_size=32),
+                                      st.binary(min_size=32, max_size=32),
+                                      st.sampled_from([b"", bytes(64)])), max_size=6),
+       shares=st.dictionaries(st.integers(0, 2**63 - 1), st.binary(max_size=256), max_size=6))
+def test_id_map_round_trips(keys, shares):
+    for m in (ShareKeysRequest(S, 1, keys), ShareKeysReply(S, 1, shares),
+              UnmaskingReply(S, 1, shares, {k + 1 if k < 2**63 - 1 else 0: v
+                                            for k, v in shares.items()})):
+        assert decode(m.to_bytes()) == m
