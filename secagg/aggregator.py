@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -87,6 +87,16 @@ class Aggregator(abc.ABC):
         ``updates`` maps client id -> 1-D float array (all of one length). ``dropouts`` says which
         clients vanish before which stage; an aggregator that cannot finish (e.g. fewer survivors
         than its threshold) raises :class:`secagg.errors.ThresholdError`.
+        """
+
+    def prepare(self, client_ids: Sequence[int], *, vector_length: int,  # noqa: B027 - optional hook
+                dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
+        """Optionally start a round's input-independent work before the updates exist.
+
+        A trainer calls this right after sampling, then trains, then calls :meth:`aggregate` with
+        the updates of exactly ``client_ids`` and the same ``dropouts``. The secure aggregators
+        run their key agreement and secret sharing meanwhile (as devices would while training);
+        the default does nothing, and :meth:`aggregate` always works without it.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden

@@ -16,7 +16,6 @@ reusable across sessions (one per training round); start-up is paid once. Close 
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pickle
 import queue
@@ -34,17 +33,17 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import ConfigError, SecAggError, WorkerError
+from .errors import ConfigError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
 _HEADER = struct.Struct("<Q")
+_BATCHES = 4  # a worker answers one stage's requests in about this many messages
 
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """What a device brings to a session: its input and optional secrets (never sent)."""
+    """A device's own secrets for a session (never sent); its input comes later (``provide``)."""
 
-    update: np.ndarray | None  # None while its row travels through shared memory
     rounding_seed: bytes | None = None
     noise: Any = None  # secagg.protocol.config.NoisePlan | None
 
@@ -135,6 +134,17 @@ def _portable_error(exc: SecAggError) -> SecAggError:
         return SecAggError(f"{type(exc).__name__}: {exc}")
 
 
+def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
+    """Hand each client its input; a client that refuses it fails alone (id -> its error)."""
+    failed = {}
+    for cid, update in updates.items():
+        try:
+            clients[cid].set_input(update)
+        except SecAggError as exc:
+            failed[cid] = _portable_error(exc)
+    return failed
+
+
 def serve() -> None:
     """Body of one worker process: host clients, answer commands on stdin/stdout until told to stop."""
     from .crypto import IdentityKey
@@ -157,32 +167,41 @@ def serve() -> None:
                 identities = {cid: IdentityKey() for cid in args[0]}
                 _write(out, ("ok", {cid: key.public for cid, key in identities.items()}))
             elif command == "session":
-                specs, registry, shared = args
-                if shared is not None:  # (segment, shape, dtype, client id -> row)
-                    name, shape, dtype, rows = shared
-                    shm = _attach(name)
-                    try:
-                        matrix = np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
-                        specs = {cid: ClientSpec(matrix[rows[cid]].copy(), spec.rounding_seed, spec.noise)
-                                 for cid, spec in specs.items()}
-                        del matrix
-                    finally:
-                        shm.close()
-                clients = {cid: SecAggClient(cid, spec.update, rounding_seed=spec.rounding_seed,
+                specs, registry = args
+                clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
                                              identity=identities.get(cid), identity_registry=registry,
                                              noise=spec.noise)
                            for cid, spec in specs.items()}
                 _write(out, ("ok", None))
+            elif command == "inputs":
+                name, shape, dtype, rows = args
+                shm = _attach(name)
+                try:
+                    matrix = np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
+                    failed = _set_inputs(clients, {cid: matrix[row].copy() for cid, row in rows.items()})
+                    del matrix
+                finally:
+                    shm.close()
+                _write(out, ("ok", failed))
             elif command == "handle":
-                for cid, request in args[0]:
+                # outcomes go back in a few batches: the server starts on the first ones early,
+                # without waking the caller once per client
+                requests = args[0]
+                flush_every = max(1, len(requests) // _BATCHES)
+                batch = []
+                for cid, request in requests:
                     t0, c0 = time.perf_counter(), time.process_time()
                     reply, error = None, None
                     try:
                         reply = clients[cid].handle(request)
                     except SecAggError as exc:
                         error = _portable_error(exc)
-                    _write(out, ("outcome", cid, reply, error, time.perf_counter() - t0,
-                                 time.process_time() - c0))
+                    batch.append((cid, reply, error, time.perf_counter() - t0, time.process_time() - c0))
+                    if len(batch) >= flush_every:
+                        _write(out, ("outcomes", batch))
+                        batch = []
+                if batch:
+                    _write(out, ("outcomes", batch))
                 _write(out, ("done", None))
             elif command == "end":
                 clients, identities = {}, {}
@@ -335,17 +354,26 @@ class ClientPool:
         if identities:
             for part in self._all([("identities", shard) for shard in shards]):
                 registry.update(part)
-        updates = [specs[cid].update for cid in ids]
-        if len({(u.dtype, u.shape) for u in updates}) == 1 and updates[0].ndim == 1:
-            segment = self._rows.put(updates)
-            rows = {cid: i for i, cid in enumerate(ids)}
-            lean = {cid: dataclasses.replace(specs[cid], update=None) for cid in ids}
-            self._all([("session", {cid: lean[cid] for cid in shard}, registry,
-                        (*segment, {cid: rows[cid] for cid in shard})) for shard in shards])
-        else:  # mixed inputs (the clients will reject them): send them as they are
-            self._all([("session", {cid: specs[cid] for cid in shard}, registry, None)
-                       for shard in shards])
+        self._all([("session", {cid: specs[cid] for cid in shard}, registry) for shard in shards])
         return registry
+
+    def provide(self, updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
+        """Hand the hosted clients their inputs (through shared memory); returns the refusals."""
+        ids = sorted(updates)
+        unknown = [cid for cid in ids if cid not in self._owner]
+        if unknown:
+            raise WorkerError(f"clients {unknown[:5]} are not hosted by this pool's session")
+        arrays = [np.asarray(updates[cid]) for cid in ids]
+        if len({(a.dtype, a.shape) for a in arrays}) != 1 or arrays[0].ndim != 1:
+            raise ShapeError("the clients' inputs must be 1-D arrays of one dtype and length")
+        name, shape, dtype = self._rows.put(arrays)
+        rows: list[dict[int, int]] = [{} for _ in range(self.workers)]
+        for i, cid in enumerate(ids):
+            rows[self._owner[cid]][cid] = i
+        failed: dict[int, SecAggError] = {}
+        for part in self._all([("inputs", name, shape, dtype, shard) for shard in rows]):
+            failed.update(part)
+        return failed
 
     def handle(self, requests: Sequence[tuple[int, bytes]]) -> Iterator[Outcome]:
         """Deliver each (client id, request); yield outcomes in the order they complete."""
@@ -363,8 +391,8 @@ class ClientPool:
                 if message[0] == "done":
                     busy.discard(worker)
                     continue
-                _, cid, reply, error, seconds, cpu = message
-                yield Outcome(cid, reply, error, seconds, cpu)
+                for cid, reply, error, seconds, cpu in message[1]:
+                    yield Outcome(cid, reply, error, seconds, cpu)
         finally:
             # the caller stopped early (e.g. the server raised): drain so the streams stay in step
             while busy and self._procs:
@@ -380,6 +408,41 @@ class ClientPool:
                 self._all([("end",)] * self.workers)
             except WorkerError:
                 pass  # a dead worker holds no secrets; the next session starts a fresh pool
+
+
+class InProcessClients:
+    """The same interface as :class:`ClientPool`, with the clients in the calling process."""
+
+    def __init__(self) -> None:
+        self._clients: dict[int, Any] = {}
+
+    def begin(self, specs: Mapping[int, ClientSpec], *, identities: bool = False) -> dict[int, bytes]:
+        from .crypto import IdentityKey
+        from .protocol.client import SecAggClient
+
+        keys = {cid: IdentityKey() for cid in specs} if identities else {}
+        registry = {cid: key.public for cid, key in keys.items()}
+        self._clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
+                                           identity=keys.get(cid), identity_registry=registry,
+                                           noise=spec.noise)
+                         for cid, spec in specs.items()}
+        return registry
+
+    def provide(self, updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
+        return _set_inputs(self._clients, updates)
+
+    def handle(self, requests: Sequence[tuple[int, bytes]]) -> Iterator[Outcome]:
+        for cid, request in requests:
+            t0, c0 = time.perf_counter(), time.process_time()
+            reply, error = None, None
+            try:
+                reply = self._clients[cid].handle(request)
+            except SecAggError as exc:
+                error = exc
+            yield Outcome(cid, reply, error, time.perf_counter() - t0, time.process_time() - c0)
+
+    def end(self) -> None:
+        self._clients = {}
 
 
 class LazyPool:

@@ -101,3 +101,17 @@ def test_bad_updates_get_specific_errors(name):
         aggregator.aggregate({**good, 99: bad})
     with pytest.raises(InputError):
         aggregator.aggregate({})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_prepare_then_aggregate_gives_the_same_sum(name):
+    aggregator = make(name)
+    updates = random_updates(6, 300, seed=7)
+    dropouts = {11: Stage.MASKED_INPUT}
+    aggregator.prepare(sorted(updates), vector_length=300, dropouts=dropouts, round_index=0)
+    result = aggregator.aggregate(updates, dropouts=dropouts)
+    included = [c for c in updates if c != 11]
+    assert result.included == frozenset(included)
+    expected = np.sum([updates[c] for c in included], axis=0)
+    assert np.max(np.abs(result.total - expected)) <= tolerance(aggregator, len(included))
+    aggregator.close()

@@ -3,21 +3,59 @@
 Each :meth:`aggregate` call runs one complete protocol session in process (real clients, real
 server, real messages; see :func:`secagg.simulate.simulate`) and de-quantizes the exact modular sum.
 ``seconds`` reports ``client``: CPU seconds of all clients together, ``server``: wall seconds.
-With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.client_pool`).
+With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.client_pool`),
+and a session begun with :meth:`prepare` runs its input-independent rounds (key agreement, Shamir
+sharing) in the background while the caller trains the clients.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, validate_updates
+from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, Stage, validate_updates
 from ..client_pool import LazyPool
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError, ThresholdError
+from ..session import SimulatedSession
 from ..quantize import check_clipping, check_quantization
 from .params import check_fractions
+
+
+class _Prepared:
+    """A session started by ``prepare``: its input-independent rounds, maybe in a thread."""
+
+    def __init__(self, client_ids: tuple[int, ...], dropouts: dict[int, Stage], vector_length: int,
+                 session: SimulatedSession) -> None:
+        self.client_ids, self.dropouts, self.vector_length = client_ids, dropouts, vector_length
+        self.session = session
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            self.session.setup()
+        except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
+            self._error = exc
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="secagg-session-setup", daemon=True)
+        self._thread.start()
+
+    def wait(self) -> SimulatedSession:
+        """The session once its setup is done (re-raises what the setup raised)."""
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.session
+
+    def discard(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+        self.session.close()
 
 
 class _ProtocolAggregator(Aggregator):
@@ -48,32 +86,65 @@ class _ProtocolAggregator(Aggregator):
         self.threshold = threshold
         # workers > 1: the simulated clients run in that many worker processes, reused every round
         self._pool = LazyPool(workers)
+        self._prepared: _Prepared | None = None
 
     def error_bound(self, num_clients: int) -> float:
         """Largest per-coordinate error of a sum (stochastic rounding: < 1 level per client)."""
         return num_clients * 2 * self.clipping_range / (self.quantization_range - 1) + 1e-9
 
+    def _session(self, client_ids: Sequence[int], vector_length: int,
+                 dropouts: DropoutSchedule | None) -> SimulatedSession:
+        from ..simulate import make_session  # imported late: simulate imports this package
+
+        return make_session(client_ids, vector_length=vector_length, protocol=self.protocol,
+                            threat_model=self.threat_model, dropouts=dropouts,
+                            clipping_range=self.clipping_range,
+                            quantization_range=self.quantization_range,
+                            modulus_range=self.modulus_range, corrupt_fraction=self.corrupt_fraction,
+                            dropout_fraction=self.dropout_fraction, num_neighbors=self.num_neighbors,
+                            threshold=self.threshold, pool=self._pool.get())
+
+    def prepare(self, client_ids: Sequence[int], *, vector_length: int,
+                dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
+        """Start the session; with worker processes its key agreement runs in the background."""
+        self._discard()
+        if len(client_ids) < 2:
+            return  # aggregate() will refuse the round
+        session = self._session(client_ids, vector_length, dropouts)
+        self._prepared = _Prepared(tuple(session.config.client_ids), dict(dropouts or {}),
+                                   vector_length, session)
+        if self._pool.workers > 1:
+            self._prepared.start()
+
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
-        from ..simulate import simulate  # imported late: simulate imports this package
-
         ids, matrix = validate_updates(updates)
-        result = simulate({cid: matrix[i] for i, cid in enumerate(ids)}, protocol=self.protocol,
-                          threat_model=self.threat_model, dropouts=dropouts,
-                          clipping_range=self.clipping_range,
-                          quantization_range=self.quantization_range,
-                          modulus_range=self.modulus_range, corrupt_fraction=self.corrupt_fraction,
-                          dropout_fraction=self.dropout_fraction, num_neighbors=self.num_neighbors,
-                          threshold=self.threshold, pool=self._pool.get())
+        if len(ids) < 2:  # one client's "sum" would be its own update
+            self._discard()
+            raise ThresholdError("secure aggregation needs at least 2 clients in a round",
+                                 stage=Stage.ADVERTISE_KEYS.name, survivors=len(ids), threshold=2)
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and (prepared.client_ids != tuple(ids) or prepared.dropouts != dict(
+                dropouts or {}) or prepared.vector_length != matrix.shape[1]):
+            prepared.discard()
+            raise InputError("aggregate() must get the updates of exactly the clients passed to "
+                             "prepare(), of the length and with the dropouts given there")
+        session = prepared.wait() if prepared is not None else self._session(ids, matrix.shape[1], dropouts)
+        result = session.finish({cid: matrix[i] for i, cid in enumerate(ids)})
         assert result.total is not None
         return AggregationResult(total=result.total, included=result.included,
                                  bytes_sent=result.bytes_sent, bytes_received=result.bytes_received,
                                  seconds={"client": result.seconds["client_cpu"],
                                           "server": result.seconds["server"]})
 
+    def _discard(self) -> None:
+        if self._prepared is not None:
+            self._prepared.discard()
+            self._prepared = None
 
     def close(self) -> None:
-        """Stop the worker processes, if any (a later round starts new ones)."""
+        """Drop an unfinished prepared session and stop the worker processes, if any."""
+        self._discard()
         self._pool.close()
 
 

@@ -186,6 +186,10 @@ class FederatedTrainer:
         c0 = time.process_time()
         sampled = self.sampler.sample(self.rng)
         payload = self.server.broadcast()
+        dropouts = self.dropouts.draw(sampled, self.rng)
+        # secure aggregators may start key agreement now, while the clients train
+        self.aggregator.prepare([int(c) for c in sampled], vector_length=self.server.model.size,
+                                dropouts=dropouts, round_index=self.round)
         updates, norms, losses = {}, [], []
         for cid in sampled:
             update = self.clients[int(cid)].train(payload, self.config.local)
@@ -193,7 +197,6 @@ class FederatedTrainer:
             norms.append(update.norm)
             losses.append(update.loss)
         t1 = time.perf_counter()
-        dropouts = self.dropouts.draw(sampled, self.rng)
         record: dict[str, Any] = {
             "round": self.round + 1,
             "sampled": len(sampled),

@@ -17,7 +17,7 @@ import pytest
 from secagg import create_aggregator
 from secagg.aggregator import Stage
 from secagg.client_pool import ClientPool, check_workers
-from secagg.errors import (ConfigError, InvalidMessageError, SeedError, ThresholdError,
+from secagg.errors import (ConfigError, InputError, InvalidMessageError, SeedError, ThresholdError,
                            UnsafeRequestError, WorkerError)
 from secagg.protocol.config import NoisePlan
 from secagg.simulate import simulate
@@ -180,3 +180,82 @@ def test_a_script_without_a_main_guard_can_use_a_pool(tmp_path):
                          cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["5", "1.25"]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_prepared_sessions_run_key_agreement_before_the_inputs_exist(workers):
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=workers,
+                            dropout_fraction=0.2)
+    try:
+        for round_index in range(2):  # the pool and the pattern are reused across rounds
+            updates = _inputs(10 + round_index)
+            drop = {1: Stage.SHARE_KEYS, 4: Stage.UNMASKING}
+            agg.prepare(sorted(updates), vector_length=D, dropouts=drop, round_index=round_index)
+            if workers > 1:
+                agg._prepared._thread.join()  # setup done before any input exists
+                assert agg._prepared.session.server.stage is Stage.MASKED_INPUT
+            result = agg.aggregate(updates, dropouts=drop, round_index=round_index)
+            assert result.included == frozenset(set(updates) - {1})
+            exact = sum(updates[c] for c in result.included)
+            assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+    finally:
+        agg.close()
+
+
+def test_prepared_session_must_get_the_prepared_clients():
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2)
+    try:
+        updates = _inputs(12)
+        agg.prepare(sorted(updates)[:-1], vector_length=D)
+        with pytest.raises(InputError, match="prepare"):
+            agg.aggregate(updates)
+        agg.prepare(sorted(updates), vector_length=D, dropouts={0: Stage.MASKED_INPUT})
+        with pytest.raises(InputError, match="prepare"):
+            agg.aggregate(updates)  # other dropouts than prepared
+        agg.prepare(sorted(updates), vector_length=D + 1)
+        with pytest.raises(InputError, match="prepare"):
+            agg.aggregate(updates)
+        assert agg.aggregate(updates).included == frozenset(updates)  # nothing left behind
+    finally:
+        agg.close()
+
+
+def test_an_abort_during_background_setup_is_raised_by_aggregate():
+    agg = create_aggregator("secagg", clipping_range=CLIP, quantization_range=Q, workers=2)
+    try:
+        updates = _inputs(13)
+        drop = {cid: Stage.SHARE_KEYS for cid in range(N - 1)}  # 1 left, t = 2
+        agg.prepare(sorted(updates), vector_length=D, dropouts=drop)
+        with pytest.raises(ThresholdError) as info:
+            agg.aggregate(updates, dropouts=drop)
+        assert info.value.stage == "SHARE_KEYS"
+        assert agg.aggregate(updates).included == frozenset(updates)
+    finally:
+        agg.close()
+
+
+def test_a_round_of_one_client_is_refused():
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q)
+    agg.prepare([3], vector_length=D)
+    with pytest.raises(ThresholdError):
+        agg.aggregate({3: np.zeros(D)})
+
+
+def test_client_input_arrives_late_and_is_checked():
+    from secagg.errors import ProtocolError, ShapeError
+    from secagg.protocol.client import SecAggClient
+    from secagg.simulate import make_session
+
+    client = SecAggClient(0, None)
+    with pytest.raises(InputError):
+        client.set_input(np.zeros((2, 2)))
+    client.set_input(np.zeros(4))  # before the session config is known: only the shape is checked
+    session = make_session([0, 1, 2], vector_length=D, protocol="secagg")
+    session.setup()
+    assert session.server.stage is Stage.MASKED_INPUT
+    assert session.clients.provide({0: np.zeros(D + 1), 1: np.zeros(D)}).keys() == {0}
+    assert isinstance(session.clients.provide({0: np.zeros(D + 1)})[0], ShapeError)
+    result = session.finish({1: np.full(D, 0.5), 2: np.full(D, 0.25)})  # 0 never got a valid input
+    assert isinstance(result.client_errors[0], ProtocolError)
+    assert result.included == frozenset({1, 2})
+    np.testing.assert_allclose(result.total, 0.75, atol=2 * 2 / (2**16 - 1))

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ...crypto import IdentityKey
-from ...errors import AbortedError, ConfigError, InvalidMessageError, ReplayError, SecAggError
+from ...errors import (AbortedError, ConfigError, InvalidMessageError, ProtocolError, ReplayError,
+                       SecAggError)
 from ..config import NoisePlan
 from ..messages import (AbortMessage, AdvertiseKeysRequest, ConsistencyCheckRequest,
                         MaskedInputRequest, Message, ShareKeysRequest, UnmaskingRequest, decode,
@@ -42,11 +43,13 @@ class SecAggClient:
 
     ``update`` is a 1-D float vector (quantized and masked by the fused native kernel with
     ``rounding_seed``) or a 1-D unsigned vector already quantized to [0, quantization_range).
+    It may be None at first and given later with :meth:`set_input`, up to the masked-input
+    round: the rounds before it (key agreement, secret sharing) do not need it.
     The active threat model needs ``identity`` (this client's Ed25519 key) and
     ``identity_registry`` (every client id -> registered Ed25519 public key).
     """
 
-    def __init__(self, client_id: int, update: np.ndarray, *, rounding_seed: bytes | None = None,
+    def __init__(self, client_id: int, update: np.ndarray | None, *, rounding_seed: bytes | None = None,
                  identity: IdentityKey | None = None,
                  identity_registry: Mapping[int, bytes] | None = None,
                  noise: NoisePlan | None = None) -> None:
@@ -54,7 +57,8 @@ class SecAggClient:
             raise InvalidMessageError(f"client_id must be a non-negative int, got {client_id!r}")
         if noise is not None and not isinstance(noise, NoisePlan):
             raise ConfigError(f"noise must be a NoisePlan or None, got {type(noise).__name__}")
-        self.ctx = ClientContext(client_id=client_id, update=r0_advertise_keys.as_input(update),
+        self.ctx = ClientContext(client_id=client_id,
+                                 update=None if update is None else r0_advertise_keys.as_input(update),  # type: ignore[arg-type]
                                  rounding_seed=rounding_seed, identity=identity,
                                  identity_registry=dict(identity_registry or {}),
                                  noise=noise)
@@ -64,6 +68,17 @@ class SecAggClient:
     @property
     def client_id(self) -> int:
         return self.ctx.client_id
+
+    def set_input(self, update: np.ndarray) -> None:
+        """Give this client its input, at any point before it sends its masked input."""
+        if self.state not in (ClientState.ADVERTISE_KEYS, ClientState.SHARE_KEYS,
+                              ClientState.MASKED_INPUT):
+            raise ProtocolError(f"client {self.client_id} is past the masked-input round "
+                                f"({self.state.value}); its input can no longer change")
+        arr = r0_advertise_keys.as_input(update)
+        if self.ctx.config is not None:
+            r0_advertise_keys.check_input(arr, self.ctx.config)
+        self.ctx.update = arr
 
     def handle(self, data: bytes) -> bytes | None:
         """Process one request; returns the reply bytes (None after an abort message).
@@ -85,6 +100,9 @@ class SecAggClient:
         expected, handler = _ROUNDS[self.state]
         expect(message, expected, session_id=session, client_id=self.client_id)
         try:
+            if self.state is ClientState.MASKED_INPUT and self.ctx.update is None:
+                raise ProtocolError(f"client {self.client_id} was given no input before the "
+                                    "masked-input round (SecAggClient.set_input)")
             reply: Message = handler(self.ctx, message)
         except SecAggError as exc:
             self._abort(exc)

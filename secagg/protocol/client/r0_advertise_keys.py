@@ -24,15 +24,8 @@ def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysRe
         # holders by showing them different survivor sets; refuse such a session up front
         raise UnsafeRequestError(f"threshold {config.threshold} is too low for the active model "
                                  f"with {config.degree} neighbours (need 2t > {config.degree})")
-    if config.vector_length != ctx.update.shape[0]:
-        raise ShapeError(f"the server expects vectors of length {config.vector_length}; this "
-                         f"client's update has length {ctx.update.shape[0]}")
-    kind = ctx.update.dtype.kind
-    if (config.input_kind == INPUT_FLOAT) != (kind == "f"):
-        raise InvalidMessageError(f"the server expects {config.input_kind} inputs, this client "
-                                  f"holds {ctx.update.dtype}")
-    if kind == "u" and ctx.update.size and int(ctx.update.max()) >= config.quantization_range:
-        raise ShapeError("quantized input has values >= quantization_range")
+    if ctx.update is not None:  # else it is checked when it arrives (SecAggClient.set_input)
+        check_input(ctx.update, config)
     ctx.config = config
     ctx.graph = config.graph()
     ctx.c_keys, ctx.s_keys = KeyPair.generate(), KeyPair.generate()
@@ -44,6 +37,19 @@ def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysRe
     return AdvertiseKeysReply(session_id=config.session_id, client_id=ctx.client_id,
                               c_public=ctx.c_keys.public, s_public=ctx.s_keys.public,
                               signature=signature)
+
+
+def check_input(update: np.ndarray, config: SessionConfig) -> None:
+    """The input must fit the session: its length, float vs quantized, values below Q."""
+    if config.vector_length != update.shape[0]:
+        raise ShapeError(f"the server expects vectors of length {config.vector_length}; this "
+                         f"client's update has length {update.shape[0]}")
+    kind = update.dtype.kind
+    if (config.input_kind == INPUT_FLOAT) != (kind == "f"):
+        raise InvalidMessageError(f"the server expects {config.input_kind} inputs, this client "
+                                  f"holds {update.dtype}")
+    if kind == "u" and update.size and int(update.max()) >= config.quantization_range:
+        raise ShapeError("quantized input has values >= quantization_range")
 
 
 def as_input(update: np.ndarray) -> np.ndarray:
