@@ -29,6 +29,7 @@ MAX_SHARE_BYTES = 256
 MAX_VECTOR_LENGTH = 1 << 31
 MAX_MESSAGE_BYTES = 1 << 32
 MAX_TEXT = 256
+_MAX_STAGE = int(max(Stage))
 
 
 # --- field validators ----------------------------------------------------------------------------
@@ -378,10 +379,12 @@ def decode(data: bytes, *, max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         raise InvalidMessageError(f"unknown message kind {kind!r:.20}")
     cls = KINDS[kind]
     _bytes(session_id, "session_id", SESSION_ID_BYTES)
-    _int(stage, "stage", 0, max(Stage))
+    if type(stage) is not int or not 0 <= stage <= _MAX_STAGE:
+        _int(stage, "stage", 0, _MAX_STAGE)
     if cls is not AbortMessage and stage != cls.stage:
         raise ReplayError(f"{cls.__name__} carries stage {stage}, expected {int(cls.stage)}")
-    _int(client_id, "client_id")
+    if type(client_id) is not int or not 0 <= client_id <= MAX_CLIENT_ID:
+        _int(client_id, "client_id")
     if type(body) is not dict:
         raise InvalidMessageError("message body must be a map")
     names = _BODY_NAMES.get(cls) or _BODY_NAMES.setdefault(cls, frozenset(body_fields(cls)))
