@@ -1,6 +1,7 @@
 """Share envelopes in round 2: a neighbour that encrypts malformed shares (a valid ciphertext under
 the right key and associated data) is named, and the receiving client aborts with
-AuthenticationError; well-formed envelopes are held as sent and revealed unchanged in round 4."""
+AuthenticationError; well-formed envelopes are held as sent and revealed unchanged in round 4,
+where the server names the owner of a malformed revealed share and refuses inconsistent ones."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from secagg import shamir
 from secagg.crypto import encrypt
-from secagg.errors import AuthenticationError
+from secagg.errors import AuthenticationError, ConsistencyError, InvalidMessageError
 from secagg.protocol.client import ClientState, SecAggClient
 from secagg.protocol.config import SessionConfig
 from secagg.protocol.messages import MaskedInputRequest, UnmaskingReply, decode
@@ -96,3 +97,40 @@ def test_held_shares_are_revealed_as_received():
     server.receive(1, reply.to_bytes())
     server.advance()
     assert server.result is not None and server.result.included == frozenset(range(N))
+
+
+def unmasking_replies() -> tuple[SecAggServer, dict[int, UnmaskingReply]]:
+    _, clients, server, requests = to_masked_input()
+    for cid, request in requests.items():
+        server.receive(cid, clients[cid].handle(request))
+    requests = server.advance()
+    return server, {cid: decode(clients[cid].handle(r)) for cid, r in requests.items()}
+
+
+@pytest.mark.parametrize("bad", range(len(bad_shares()) - 2))  # the last two are not bytes
+@pytest.mark.parametrize("holder", [0, 3])
+def test_server_names_the_owner_of_a_malformed_revealed_share(bad, holder):
+    server, replies = unmasking_replies()
+    r = replies[holder]
+    replies[holder] = UnmaskingReply(r.session_id, r.client_id,
+                                     {**r.self_mask_shares, 2: bad_shares()[bad]}, r.key_shares)
+    for cid, reply in replies.items():
+        server.receive(cid, reply.to_bytes())
+    with pytest.raises(InvalidMessageError, match="a self-mask share of client 2 is malformed"):
+        server.advance()
+
+
+def test_server_refuses_inconsistent_revealed_shares():
+    server, replies = unmasking_replies()
+    r = replies[1]
+    share = shamir.Share.from_bytes(r.self_mask_shares[0])
+    words = list(struct.unpack("<8Q", share.value))
+    words[0] = (words[0] + 1) % P  # a well-formed share of another polynomial
+    forged_share = shamir.Share(share.index, share.threshold, share.split_id,
+                                struct.pack("<8Q", *words)).to_bytes()
+    replies[1] = UnmaskingReply(r.session_id, r.client_id,
+                                {**r.self_mask_shares, 0: forged_share}, r.key_shares)
+    for cid, reply in replies.items():
+        server.receive(cid, reply.to_bytes())
+    with pytest.raises(ConsistencyError, match="self-mask shares are inconsistent"):
+        server.advance()

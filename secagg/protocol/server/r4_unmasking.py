@@ -10,7 +10,6 @@ from ...aggregator import Stage
 from ...crypto import KeyPair, pairwise_seed
 from ...errors import ConsistencyError, InvalidMessageError, ShamirError, ThresholdError
 from ...masking import unmask
-from ...shamir import Share
 from ..messages import UnmaskingReply
 from .context import ServerContext
 
@@ -33,18 +32,28 @@ def accept(ctx: ServerContext, cid: int, reply: UnmaskingReply) -> None:
 
 def _combine(groups: dict[int, list[bytes]], owners: list[int], threshold: int,
              what: str) -> dict[int, bytes]:
-    batch = []
+    used: list[list[bytes]] = []
     for owner in owners:
         got = groups.get(owner, [])
         if len(got) < threshold:
             raise ThresholdError(f"only {len(got)} clients returned {what} shares of client "
                                  f"{owner}; threshold is {threshold}", stage=Stage.UNMASKING.name,
                                  survivors=len(got), threshold=threshold)
-        try:
-            batch.append([Share.from_bytes(raw) for raw in got[: threshold + SPARE_SHARES]])
-        except ShamirError as exc:
-            raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {exc}"
-                                      ) from None
+        used.append(got[: threshold + SPARE_SHARES])
+    try:  # every share used, parsed and validated in one pass
+        flat = shamir.shares_from_bytes([raw for raws in used for raw in raws])
+    except ShamirError:
+        for owner, raws in zip(owners, used):  # only now: whose share is malformed
+            try:
+                shamir.validate_share_bytes(raws)
+            except ShamirError as exc:
+                raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {exc}"
+                                          ) from None
+        raise
+    batch, pos = [], 0
+    for raws in used:
+        batch.append(flat[pos : pos + len(raws)])
+        pos += len(raws)
     try:
         secrets = shamir.combine_many(batch)
     except ShamirError as exc:  # inconsistent shares: some client lied
