@@ -38,6 +38,7 @@ from .errors import ConfigError, SecAggError, ShapeError, WorkerError
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
 _HEADER = struct.Struct("<Q")
 _BATCHES = 4  # a worker answers one stage's requests in about this many messages
+_NICENESS = 5  # workers yield the CPU to the calling process (which trains and runs the server)
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,12 @@ def serve() -> None:
     from .crypto import IdentityKey
     from .protocol.client import SecAggClient
 
+    # Below the caller's priority: background key agreement must not slow its local training.
+    if hasattr(os, "nice"):
+        try:
+            os.nice(_NICENESS)
+        except OSError:
+            pass
     # Keep the message stream for ourselves; anything printed goes to stderr instead.
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())

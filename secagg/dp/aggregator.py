@@ -133,6 +133,7 @@ class DPAggregator(Aggregator):
         seeds = {cid: self.seed_source(cid, round_index) for cid in ids}
         sent: dict[int, dict[str, int]] = {}
         received: dict[int, dict[str, int]] = {}
+        worker_cpu = 0.0  # CPU the protocol's worker processes spent (not in this process's clock)
         if self.backend in ("secagg", "secagg+"):
             from ..simulate import simulate  # late: simulate imports the protocol package
 
@@ -148,6 +149,7 @@ class DPAggregator(Aggregator):
             included = frozenset(res.included)
             total = res.quantized_sum.astype(np.uint64) - np.uint64(len(included) * p.offset)
             sent, received = res.bytes_sent, res.bytes_received
+            worker_cpu = res.seconds["client_cpu"] if self._pool.workers > 1 else 0.0
         else:
             keep = [cid for cid in ids if contributes(dropouts.get(cid))]
             if not keep:
@@ -176,7 +178,7 @@ class DPAggregator(Aggregator):
             self.plan.config.round_mechanism(p, len(included)), round_index)
         return AggregationResult(total=noisy, included=included, bytes_sent=sent,
                                  bytes_received=received,
-                                 seconds={"client": t1 - t0, "server": t2 - t1})
+                                 seconds={"client": t1 - t0, "server": t2 - t1, "worker_cpu": worker_cpu})
 
 
 def make_dp_aggregator(base_name: str, config: DPConfig, dim: int, **options: Any) -> DPAggregator:

@@ -135,7 +135,10 @@ class _ProtocolAggregator(Aggregator):
         return AggregationResult(total=result.total, included=result.included,
                                  bytes_sent=result.bytes_sent, bytes_received=result.bytes_received,
                                  seconds={"client": result.seconds["client_cpu"],
-                                          "server": result.seconds["server"]})
+                                          "server": result.seconds["server"],
+                                          # CPU spent outside this process (0 without workers)
+                                          "worker_cpu": result.seconds["client_cpu"]
+                                          if self._pool.workers > 1 else 0.0})
 
     def _discard(self) -> None:
         if self._prepared is not None:

@@ -225,7 +225,10 @@ class FederatedTrainer:
         record["model_download_bytes"] = int(len(sampled) * payload.size * payload.factors.itemsize)
         record["model_version"] = self.server.model.version
         record["seconds"] = {"local_training": t1 - t0, "aggregation": t2 - t1, "server_update": t3 - t2,
-                             "round": t3 - t0, "round_cpu": time.process_time() - c0}
+                             "round": t3 - t0,
+                             # this process, plus what the aggregator's worker processes spent
+                             "round_cpu": time.process_time() - c0 + float(
+                                 record.get("aggregator_seconds", {}).get("worker_cpu", 0.0))}
         self.round += 1
         cfg = self.config
         if self.eval_set is not None and cfg.eval_every and (self.round % cfg.eval_every == 0

@@ -69,6 +69,9 @@ def test_worker_processes_change_nothing_but_where_clients_run(small_split, smal
     runs[1].server.apply = lambda result: (received.append(result), original(result))[1]  # type: ignore[method-assign]
     histories = [trainer.fit() for trainer in runs]
     assert inner._pool._pool is None  # fit() stopped the worker processes
+    # CPU spent in the worker processes is counted in the round's CPU time
+    assert all(r["aggregator_seconds"]["worker_cpu"] == 0 for r in histories[0])
+    assert all(0 < r["aggregator_seconds"]["worker_cpu"] <= r["seconds"]["round_cpu"] for r in histories[1])
     for one, two in zip(*histories):  # same sampling and dropouts: same clients included
         assert (one["included"], one["dropped"], one["aborted"]) == (two["included"], two["dropped"], two["aborted"])
     for (updates, dropouts), result in zip(rec.calls, received):  # and each sum is exact
