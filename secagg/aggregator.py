@@ -96,8 +96,13 @@ class Aggregator(abc.ABC):
         A trainer calls this right after sampling, then trains, then calls :meth:`aggregate` with
         the updates of exactly ``client_ids`` and the same ``dropouts``. The secure aggregators
         run their key agreement and secret sharing meanwhile (as devices would while training);
-        the default does nothing, and :meth:`aggregate` always works without it.
+        the default does nothing, and :meth:`aggregate` always works without it. Between the two,
+        :meth:`submit` may hand over each update as soon as it is trained.
         """
+
+    def submit(self, client_id: int, update: np.ndarray) -> None:  # noqa: B027 - optional hook
+        """Optionally hand over one prepared client's update as soon as it is ready (the same
+        array must then be in :meth:`aggregate`'s ``updates``); the default does nothing."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release what the aggregator holds between rounds (e.g. worker processes)."""
@@ -105,13 +110,18 @@ class Aggregator(abc.ABC):
 
 def validate_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], np.ndarray]:
     """Check a round's updates and stack them: returns (sorted client ids, float64 matrix)."""
+    ids, _ = check_updates(updates)
+    return ids, np.stack([np.asarray(updates[cid]).astype(np.float64, copy=False) for cid in ids])
+
+
+def check_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], int]:
+    """Check a round's updates without copying them: returns (sorted client ids, length)."""
     if not isinstance(updates, Mapping) or len(updates) == 0:
         raise InputError("updates must be a non-empty mapping of client id -> 1-D float array")
     ids = sorted(updates)
     for cid in ids:
         if not isinstance(cid, (int, np.integer)) or isinstance(cid, bool) or cid < 0:
             raise InputError(f"client ids must be non-negative integers, got {cid!r}")
-    rows = []
     length = None
     for cid in ids:
         arr = np.asarray(updates[cid])
@@ -123,10 +133,10 @@ def validate_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], np.n
             length = arr.shape[0]
         elif arr.shape[0] != length:
             raise ShapeError(f"update of client {cid} has length {arr.shape[0]}; others have {length}")
-        if not np.all(np.isfinite(arr)):
+        if not np.isfinite(arr).all():
             raise NonFiniteError(f"update of client {cid} contains NaN or infinity")
-        rows.append(arr.astype(np.float64, copy=False))
-    return [int(c) for c in ids], np.stack(rows)
+    assert length is not None
+    return [int(c) for c in ids], length
 
 
 # name -> "module:attribute"; modules are imported only when the aggregator is asked for, so an

@@ -25,19 +25,26 @@ import sys
 import threading
 import time
 import traceback
-from multiprocessing.shared_memory import SharedMemory
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+try:
+    import fcntl as fcntl_module
+except ImportError:  # pragma: no cover - Windows: default pipe buffers
+    fcntl_module = None  # type: ignore[assignment]
 
 from .errors import ConfigError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
 _HEADER = struct.Struct("<Q")
 _BATCHES = 4  # a worker answers one stage's requests in about this many messages
+_DIRECT_BYTES = 8 << 20  # inputs up to this size go through the pipes, larger ones shared memory
+_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
 _NICENESS = 5  # workers yield the CPU to the calling process (which trains and runs the server)
 
 
@@ -181,6 +188,8 @@ def serve() -> None:
                            for cid, spec in specs.items()}
                 _write(out, ("ok", None))
             elif command == "inputs":
+                _write(out, ("ok", _set_inputs(clients, args[0])))
+            elif command == "shared_inputs":
                 name, shape, dtype, rows = args
                 shm = _attach(name)
                 try:
@@ -221,11 +230,24 @@ def serve() -> None:
             _write(out, ("crash", traceback.format_exc()))
 
 
+def _widen_pipe(stream: IO[bytes] | None) -> None:
+    """Ask Linux for a 1 MiB pipe buffer (best effort): a masked vector then crosses in one or two
+    reads, each of which the reader thread must win the GIL back for from the training thread."""
+    if stream is None or not hasattr(fcntl_module, "F_SETPIPE_SZ"):
+        return
+    try:
+        fcntl_module.fcntl(stream.fileno(), fcntl_module.F_SETPIPE_SZ, _PIPE_BYTES)  # type: ignore[attr-defined]
+    except OSError:
+        pass
+
+
 def _worker_env() -> dict[str, str]:
-    """The caller's environment, with this package importable whatever sys.path tricks it used."""
+    """The caller's environment, with this package importable whatever sys.path tricks it used,
+    and single-threaded native kernels unless the caller chose otherwise."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env.setdefault("SECAGG_THREADS", "1")  # one worker per core already: no native threads
     return env
 
 
@@ -249,6 +271,8 @@ class ClientPool:
             proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, env=_worker_env())
             self._procs.append(proc)
+            for stream in (proc.stdin, proc.stdout):
+                _widen_pipe(stream)
             threading.Thread(target=self._pump, args=(w, proc.stdout), daemon=True,
                              name=f"secagg-client-pool-{w}").start()
         self._gather(range(self.workers), timeout=_START_TIMEOUT)
@@ -370,15 +394,27 @@ class ClientPool:
         unknown = [cid for cid in ids if cid not in self._owner]
         if unknown:
             raise WorkerError(f"clients {unknown[:5]} are not hosted by this pool's session")
+        if not ids:
+            return {}
         arrays = [np.asarray(updates[cid]) for cid in ids]
-        if len({(a.dtype, a.shape) for a in arrays}) != 1 or arrays[0].ndim != 1:
-            raise ShapeError("the clients' inputs must be 1-D arrays of one dtype and length")
-        name, shape, dtype = self._rows.put(arrays)
-        rows: list[dict[int, int]] = [{} for _ in range(self.workers)]
-        for i, cid in enumerate(ids):
-            rows[self._owner[cid]][cid] = i
         failed: dict[int, SecAggError] = {}
-        for part in self._all([("inputs", name, shape, dtype, shard) for shard in rows]):
+        busy = sorted({self._owner[cid] for cid in ids})
+        if sum(a.nbytes for a in arrays) <= _DIRECT_BYTES:  # a few clients: through the pipes
+            shards: list[dict[int, np.ndarray]] = [{} for _ in range(self.workers)]
+            for cid, a in zip(ids, arrays):
+                shards[self._owner[cid]][cid] = a
+            commands = {w: ("inputs", shards[w]) for w in busy}
+        else:  # a whole cohort: one copy into shared memory
+            if len({(a.dtype, a.shape) for a in arrays}) != 1 or arrays[0].ndim != 1:
+                raise ShapeError("the clients' inputs must be 1-D arrays of one dtype and length")
+            name, shape, dtype = self._rows.put(arrays)
+            rows: list[dict[int, int]] = [{} for _ in range(self.workers)]
+            for i, cid in enumerate(ids):
+                rows[self._owner[cid]][cid] = i
+            commands = {w: ("shared_inputs", name, shape, dtype, rows[w]) for w in busy}
+        for w, command in commands.items():
+            self._send(w, *command)
+        for part in self._gather(busy).values():
             failed.update(part)
         return failed
 

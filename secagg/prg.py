@@ -22,6 +22,7 @@ or :func:`set_backend` forces one; :func:`prg_backend` names the one in use.
 from __future__ import annotations
 
 import operator
+import os
 
 import numpy as np
 
@@ -71,9 +72,11 @@ def dtype_for_modulus(modulus_range: int) -> np.dtype:
 
 
 def check_threads(threads: int | None) -> int:
-    """``None`` -> 0 (automatic: all cores for large inputs, 1 for small ones)."""
+    """``None`` -> ``$SECAGG_THREADS`` if set, else 0 (automatic: all cores for large inputs,
+    1 for small ones). Worker processes that already run one per core set it to 1."""
     if threads is None:
-        return 0
+        env = os.environ.get("SECAGG_THREADS", "")
+        return int(env) if env.isdigit() and int(env) > 0 else 0
     t = check_int(threads, "threads")
     if t < 1:
         raise ConfigError(f"threads must be >= 1 (or None for automatic), got {t}")

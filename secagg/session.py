@@ -81,6 +81,8 @@ class SimulatedSession:
         self.rejected: dict[int, SecAggError] = {}
         self.server_time = self.server_cpu = self.client_cpu = 0.0
         self._requests: dict[int, bytes] | None = None
+        self._delivered: set[int] = set()  # clients given the current stage's request
+        self._fed: set[int] = set()  # clients given their input
 
     # --- running ---------------------------------------------------------------------------
     def _server_call(self, fn: Callable[..., object], *args: object) -> object:
@@ -91,15 +93,17 @@ class SimulatedSession:
             self.server_time += time.perf_counter() - t0
             self.server_cpu += time.process_time() - c0
 
-    def _stage(self) -> None:
-        """Deliver the pending requests, feed the replies to the server, advance it."""
+    def _deliver(self, only: set[int] | None = None) -> None:
+        """Deliver the pending requests (of ``only`` these clients) and feed the server the replies."""
         assert self._requests is not None
         stage, server = self.server.stage, self.server
         outgoing = []
         for cid, request in self._requests.items():
             gone = self.schedule.get(cid)
-            if (gone is not None and gone <= stage) or cid in self.errors:
+            if ((gone is not None and gone <= stage) or cid in self.errors or cid in self._delivered
+                    or (only is not None and cid not in only)):
                 continue
+            self._delivered.add(cid)
             if self.tamper is not None:
                 request = self.tamper(stage, "request", cid, request)
                 if request is None:
@@ -123,6 +127,11 @@ class SimulatedSession:
                 self._server_call(server.receive, cid, reply)
             except SecAggError as exc:
                 self.rejected[cid] = exc
+
+    def _advance(self) -> None:
+        """Close the server's current stage (raises, after telling the clients, if it aborts)."""
+        stage, server = self.server.stage, self.server
+        self._delivered = set()
         try:
             self._requests = self._server_call(server.advance)  # type: ignore[assignment]
         except SecAggError as exc:
@@ -134,29 +143,51 @@ class SimulatedSession:
                 pass
             raise
 
+    def _guarded(self, step: Callable[[], None]) -> None:
+        """Run ``step``; on any error the session is over and the clients forget it."""
+        try:
+            step()
+        except BaseException:
+            self.close()
+            raise
+
     def setup(self) -> None:
         """Run the input-independent rounds: stop when the server asks for masked inputs.
 
         Raises :class:`~secagg.errors.ThresholdError` if too few clients remain (the session is
         then over; :meth:`finish` must not be called).
         """
-        try:
+        def run() -> None:
             if self._requests is None:
                 self._requests = self._server_call(self.server.start)  # type: ignore[assignment]
             while self._requests and self.server.stage < Stage.MASKED_INPUT:
-                self._stage()
-        except BaseException:
-            self.close()
-            raise
+                self._deliver()
+                self._advance()
+
+        self._guarded(run)
+
+    def feed(self, inputs: Mapping[int, np.ndarray]) -> None:
+        """After :meth:`setup`: hand these clients their inputs and collect their masked inputs
+        now, as devices that finish training early upload early (the stage stays open)."""
+        def run() -> None:
+            assert self._requests is not None and self.server.stage is Stage.MASKED_INPUT
+            fresh = {cid: u for cid, u in inputs.items() if cid not in self._fed}
+            self._fed.update(fresh)
+            for cid, exc in self.clients.provide(fresh).items():
+                self.errors.setdefault(cid, exc)
+            self._deliver(set(fresh))
+
+        self._guarded(run)
 
     def finish(self, inputs: Mapping[int, np.ndarray]) -> SimulationResult:
-        """Give each client its input (validated by the caller) and run the remaining rounds."""
+        """Give the clients not yet fed their inputs (validated by the caller) and run the rest."""
         try:
             self.setup()
-            for cid, exc in self.clients.provide(inputs).items():
-                self.errors.setdefault(cid, exc)
+            if self._requests and self.server.stage is Stage.MASKED_INPUT:
+                self.feed(inputs)
             while self._requests:
-                self._stage()
+                self._deliver()
+                self._advance()
         finally:
             self.close()
         return self._result()

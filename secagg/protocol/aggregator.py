@@ -10,43 +10,77 @@ sharing) in the background while the caller trains the clients.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, Stage, validate_updates
+from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, Stage, check_updates
 from ..client_pool import LazyPool
-from ..errors import ConfigError, InputError, ThresholdError
+from ..errors import ConfigError, InputError, ShapeError, ThresholdError
 from ..session import SimulatedSession
 from ..quantize import check_clipping, check_quantization
 from .params import check_fractions
 
 
+def _kernel_float(update: np.ndarray, *, copy: bool = False) -> np.ndarray:
+    """A float32/float64 vector as the masking kernel takes it (other float kinds widened)."""
+    arr = np.asarray(update)
+    if arr.dtype not in (np.float32, np.float64):
+        return arr.astype(np.float64)
+    return arr.copy() if copy else arr
+
+
+_FEED_BATCHES = 6  # submitted inputs reach the workers in about this many batches
+
+
 class _Prepared:
-    """A session started by ``prepare``: its input-independent rounds, maybe in a thread."""
+    """A session begun by ``prepare``. In the background (with worker processes) a thread runs
+    its input-independent rounds, then collects each submitted client's masked input as it comes."""
 
     def __init__(self, client_ids: tuple[int, ...], dropouts: dict[int, Stage], vector_length: int,
-                 session: SimulatedSession) -> None:
+                 session: SimulatedSession, *, background: bool) -> None:
         self.client_ids, self.dropouts, self.vector_length = client_ids, dropouts, vector_length
-        self.session = session
-        self._thread: threading.Thread | None = None
+        self.session, self.background = session, background
+        self.submitted: dict[int, np.ndarray] = {}
         self._error: BaseException | None = None
+        self._inbox: queue.SimpleQueue[tuple[int, np.ndarray] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="secagg-session", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
         try:
             self.session.setup()
+            # feed the workers in a few batches: each wake-up of this thread costs the training
+            # thread the GIL, so not one per client
+            size = max(1, len(self.client_ids) // _FEED_BATCHES)
+            done = False
+            while not done:
+                batch: dict[int, np.ndarray] = {}
+                while len(batch) < size:
+                    item = self._inbox.get()
+                    if item is None:
+                        done = True
+                        break
+                    batch[item[0]] = item[1]
+                if batch and self.session.server.stage is Stage.MASKED_INPUT:
+                    self.session.feed(batch)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits
             self._error = exc
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="secagg-session-setup", daemon=True)
-        self._thread.start()
+    def submit(self, client_id: int, update: np.ndarray) -> None:
+        self.submitted[client_id] = update
+        if self._thread is not None:
+            self._inbox.put((client_id, update))
 
     def wait(self) -> SimulatedSession:
-        """The session once its setup is done (re-raises what the setup raised)."""
+        """The session once the background work is done (re-raises what it raised)."""
         if self._thread is not None:
+            self._inbox.put(None)
             self._thread.join()
         if self._error is not None:
             raise self._error
@@ -54,6 +88,7 @@ class _Prepared:
 
     def discard(self) -> None:
         if self._thread is not None:
+            self._inbox.put(None)
             self._thread.join()
         self.session.close()
 
@@ -112,25 +147,45 @@ class _ProtocolAggregator(Aggregator):
             return  # aggregate() will refuse the round
         session = self._session(client_ids, vector_length, dropouts)
         self._prepared = _Prepared(tuple(session.config.client_ids), dict(dropouts or {}),
-                                   vector_length, session)
-        if self._pool.workers > 1:
-            self._prepared.start()
+                                   vector_length, session, background=self._pool.workers > 1)
+
+    def submit(self, client_id: int, update: np.ndarray) -> None:
+        """One prepared client's update, as soon as it is trained: with worker processes it is
+        masked and uploaded while the others still train."""
+        prepared = self._prepared
+        if prepared is None or not prepared.background:
+            return  # in process there is nothing to overlap: aggregate() does all the work
+        if client_id not in prepared.client_ids:
+            raise InputError(f"client {client_id} is not part of the prepared round")
+        _, length = check_updates({client_id: update})
+        if length != prepared.vector_length:
+            raise ShapeError(f"update of client {client_id} has length {length}; the round "
+                             f"was prepared for {prepared.vector_length}")
+        prepared.submit(client_id, _kernel_float(update, copy=True))
 
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
-        ids, matrix = validate_updates(updates)
+        ids, length = check_updates(updates)
         if len(ids) < 2:  # one client's "sum" would be its own update
             self._discard()
             raise ThresholdError("secure aggregation needs at least 2 clients in a round",
                                  stage=Stage.ADVERTISE_KEYS.name, survivors=len(ids), threshold=2)
         prepared, self._prepared = self._prepared, None
         if prepared is not None and (prepared.client_ids != tuple(ids) or prepared.dropouts != dict(
-                dropouts or {}) or prepared.vector_length != matrix.shape[1]):
+                dropouts or {}) or prepared.vector_length != length):
             prepared.discard()
             raise InputError("aggregate() must get the updates of exactly the clients passed to "
                              "prepare(), of the length and with the dropouts given there")
-        session = prepared.wait() if prepared is not None else self._session(ids, matrix.shape[1], dropouts)
-        result = session.finish({cid: matrix[i] for i, cid in enumerate(ids)})
+        inputs = {cid: _kernel_float(updates[cid]) for cid in ids}
+        if prepared is not None:
+            changed = [cid for cid, row in prepared.submitted.items() if not np.array_equal(row, inputs[cid])]
+            session = prepared.wait()
+            if changed:
+                session.close()
+                raise InputError(f"the updates of clients {changed[:5]} differ from what they submitted")
+        else:
+            session = self._session(ids, length, dropouts)
+        result = session.finish(inputs)
         assert result.total is not None
         return AggregationResult(total=result.total, included=result.included,
                                  bytes_sent=result.bytes_sent, bytes_received=result.bytes_received,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..aggregator import Aggregator, contributes, create_aggregator
+from ..aggregator_process import AggregatorProcess
 from ..client_pool import check_workers
 from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
 from .client import LocalConfig, RecClient
@@ -171,9 +172,14 @@ class FederatedTrainer:
             aggregator = dp_aggregator
         if aggregator is None:
             # Any coordinate of a vector with L2 norm <= C lies in [-C, C].
-            aggregator = create_aggregator(
-                config.aggregator, clipping_range=config.local.clip_norm,
-                quantization_range=config.quantization_range, **{**hints, **config.aggregator_options})
+            options = {"clipping_range": config.local.clip_norm, "quantization_range": config.quantization_range,
+                       **hints, **config.aggregator_options}
+            if hints["workers"] > 1 and config.aggregator in ("secagg", "secagg+"):
+                # the server in a process of its own, its clients in worker processes: nothing
+                # of the protocol competes with local training for this process's GIL
+                aggregator = AggregatorProcess(config.aggregator, **options)
+            else:
+                aggregator = create_aggregator(config.aggregator, **options)
         self.aggregator = aggregator
         self.round = 0
         self.history: list[dict[str, Any]] = []
@@ -194,6 +200,7 @@ class FederatedTrainer:
         for cid in sampled:
             update = self.clients[int(cid)].train(payload, self.config.local)
             updates[int(cid)] = update.vector
+            self.aggregator.submit(int(cid), update.vector)  # the device uploads when it is done
             norms.append(update.norm)
             losses.append(update.loss)
         t1 = time.perf_counter()

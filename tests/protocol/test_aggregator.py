@@ -35,7 +35,7 @@ def test_active_model_with_dropouts(name):
     assert 0 not in res.included and 1 in res.included
     exact = np.sum([ups[c] for c in res.included], axis=0)
     assert np.max(np.abs(res.total - exact)) <= agg.error_bound(len(res.included))
-    assert set(res.seconds) == {"client", "server"}
+    assert set(res.seconds) == {"client", "server", "worker_cpu"}
     assert set(res.bytes_sent[2]) == {s.name for s in Stage}
     assert res.bytes_sent[2]["CONSISTENCY_CHECK"] > 0
 

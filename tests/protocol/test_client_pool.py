@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ import pytest
 from secagg import create_aggregator
 from secagg.aggregator import Stage
 from secagg.client_pool import ClientPool, check_workers
-from secagg.errors import (ConfigError, InputError, InvalidMessageError, SeedError, ThresholdError,
+from secagg.errors import (ConfigError, DTypeError, InputError, InvalidMessageError, SeedError, ShapeError,
+                           ThresholdError,
                            UnsafeRequestError, WorkerError)
 from secagg.protocol.config import NoisePlan
 from secagg.simulate import simulate
@@ -191,9 +193,11 @@ def test_prepared_sessions_run_key_agreement_before_the_inputs_exist(workers):
             updates = _inputs(10 + round_index)
             drop = {1: Stage.SHARE_KEYS, 4: Stage.UNMASKING}
             agg.prepare(sorted(updates), vector_length=D, dropouts=drop, round_index=round_index)
-            if workers > 1:
-                agg._prepared._thread.join()  # setup done before any input exists
-                assert agg._prepared.session.server.stage is Stage.MASKED_INPUT
+            if workers > 1:  # the setup finishes in the background before any input exists
+                session, deadline = agg._prepared.session, time.monotonic() + 60
+                while session.server.stage is not Stage.MASKED_INPUT and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                assert session.server.stage is Stage.MASKED_INPUT
             result = agg.aggregate(updates, dropouts=drop, round_index=round_index)
             assert result.included == frozenset(set(updates) - {1})
             exact = sum(updates[c] for c in result.included)
@@ -259,3 +263,50 @@ def test_client_input_arrives_late_and_is_checked():
     assert isinstance(result.client_errors[0], ProtocolError)
     assert result.included == frozenset({1, 2})
     np.testing.assert_allclose(result.total, 0.75, atol=2 * 2 / (2**16 - 1))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_submitted_updates_are_masked_early_and_summed_exactly(workers):
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=workers,
+                            dropout_fraction=0.2)
+    try:
+        updates = _inputs(20)
+        drop = {2: Stage.MASKED_INPUT, 5: Stage.UNMASKING}
+        agg.prepare(sorted(updates), vector_length=D, dropouts=drop)
+        for cid in sorted(updates)[:8]:  # 8 devices finish early, the rest come with aggregate()
+            agg.submit(cid, updates[cid])
+        if workers > 1:
+            prepared = agg._prepared
+            prepared._inbox.put(None)
+            prepared._thread.join()  # let the background thread drain what was submitted
+            prepared._thread = None
+            session = prepared.session
+            assert session._fed == set(range(8))
+            assert all(session.sent[c]["MASKED_INPUT"] > 0 for c in range(8) if c != 2)
+        result = agg.aggregate(updates, dropouts=drop)
+        assert result.included == frozenset(set(updates) - {2})
+        exact = sum(updates[c] for c in result.included)
+        assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+    finally:
+        agg.close()
+
+
+def test_submit_checks_its_input_and_aggregate_checks_it_is_unchanged():
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2)
+    try:
+        updates = _inputs(21)
+        agg.prepare(sorted(updates), vector_length=D)
+        with pytest.raises(InputError, match="not part"):
+            agg.submit(99, updates[0])
+        with pytest.raises(ShapeError):
+            agg.submit(0, np.zeros(D + 1))
+        with pytest.raises(DTypeError):
+            agg.submit(0, np.zeros(D, dtype=np.int64))
+        agg.submit(0, updates[0])
+        changed = dict(updates)
+        changed[0] = updates[0] + 0.5
+        with pytest.raises(InputError, match="differ"):
+            agg.aggregate(changed)
+        assert agg.aggregate(updates).included == frozenset(updates)  # a fresh session
+    finally:
+        agg.close()

@@ -23,5 +23,11 @@ class Recording(Aggregator):
         self.calls.append(({k: np.array(v) for k, v in updates.items()}, dict(dropouts or {})))
         return self.inner.aggregate(updates, dropouts=dropouts, round_index=round_index)
 
+    def prepare(self, client_ids, *, vector_length, dropouts=None, round_index=0) -> None:
+        self.inner.prepare(client_ids, vector_length=vector_length, dropouts=dropouts, round_index=round_index)
+
+    def submit(self, client_id, update) -> None:
+        self.inner.submit(client_id, update)
+
     def close(self) -> None:
         self.inner.close()

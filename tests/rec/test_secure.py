@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from secagg.aggregator import Stage, create_aggregator
+from secagg.aggregator_process import AggregatorProcess
 from secagg.cli import main
 from secagg.rec.client import LocalConfig
 from secagg.rec.train import FederatedConfig, FederatedTrainer
@@ -68,7 +69,8 @@ def test_worker_processes_change_nothing_but_where_clients_run(small_split, smal
     original = runs[1].server.apply
     runs[1].server.apply = lambda result: (received.append(result), original(result))[1]  # type: ignore[method-assign]
     histories = [trainer.fit() for trainer in runs]
-    assert inner._pool._pool is None  # fit() stopped the worker processes
+    assert isinstance(inner, AggregatorProcess)  # the server in a process of its own
+    assert inner._proc is None  # fit() stopped it (and its worker processes)
     # CPU spent in the worker processes is counted in the round's CPU time
     assert all(r["aggregator_seconds"]["worker_cpu"] == 0 for r in histories[0])
     assert all(0 < r["aggregator_seconds"]["worker_cpu"] <= r["seconds"]["round_cpu"] for r in histories[1])
@@ -76,7 +78,8 @@ def test_worker_processes_change_nothing_but_where_clients_run(small_split, smal
         assert (one["included"], one["dropped"], one["aborted"]) == (two["included"], two["dropped"], two["aborted"])
     for (updates, dropouts), result in zip(rec.calls, received):  # and each sum is exact
         exact = sum(updates[c].astype(np.float64) for c in result.included)
-        assert np.max(np.abs(result.total - exact)) <= inner.error_bound(len(result.included))
+        assert np.max(np.abs(result.total - exact)) <= runs[0].aggregator.error_bound(len(result.included))
+    assert len(rec.calls) == 2
 
 
 def test_cli_train_with_workers(tmp_path, capsys):

@@ -1,0 +1,201 @@
+"""An aggregator run in its own process, so its server work never competes with local training.
+
+In a simulation the trainer's process trains the clients one after another. If the secure
+aggregator's server (and its threads) lived in that process, every message it handles would take
+the GIL from the training loop. :class:`AggregatorProcess` hosts any registered aggregator in a
+separate interpreter (the "coordinator") and forwards the :class:`~secagg.aggregator.Aggregator`
+calls: ``prepare`` and ``submit`` are one-way messages (the coordinator works on them while the
+trainer goes on training), ``aggregate`` waits for the result. Errors raised by the coordinator
+come back as the same exception types.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from .aggregator import AggregationResult, Aggregator, DropoutSchedule, check_updates
+from .client_pool import _NICENESS, _portable_error, _read, _widen_pipe, _worker_env, _write
+from .errors import DTypeError, InputError, SecAggError, ShapeError, WorkerError
+
+_START_TIMEOUT = 120.0
+
+
+def serve() -> None:
+    """Body of the coordinator process: build the aggregator, then answer calls until stopped."""
+    import os
+
+    from .aggregator import create_aggregator
+
+    if hasattr(os, "nice"):
+        try:
+            os.nice(_NICENESS)  # the trainer's process comes first while it trains
+        except OSError:
+            pass
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    inp = sys.stdin.buffer
+    hello = _read(inp)
+    if hello is None:
+        return
+    try:
+        aggregator = create_aggregator(hello[1], **hello[2])
+    except SecAggError as exc:
+        _write(out, ("error", _portable_error(exc)))
+        return
+    _write(out, ("ok", None))
+    pending: SecAggError | None = None  # an error of a one-way call, reported by aggregate
+    submitted: dict[int, np.ndarray] = {}
+    cpu0 = time.process_time()
+    while True:
+        message = _read(inp)
+        if message is None or message[0] == "stop":
+            aggregator.close()
+            return
+        command, *args = message
+        try:
+            if command == "prepare":
+                pending, submitted, cpu0 = None, {}, time.process_time()
+                aggregator.prepare(args[0], vector_length=args[1], dropouts=args[2], round_index=args[3])
+            elif command == "submit":
+                submitted[args[0]] = args[1]
+                if pending is None:
+                    aggregator.submit(args[0], args[1])
+            elif command == "aggregate":
+                rest, dropouts, round_index = args
+                if pending is not None:
+                    raise pending
+                result = aggregator.aggregate({**submitted, **rest}, dropouts=dropouts,
+                                              round_index=round_index)
+                # everything this process and its workers spent is CPU outside the caller's clock
+                result.seconds["worker_cpu"] = (float(result.seconds.get("worker_cpu", 0.0))
+                                                + time.process_time() - cpu0)
+                submitted, cpu0 = {}, time.process_time()
+                _write(out, ("ok", result))
+            elif command == "close":
+                aggregator.close()
+                _write(out, ("ok", None))
+        except SecAggError as exc:
+            if command in ("prepare", "submit"):
+                pending = pending or exc
+            else:
+                submitted, pending = {}, None
+                _write(out, ("error", _portable_error(exc)))
+
+
+class AggregatorProcess(Aggregator):
+    """The aggregator ``name`` (built with ``options``) in a coordinator process of its own."""
+
+    def __init__(self, name: str, **options: Any) -> None:
+        self.name = name  # type: ignore[misc]
+        self._options = options
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._round: tuple[tuple[int, ...], int] | None = None  # prepared (client ids, length)
+        self._submitted: dict[int, np.ndarray] = {}
+
+    # --- the coordinator ---------------------------------------------------------------------
+    def _start(self) -> subprocess.Popen[bytes]:
+        if self._proc is not None and self._proc.poll() is None:
+            return self._proc
+        proc = subprocess.Popen([sys.executable, "-c", "from secagg.aggregator_process import serve; serve()"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_worker_env())
+        for stream in (proc.stdin, proc.stdout):
+            _widen_pipe(stream)
+        self._proc = proc
+        self._send("hello", self.name, self._options)
+        self._answer()
+        return proc
+
+    def _send(self, *message: Any) -> None:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            _write(self._proc.stdin, message)
+        except (OSError, ValueError) as exc:
+            self._kill()
+            raise WorkerError(f"the {self.name} coordinator process is gone ({type(exc).__name__})") from None
+
+    def _answer(self) -> Any:
+        assert self._proc is not None and self._proc.stdout is not None
+        stream: IO[bytes] = self._proc.stdout
+        message = _read(stream)
+        if message is None:
+            code = self._proc.poll()
+            self._kill()
+            raise WorkerError(f"the {self.name} coordinator process died (exit code {code})")
+        if message[0] == "error":
+            raise message[1]
+        return message[1]
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            for stream in (self._proc.stdin, self._proc.stdout):
+                if stream is not None:
+                    stream.close()
+            self._proc = None
+
+    # --- the Aggregator interface -------------------------------------------------------------
+    def prepare(self, client_ids: Sequence[int], *, vector_length: int,
+                dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
+        self._start()
+        ids = tuple(sorted(int(c) for c in client_ids))
+        self._round, self._submitted = (ids, int(vector_length)), {}
+        self._send("prepare", list(ids), int(vector_length), dict(dropouts or {}), round_index)
+
+    def submit(self, client_id: int, update: np.ndarray) -> None:
+        if self._round is None:
+            return
+        if client_id not in self._round[0]:
+            raise InputError(f"client {client_id} is not part of the prepared round")
+        arr = np.array(update)  # a copy: the coordinator gets what the caller had at this moment
+        if arr.dtype.kind != "f":
+            raise DTypeError(f"update of client {client_id} has dtype {arr.dtype}; expected a float array")
+        if arr.ndim != 1 or arr.shape[0] != self._round[1]:
+            raise ShapeError(f"update of client {client_id} has shape {arr.shape}; the round was "
+                             f"prepared for length {self._round[1]}")
+        self._submitted[client_id] = arr
+        self._send("submit", client_id, arr)
+
+    def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
+                  round_index: int = 0) -> AggregationResult:
+        ids, length = check_updates(updates)
+        self._start()
+        submitted, self._submitted, prepared, self._round = self._submitted, {}, self._round, None
+        if prepared is not None and (prepared[0] != tuple(ids) or prepared[1] != length):
+            self._send("aggregate", {}, {}, round_index)  # ends the prepared round (an error)
+            try:
+                self._answer()
+            except SecAggError:
+                pass
+            raise InputError("aggregate() must get the updates of exactly the clients passed to "
+                             "prepare(), of the length given there")
+        changed = [cid for cid, arr in submitted.items() if not np.array_equal(arr, updates[cid])]
+        rest = {cid: updates[cid] for cid in ids if cid not in submitted}
+        self._send("aggregate", rest, dict(dropouts or {}), round_index)
+        result = self._answer()
+        if changed:
+            raise InputError(f"the updates of clients {changed[:5]} differ from what they submitted")
+        return result  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Stop the coordinator (and its worker processes); a later round starts a new one."""
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                self._send("stop")
+                self._proc.wait(timeout=10)
+            except (WorkerError, subprocess.TimeoutExpired):
+                pass
+        self._kill()
+        self._round, self._submitted = None, {}
+
+    def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
