@@ -165,8 +165,13 @@ class AggregatorProcess(Aggregator):
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
         ids, length = check_updates(updates)
-        self._start()
         submitted, self._submitted, prepared, self._round = self._submitted, {}, self._round, None
+        if prepared is not None and (self._proc is None or self._proc.poll() is not None):
+            code = None if self._proc is None else self._proc.poll()
+            self._kill()
+            raise WorkerError(f"the {self.name} coordinator process died during the round (exit code "
+                              f"{code}); the round is lost, the next one starts a new process")
+        self._start()
         if prepared is not None and (prepared[0] != tuple(ids) or prepared[1] != length):
             self._send("aggregate", {}, {}, round_index)  # ends the prepared round (an error)
             try:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, Stage, check_updates
 from ..client_pool import LazyPool
-from ..errors import ConfigError, InputError, ShapeError, ThresholdError
+from ..errors import ConfigError, InputError, SecAggError, ShapeError, ThresholdError
 from ..session import SimulatedSession
 from ..quantize import check_clipping, check_quantization
 from .params import check_fractions
@@ -165,11 +165,14 @@ class _ProtocolAggregator(Aggregator):
 
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
-        ids, length = check_updates(updates)
-        if len(ids) < 2:  # one client's "sum" would be its own update
-            self._discard()
-            raise ThresholdError("secure aggregation needs at least 2 clients in a round",
-                                 stage=Stage.ADVERTISE_KEYS.name, survivors=len(ids), threshold=2)
+        try:
+            ids, length = check_updates(updates)
+            if len(ids) < 2:  # one client's "sum" would be its own update
+                raise ThresholdError("secure aggregation needs at least 2 clients in a round",
+                                     stage=Stage.ADVERTISE_KEYS.name, survivors=len(ids), threshold=2)
+        except SecAggError:
+            self._discard()  # an aggregate call always ends the prepared round
+            raise
         prepared, self._prepared = self._prepared, None
         if prepared is not None and (prepared.client_ids != tuple(ids) or prepared.dropouts != dict(
                 dropouts or {}) or prepared.vector_length != length):
