@@ -7,6 +7,9 @@ round (local training + aggregation + server step; evaluation excluded) in wall 
 aggregation seconds per round, and total bytes uploaded by clients through the aggregator.
 Federated evaluation is done on each device after 2 epochs of local user-vector fine-tuning
 (personalisation, ``--finetune-epochs``; 0 evaluates the stored user vectors as they are).
+Local training runs in this process for every aggregator; with ``--workers N`` (default: one per
+core) the secure aggregator's server runs in a process of its own and its clients in N worker
+processes, so the protocol overlaps training. CPU s/round counts every process.
 
     python benchmarks/bench_recommender.py [--rounds 80] [--json out.json]
 
