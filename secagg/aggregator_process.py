@@ -20,7 +20,8 @@ from typing import IO, Any
 import numpy as np
 
 from .aggregator import AggregationResult, Aggregator, DropoutSchedule, check_updates
-from .client_pool import _NICENESS, _portable_error, _read, _widen_pipe, _worker_env, _write
+from ._ipc import (portable_error, read_message, widen_pipe, worker_env, worker_streams,
+                   write_message)
 from .errors import DTypeError, InputError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0
@@ -28,32 +29,23 @@ _START_TIMEOUT = 120.0
 
 def serve() -> None:
     """Body of the coordinator process: build the aggregator, then answer calls until stopped."""
-    import os
-
     from .aggregator import create_aggregator
 
-    if hasattr(os, "nice"):
-        try:
-            os.nice(_NICENESS)  # the trainer's process comes first while it trains
-        except OSError:
-            pass
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    inp = sys.stdin.buffer
-    hello = _read(inp)
+    inp, out = worker_streams()  # below the trainer's priority; stdout kept for messages
+    hello = read_message(inp)
     if hello is None:
         return
     try:
         aggregator = create_aggregator(hello[1], **hello[2])
     except SecAggError as exc:
-        _write(out, ("error", _portable_error(exc)))
+        write_message(out, ("error", portable_error(exc)))
         return
-    _write(out, ("ok", None))
+    write_message(out, ("ok", None))
     pending: SecAggError | None = None  # an error of a one-way call, reported by aggregate
     submitted: dict[int, np.ndarray] = {}
     cpu0 = time.process_time()
     while True:
-        message = _read(inp)
+        message = read_message(inp)
         if message is None or message[0] == "stop":
             aggregator.close()
             return
@@ -76,16 +68,16 @@ def serve() -> None:
                 result.seconds["worker_cpu"] = (float(result.seconds.get("worker_cpu", 0.0))
                                                 + time.process_time() - cpu0)
                 submitted, cpu0 = {}, time.process_time()
-                _write(out, ("ok", result))
+                write_message(out, ("ok", result))
             elif command == "close":
                 aggregator.close()
-                _write(out, ("ok", None))
+                write_message(out, ("ok", None))
         except SecAggError as exc:
             if command in ("prepare", "submit"):
                 pending = pending or exc
             else:
                 submitted, pending = {}, None
-                _write(out, ("error", _portable_error(exc)))
+                write_message(out, ("error", portable_error(exc)))
 
 
 class AggregatorProcess(Aggregator):
@@ -103,9 +95,9 @@ class AggregatorProcess(Aggregator):
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
         proc = subprocess.Popen([sys.executable, "-c", "from secagg.aggregator_process import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_worker_env())
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=worker_env())
         for stream in (proc.stdin, proc.stdout):
-            _widen_pipe(stream)
+            widen_pipe(stream)
         self._proc = proc
         self._send("hello", self.name, self._options)
         self._answer()
@@ -114,7 +106,7 @@ class AggregatorProcess(Aggregator):
     def _send(self, *message: Any) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         try:
-            _write(self._proc.stdin, message)
+            write_message(self._proc.stdin, message)
         except (OSError, ValueError) as exc:
             self._kill()
             raise WorkerError(f"the {self.name} coordinator process is gone ({type(exc).__name__})") from None
@@ -122,7 +114,7 @@ class AggregatorProcess(Aggregator):
     def _answer(self) -> Any:
         assert self._proc is not None and self._proc.stdout is not None
         stream: IO[bytes] = self._proc.stdout
-        message = _read(stream)
+        message = read_message(stream)
         if message is None:
             code = self._proc.poll()
             self._kill()

@@ -16,10 +16,8 @@ reusable across sessions (one per training round); start-up is paid once. Close 
 
 from __future__ import annotations
 
-import os
 import pickle
 import queue
-import struct
 import subprocess
 import sys
 import threading
@@ -28,24 +26,17 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-try:
-    import fcntl as fcntl_module
-except ImportError:  # pragma: no cover - Windows: default pipe buffers
-    fcntl_module = None  # type: ignore[assignment]
-
+from ._ipc import (portable_error, read_message, widen_pipe, worker_env, worker_streams,
+                   write_message)
 from .errors import ConfigError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
-_HEADER = struct.Struct("<Q")
 _BATCHES = 4  # a worker answers one stage's requests in about this many messages
 _DIRECT_BYTES = 8 << 20  # inputs up to this size go through the pipes, larger ones shared memory
-_PIPE_BYTES = 1 << 20  # Linux's default pipe-max-size for unprivileged processes
-_NICENESS = 5  # workers yield the CPU to the calling process (which trains and runs the server)
 
 
 @dataclass(frozen=True)
@@ -72,26 +63,6 @@ def check_workers(workers: object) -> int:
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
     return int(workers)
-
-
-def _write(stream: IO[bytes], message: tuple[Any, ...]) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_HEADER.pack(len(data)))
-    stream.write(data)
-    stream.flush()
-
-
-def _read(stream: IO[bytes]) -> tuple[Any, ...] | None:
-    """The next message, or None at end of stream."""
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    data = stream.read(size)
-    if len(data) < size:
-        return None
-    return pickle.loads(data)
-
 
 
 def _attach(name: str) -> SharedMemory:
@@ -133,15 +104,6 @@ class _SharedRows:
             self._shm = None
 
 
-def _portable_error(exc: SecAggError) -> SecAggError:
-    """``exc`` if it survives pickling, else a plain SecAggError of the same message."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:  # noqa: BLE001 - any pickling failure: fall back to the message
-        return SecAggError(f"{type(exc).__name__}: {exc}")
-
-
 def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
     """Hand each client its input; a client that refuses it fails alone (id -> its error)."""
     failed = {}
@@ -149,7 +111,7 @@ def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -
         try:
             clients[cid].set_input(update)
         except SecAggError as exc:
-            failed[cid] = _portable_error(exc)
+            failed[cid] = portable_error(exc)
     return failed
 
 
@@ -158,37 +120,28 @@ def serve() -> None:
     from .crypto import IdentityKey
     from .protocol.client import SecAggClient
 
-    # Below the caller's priority: background key agreement must not slow its local training.
-    if hasattr(os, "nice"):
-        try:
-            os.nice(_NICENESS)
-        except OSError:
-            pass
-    # Keep the message stream for ourselves; anything printed goes to stderr instead.
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    inp = sys.stdin.buffer
+    inp, out = worker_streams()
     identities: dict[int, IdentityKey] = {}
     clients: dict[int, SecAggClient] = {}
-    _write(out, ("ok", None))
+    write_message(out, ("ok", None))
     while True:
-        message = _read(inp)
+        message = read_message(inp)
         if message is None or message[0] == "stop":
             return
         command, *args = message
         try:
             if command == "identities":
                 identities = {cid: IdentityKey() for cid in args[0]}
-                _write(out, ("ok", {cid: key.public for cid, key in identities.items()}))
+                write_message(out, ("ok", {cid: key.public for cid, key in identities.items()}))
             elif command == "session":
                 specs, registry = args
                 clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
                                              identity=identities.get(cid), identity_registry=registry,
                                              noise=spec.noise)
                            for cid, spec in specs.items()}
-                _write(out, ("ok", None))
+                write_message(out, ("ok", None))
             elif command == "inputs":
-                _write(out, ("ok", _set_inputs(clients, args[0])))
+                write_message(out, ("ok", _set_inputs(clients, args[0])))
             elif command == "shared_inputs":
                 name, shape, dtype, rows = args
                 shm = _attach(name)
@@ -198,7 +151,7 @@ def serve() -> None:
                     del matrix
                 finally:
                     shm.close()
-                _write(out, ("ok", failed))
+                write_message(out, ("ok", failed))
             elif command == "handle":
                 # outcomes go back in a few batches: the server starts on the first ones early,
                 # without waking the caller once per client
@@ -211,44 +164,23 @@ def serve() -> None:
                     try:
                         reply = clients[cid].handle(request)
                     except SecAggError as exc:
-                        error = _portable_error(exc)
+                        error = portable_error(exc)
                     batch.append((cid, reply, error, time.perf_counter() - t0, time.process_time() - c0))
                     if len(batch) >= flush_every:
-                        _write(out, ("outcomes", batch))
+                        write_message(out, ("outcomes", batch))
                         batch = []
                 if batch:
-                    _write(out, ("outcomes", batch))
-                _write(out, ("done", None))
+                    write_message(out, ("outcomes", batch))
+                write_message(out, ("done", None))
             elif command == "end":
                 clients, identities = {}, {}
-                _write(out, ("ok", None))
+                write_message(out, ("ok", None))
             else:
-                _write(out, ("crash", f"unknown command {command!r}"))
+                write_message(out, ("crash", f"unknown command {command!r}"))
         except SecAggError as exc:
-            _write(out, ("error", _portable_error(exc)))
+            write_message(out, ("error", portable_error(exc)))
         except Exception:  # noqa: BLE001 - report it and keep serving
-            _write(out, ("crash", traceback.format_exc()))
-
-
-def _widen_pipe(stream: IO[bytes] | None) -> None:
-    """Ask Linux for a 1 MiB pipe buffer (best effort): a masked vector then crosses in one or two
-    reads, each of which the reader thread must win the GIL back for from the training thread."""
-    if stream is None or not hasattr(fcntl_module, "F_SETPIPE_SZ"):
-        return
-    try:
-        fcntl_module.fcntl(stream.fileno(), fcntl_module.F_SETPIPE_SZ, _PIPE_BYTES)  # type: ignore[attr-defined]
-    except OSError:
-        pass
-
-
-def _worker_env() -> dict[str, str]:
-    """The caller's environment, with this package importable whatever sys.path tricks it used,
-    and single-threaded native kernels unless the caller chose otherwise."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env.setdefault("SECAGG_THREADS", "1")  # one worker per core already: no native threads
-    return env
+            write_message(out, ("crash", traceback.format_exc()))
 
 
 class ClientPool:
@@ -269,10 +201,10 @@ class ClientPool:
         code = "from secagg.client_pool import serve; serve()"
         for w in range(self.workers):
             proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, env=_worker_env())
+                                    stdout=subprocess.PIPE, env=worker_env())
             self._procs.append(proc)
             for stream in (proc.stdin, proc.stdout):
-                _widen_pipe(stream)
+                widen_pipe(stream)
             threading.Thread(target=self._pump, args=(w, proc.stdout), daemon=True,
                              name=f"secagg-client-pool-{w}").start()
         self._gather(range(self.workers), timeout=_START_TIMEOUT)
@@ -282,7 +214,7 @@ class ClientPool:
         inbox = self._inbox  # this pool generation's inbox (close() replaces it)
         while True:
             try:
-                message = _read(stream)
+                message = read_message(stream)
             except (OSError, ValueError, pickle.UnpicklingError, EOFError):
                 message = None
             inbox.put((worker, message))
@@ -294,7 +226,7 @@ class ClientPool:
         for proc in self._procs:
             try:
                 assert proc.stdin is not None
-                _write(proc.stdin, ("stop",))
+                write_message(proc.stdin, ("stop",))
                 proc.stdin.close()
             except (OSError, ValueError):
                 pass
@@ -327,7 +259,7 @@ class ClientPool:
         try:
             stdin = self._procs[worker].stdin
             assert stdin is not None
-            _write(stdin, message)
+            write_message(stdin, message)
         except (OSError, ValueError) as exc:
             self.close()
             raise WorkerError(f"client worker {worker} is gone ({exc.__class__.__name__})") from None
