@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import struct
+import subprocess
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -75,11 +76,19 @@ def widen_pipe(stream: IO[bytes] | None) -> None:
         pass
 
 
-def worker_env() -> dict[str, str]:
-    """The caller's environment, with this package importable whatever sys.path tricks it used,
-    and single-threaded native kernels unless the caller chose otherwise."""
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+"""The directory holding this ``secagg`` package: a child started there with ``python -c`` (which
+puts its working directory first on sys.path) imports this very package, never a source checkout
+that happens to be the caller's working directory."""
+
+
+def start_worker(code: str) -> subprocess.Popen[bytes]:
+    """``python -c code`` with message pipes on stdin/stdout, importing this package."""
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
     env.setdefault("SECAGG_THREADS", "1")  # one worker per core already: no native threads
-    return env
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, env=env, cwd=PACKAGE_ROOT)
+    for stream in (proc.stdin, proc.stdout):
+        widen_pipe(stream)
+    return proc

@@ -12,7 +12,6 @@ come back as the same exception types.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
@@ -20,8 +19,7 @@ from typing import IO, Any
 import numpy as np
 
 from .aggregator import AggregationResult, Aggregator, DropoutSchedule, check_updates
-from ._ipc import (portable_error, read_message, widen_pipe, worker_env, worker_streams,
-                   write_message)
+from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
 from .errors import DTypeError, InputError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0
@@ -94,10 +92,7 @@ class AggregatorProcess(Aggregator):
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        proc = subprocess.Popen([sys.executable, "-c", "from secagg.aggregator_process import serve; serve()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=worker_env())
-        for stream in (proc.stdin, proc.stdout):
-            widen_pipe(stream)
+        proc = start_worker("from secagg.aggregator_process import serve; serve()")
         self._proc = proc
         self._send("hello", self.name, self._options)
         self._answer()

@@ -19,7 +19,6 @@ from __future__ import annotations
 import pickle
 import queue
 import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -30,8 +29,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._ipc import (portable_error, read_message, widen_pipe, worker_env, worker_streams,
-                   write_message)
+from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
 from .errors import ConfigError, SecAggError, ShapeError, WorkerError
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
@@ -200,11 +198,8 @@ class ClientPool:
         self.close()
         code = "from secagg.client_pool import serve; serve()"
         for w in range(self.workers):
-            proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, env=worker_env())
+            proc = start_worker(code)
             self._procs.append(proc)
-            for stream in (proc.stdin, proc.stdout):
-                widen_pipe(stream)
             threading.Thread(target=self._pump, args=(w, proc.stdout), daemon=True,
                              name=f"secagg-client-pool-{w}").start()
         self._gather(range(self.workers), timeout=_START_TIMEOUT)

@@ -17,6 +17,7 @@ import pytest
 
 from secagg import create_aggregator
 from secagg.aggregator import Stage
+from secagg.aggregator_process import AggregatorProcess
 from secagg.client_pool import ClientPool, check_workers
 from secagg.errors import (ConfigError, DTypeError, InputError, InvalidMessageError, SeedError, ShapeError,
                            ThresholdError,
@@ -310,3 +311,18 @@ def test_submit_checks_its_input_and_aggregate_checks_it_is_unchanged():
         assert agg.aggregate(updates).included == frozenset(updates)  # a fresh session
     finally:
         agg.close()
+
+
+def test_workers_import_this_package_whatever_the_working_directory(tmp_path, monkeypatch):
+    shadow = tmp_path / "secagg"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('a source checkout without _core')\n")
+    monkeypatch.chdir(tmp_path)  # like pytest run from a repository root
+    with ClientPool(2) as p:
+        result = simulate(_inputs(30), protocol="secagg", pool=p, clipping_range=CLIP, quantization_range=Q)
+    assert result.included == frozenset(range(N))
+    remote = AggregatorProcess("secagg", clipping_range=CLIP, quantization_range=Q)
+    try:
+        assert remote.aggregate(_inputs(31)).included == frozenset(range(N))
+    finally:
+        remote.close()
