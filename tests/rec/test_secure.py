@@ -88,3 +88,13 @@ def test_cli_train_with_workers(tmp_path, capsys):
                  "--workers", "2", "--no-progress", "--output", str(tmp_path)]) == 0
     assert (tmp_path / "metrics.json").is_file()
     assert "federated secagg+" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_round_of_one_client_is_aborted_not_a_crash(small_split, workers):
+    secure("secagg+")
+    cfg = FederatedConfig(factors=4, rounds=2, clients_per_round=1, aggregator="secagg+", server_lr=1.0)
+    trainer = FederatedTrainer(small_split, cfg, workers=workers)
+    history = trainer.fit()
+    assert all(r["aborted"] and "at least 2" in r["abort_reason"] for r in history)
+    assert trainer.server.model.version == 0  # nothing was applied
