@@ -270,7 +270,8 @@ class ClientPool:
             code = self._procs[worker].poll() if worker < len(self._procs) else None
             self.close()
             raise WorkerError(f"client worker {worker} died (exit code {code})")
-        if message[0] == "crash":
+        if message[0] == "crash":  # a bug, not a protocol error: the pool's state is suspect
+            self.close()
             raise WorkerError(f"client worker {worker} failed:\n{message[1]}")
         return worker, message
 

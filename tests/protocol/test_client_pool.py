@@ -326,3 +326,12 @@ def test_workers_import_this_package_whatever_the_working_directory(tmp_path, mo
         assert remote.aggregate(_inputs(31)).included == frozenset(range(N))
     finally:
         remote.close()
+
+
+def test_a_bug_in_a_worker_is_a_worker_error_and_the_pool_restarts():
+    with ClientPool(2) as p:
+        with pytest.raises(WorkerError, match="AttributeError"):
+            p.begin({0: None, 1: None})  # not ClientSpecs: each worker fails with a traceback
+        assert p._procs == []  # stopped; the next session starts fresh workers
+        result = simulate(_inputs(40), protocol="secagg", pool=p, clipping_range=CLIP, quantization_range=Q)
+        assert result.included == frozenset(range(N))
