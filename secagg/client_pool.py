@@ -30,10 +30,11 @@ from typing import IO, Any
 import numpy as np
 
 from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
-from .errors import ConfigError, SecAggError, ShapeError, WorkerError
+from .errors import ConfigError, SecAggError, WorkerError
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
-_BATCHES = 4  # a worker answers one stage's requests in about this many messages
+_BATCHES = 4  # a worker answers one stage's requests in at least this many messages
+_MAX_BATCH = 16  # of at most this many clients each, so the server starts early
 _DIRECT_BYTES = 8 << 20  # inputs up to this size go through the pipes, larger ones shared memory
 
 
@@ -76,30 +77,80 @@ def _attach(name: str) -> SharedMemory:
 
 
 class _SharedRows:
-    """The session's input vectors in one shared-memory matrix (one copy in, one copy out per
-    worker) instead of pickling tens of megabytes through the pipes every round."""
+    """One session's inputs in a shared-memory matrix, one row per client, each row written once.
+
+    Instead of pickling tens of megabytes through the pipes, the caller copies a client's input
+    into its row and the worker hands the client a view of it (no copy). Rows are never
+    overwritten within a session, and the segment is reused by the next session (same size or
+    smaller), so its pages are faulted in only once.
+    """
 
     def __init__(self) -> None:
         self._shm: SharedMemory | None = None
+        self.shape: tuple[int, int] | None = None
+        self.dtype: np.dtype | None = None
 
-    def put(self, arrays: Sequence[np.ndarray]) -> tuple[str, tuple[int, int], str]:
-        """Copy equal-length, same-dtype rows in; returns (segment name, shape, dtype)."""
-        shape, dtype = (len(arrays), arrays[0].shape[0]), arrays[0].dtype
-        size = max(1, shape[0] * shape[1] * dtype.itemsize)
-        if self._shm is None or self._shm.size < size:
-            self.close()
-            self._shm = SharedMemory(create=True, size=size)
-        matrix = np.ndarray(shape, dtype=dtype, buffer=self._shm.buf)
-        for i, row in enumerate(arrays):
+    def reset(self) -> None:
+        """A new session: the layout is fixed by its first inputs."""
+        self.shape = self.dtype = None
+
+    def fits(self, count: int, arrays: Sequence[np.ndarray]) -> bool:
+        """Whether these arrays can go into this session's matrix of ``count`` rows."""
+        first = arrays[0]
+        if first.ndim != 1 or first.dtype not in (np.float32, np.float64, np.uint32, np.uint64):
+            return False
+        shape, dtype = (count, first.shape[0]), first.dtype
+        if any(a.shape != first.shape or a.dtype != dtype for a in arrays):
+            return False
+        return self.shape is None or (self.shape, self.dtype) == (shape, dtype)
+
+    def put(self, rows: Mapping[int, np.ndarray], count: int) -> tuple[str, tuple[int, int], str]:
+        """Write row index -> array (all of one dtype and length); returns (segment, shape, dtype)."""
+        first = next(iter(rows.values()))
+        if self.shape is None:
+            self.shape, self.dtype = (count, first.shape[0]), first.dtype
+            size = max(1, count * first.shape[0] * first.dtype.itemsize)
+            if self._shm is None or self._shm.size < size:
+                self._release()
+                self._shm = SharedMemory(create=True, size=size)
+        assert self._shm is not None and self.shape is not None and self.dtype is not None
+        matrix = np.ndarray(self.shape, dtype=self.dtype, buffer=self._shm.buf)
+        for i, row in rows.items():
             matrix[i] = row
         del matrix  # no export may outlive this call, or the segment could not be closed
-        return self._shm.name, shape, dtype.str
+        return self._shm.name, self.shape, self.dtype.str
 
-    def close(self) -> None:
+    def _release(self) -> None:
         if self._shm is not None:
             self._shm.close()
             self._shm.unlink()
             self._shm = None
+
+    def close(self) -> None:
+        self._release()
+        self.reset()
+
+
+class _Attached:
+    """A worker's mapping of the caller's current input segment (views of it go to clients)."""
+
+    def __init__(self) -> None:
+        self.shm: SharedMemory | None = None
+
+    def matrix(self, name: str, shape: tuple[int, int], dtype: str) -> np.ndarray:
+        if self.shm is None or self.shm.name.lstrip("/") != name.lstrip("/"):
+            self.close()
+            self.shm = _attach(name)
+        return np.ndarray(shape, dtype=np.dtype(dtype), buffer=self.shm.buf)
+
+    def close(self) -> None:
+        """Unmap (call once no client holds a view any more)."""
+        if self.shm is not None:
+            try:
+                self.shm.close()
+            except BufferError:  # a view is still referenced somewhere: unmapped when it dies
+                pass
+            self.shm = None
 
 
 def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
@@ -119,6 +170,7 @@ def serve() -> None:
     from .protocol.client import SecAggClient
 
     inp, out = worker_streams()
+    attached = _Attached()
     identities: dict[int, IdentityKey] = {}
     clients: dict[int, SecAggClient] = {}
     write_message(out, ("ok", None))
@@ -133,6 +185,8 @@ def serve() -> None:
                 write_message(out, ("ok", {cid: key.public for cid, key in identities.items()}))
             elif command == "session":
                 specs, registry = args
+                clients = {}
+                attached.close()
                 clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
                                              identity=identities.get(cid), identity_registry=registry,
                                              noise=spec.noise)
@@ -142,19 +196,15 @@ def serve() -> None:
                 write_message(out, ("ok", _set_inputs(clients, args[0])))
             elif command == "shared_inputs":
                 name, shape, dtype, rows = args
-                shm = _attach(name)
-                try:
-                    matrix = np.ndarray(shape, dtype=np.dtype(dtype), buffer=shm.buf)
-                    failed = _set_inputs(clients, {cid: matrix[row].copy() for cid, row in rows.items()})
-                    del matrix
-                finally:
-                    shm.close()
+                matrix = attached.matrix(name, shape, dtype)
+                failed = _set_inputs(clients, {cid: matrix[row] for cid, row in rows.items()})
+                del matrix
                 write_message(out, ("ok", failed))
             elif command == "handle":
                 # outcomes go back in a few batches: the server starts on the first ones early,
                 # without waking the caller once per client
                 requests = args[0]
-                flush_every = max(1, len(requests) // _BATCHES)
+                flush_every = max(1, min(len(requests) // _BATCHES, _MAX_BATCH))
                 batch = []
                 for cid, request in requests:
                     t0, c0 = time.perf_counter(), time.process_time()
@@ -172,6 +222,7 @@ def serve() -> None:
                 write_message(out, ("done", None))
             elif command == "end":
                 clients, identities = {}, {}
+                attached.close()  # the clients (and their views of the inputs) are gone
                 write_message(out, ("ok", None))
             else:
                 write_message(out, ("crash", f"unknown command {command!r}"))
@@ -189,6 +240,7 @@ class ClientPool:
         self._procs: list[subprocess.Popen[bytes]] = []
         self._inbox: queue.Queue[tuple[int, tuple[Any, ...] | None]] = queue.Queue()
         self._owner: dict[int, int] = {}
+        self._row: dict[int, int] = {}  # client id -> its row in the session's shared matrix
         self._rows = _SharedRows()
 
     # --- life cycle --------------------------------------------------------------------
@@ -306,6 +358,8 @@ class ClientPool:
         self._start()
         ids = sorted(specs)
         self._owner = {cid: i % self.workers for i, cid in enumerate(ids)}
+        self._row = {cid: i for i, cid in enumerate(ids)}
+        self._rows.reset()
         shards: list[list[int]] = [[] for _ in range(self.workers)]
         for cid in ids:
             shards[self._owner[cid]].append(cid)
@@ -327,19 +381,19 @@ class ClientPool:
         arrays = [np.asarray(updates[cid]) for cid in ids]
         failed: dict[int, SecAggError] = {}
         busy = sorted({self._owner[cid] for cid in ids})
-        if sum(a.nbytes for a in arrays) <= _DIRECT_BYTES:  # a few clients: through the pipes
+        if sum(a.nbytes for a in arrays) > _DIRECT_BYTES and self._rows.fits(len(self._row), arrays):
+            # many megabytes: into this session's shared matrix, one row per client
+            name, shape, dtype = self._rows.put({self._row[cid]: a for cid, a in zip(ids, arrays)},
+                                                len(self._row))
+            rows: list[dict[int, int]] = [{} for _ in range(self.workers)]
+            for cid in ids:
+                rows[self._owner[cid]][cid] = self._row[cid]
+            commands = {w: ("shared_inputs", name, shape, dtype, rows[w]) for w in busy}
+        else:  # a few clients (or odd inputs, which the clients will judge): through the pipes
             shards: list[dict[int, np.ndarray]] = [{} for _ in range(self.workers)]
             for cid, a in zip(ids, arrays):
                 shards[self._owner[cid]][cid] = a
             commands = {w: ("inputs", shards[w]) for w in busy}
-        else:  # a whole cohort: one copy into shared memory
-            if len({(a.dtype, a.shape) for a in arrays}) != 1 or arrays[0].ndim != 1:
-                raise ShapeError("the clients' inputs must be 1-D arrays of one dtype and length")
-            name, shape, dtype = self._rows.put(arrays)
-            rows: list[dict[int, int]] = [{} for _ in range(self.workers)]
-            for i, cid in enumerate(ids):
-                rows[self._owner[cid]][cid] = i
-            commands = {w: ("shared_inputs", name, shape, dtype, rows[w]) for w in busy}
         for w, command in commands.items():
             self._send(w, *command)
         for part in self._gather(busy).values():

@@ -335,3 +335,28 @@ def test_a_bug_in_a_worker_is_a_worker_error_and_the_pool_restarts():
         assert p._procs == []  # stopped; the next session starts fresh workers
         result = simulate(_inputs(40), protocol="secagg", pool=p, clipping_range=CLIP, quantization_range=Q)
         assert result.included == frozenset(range(N))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inputs_through_shared_memory_are_exact_even_when_fed_in_batches(monkeypatch, dtype):
+    import secagg.client_pool as client_pool
+
+    monkeypatch.setattr(client_pool, "_DIRECT_BYTES", 0)  # every batch through the shared matrix
+    agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2,
+                            dropout_fraction=0.2)
+    try:
+        for round_index in range(2):  # the segment is reused by the next session
+            updates = {cid: u.astype(dtype) for cid, u in _inputs(50 + round_index).items()}
+            agg.prepare(sorted(updates), vector_length=D)
+            for cid in range(7):  # several batches in one session: rows are never overwritten
+                agg.submit(cid, updates[cid])
+            result = agg.aggregate(updates)
+            assert agg._pool._pool._rows.dtype == np.dtype(dtype)
+            exact = sum(updates[c].astype(np.float64) for c in result.included)
+            assert result.included == frozenset(updates)
+            assert np.abs(result.total - exact).max() <= agg.error_bound(N)
+        pooled = simulate({c: u.astype(np.float64) for c, u in _inputs(60).items()}, pool=agg._pool.get(),
+                          clipping_range=CLIP, quantization_range=Q)
+        assert pooled.included == frozenset(range(N))
+    finally:
+        agg.close()
