@@ -67,7 +67,7 @@ def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: i
     p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     p.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
                    help="processes for the simulated clients' secure-aggregation work (secagg, secagg+, "
-                        "he-*); 'auto' = one per core; results do not depend on it (default: 1)")
+                        "he-*); 'auto' = one per core; the same clients are summed exactly either way (default: 1)")
     p.add_argument("--baseline-epochs", type=_positive_int, default=None,
                    help="epochs of the centralized baseline (default: depends on the data)")
     dp = p.add_argument_group("distributed differential privacy (user-level; --aggregator plain, secagg "

@@ -127,7 +127,8 @@ class FederatedTrainer:
     def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
                  aggregator: Aggregator | None = None, workers: int = 1) -> None:
         """``workers`` > 1 runs the secure aggregators' simulated clients in that many processes
-        (an execution choice, not part of the run's definition: results do not depend on it)."""
+        (an execution choice, not part of the run's definition: the same clients are summed exactly
+        either way, up to the stochastic rounding every secure round has)."""
         self.split = split
         self.config = config
         self.eval_set = eval_set
