@@ -139,6 +139,26 @@ def check_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], int]:
     return [int(c) for c in ids], length
 
 
+def check_submission(client_id: int, update: np.ndarray, client_ids: Sequence[int],
+                     vector_length: int) -> None:
+    """An update handed to :meth:`Aggregator.submit` must be a prepared client's valid vector."""
+    if client_id not in client_ids:
+        raise InputError(f"client {client_id} is not part of the prepared round")
+    _, length = check_updates({client_id: update})
+    if length != vector_length:
+        raise ShapeError(f"update of client {client_id} has length {length}; the round was "
+                         f"prepared for {vector_length}")
+
+
+def changed_submissions(submitted: Mapping[int, np.ndarray], updates: Mapping[int, np.ndarray]) -> list[int]:
+    """Clients whose update in :meth:`Aggregator.aggregate` differs from what they submitted."""
+    return [cid for cid, arr in submitted.items() if not np.array_equal(arr, updates[cid])]
+
+
+def submission_changed_error(changed: Sequence[int]) -> InputError:
+    return InputError(f"the updates of clients {list(changed)[:5]} differ from what they submitted")
+
+
 # name -> "module:attribute"; modules are imported only when the aggregator is asked for, so an
 # optional dependency (TenSEAL) is needed only by who uses it.
 _REGISTRY: dict[str, str] = {

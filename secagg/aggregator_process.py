@@ -18,9 +18,10 @@ from typing import IO, Any
 
 import numpy as np
 
-from .aggregator import AggregationResult, Aggregator, DropoutSchedule, check_updates
+from .aggregator import (AggregationResult, Aggregator, DropoutSchedule, changed_submissions, check_submission,
+                         check_updates, submission_changed_error)
 from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
-from .errors import DTypeError, InputError, SecAggError, ShapeError, WorkerError
+from .errors import InputError, SecAggError, WorkerError
 
 _START_TIMEOUT = 120.0
 
@@ -138,14 +139,8 @@ class AggregatorProcess(Aggregator):
     def submit(self, client_id: int, update: np.ndarray) -> None:
         if self._round is None:
             return
-        if client_id not in self._round[0]:
-            raise InputError(f"client {client_id} is not part of the prepared round")
+        check_submission(client_id, update, self._round[0], self._round[1])
         arr = np.array(update)  # a copy: the coordinator gets what the caller had at this moment
-        if arr.dtype.kind != "f":
-            raise DTypeError(f"update of client {client_id} has dtype {arr.dtype}; expected a float array")
-        if arr.ndim != 1 or arr.shape[0] != self._round[1]:
-            raise ShapeError(f"update of client {client_id} has shape {arr.shape}; the round was "
-                             f"prepared for length {self._round[1]}")
         self._submitted[client_id] = arr
         self._send("submit", client_id, arr)
 
@@ -167,12 +162,12 @@ class AggregatorProcess(Aggregator):
                 pass
             raise InputError("aggregate() must get the updates of exactly the clients passed to "
                              "prepare(), of the length given there")
-        changed = [cid for cid, arr in submitted.items() if not np.array_equal(arr, updates[cid])]
+        changed = changed_submissions(submitted, updates)
         rest = {cid: updates[cid] for cid in ids if cid not in submitted}
         self._send("aggregate", rest, dict(dropouts or {}), round_index)
         result = self._answer()
         if changed:
-            raise InputError(f"the updates of clients {changed[:5]} differ from what they submitted")
+            raise submission_changed_error(changed)
         return result  # type: ignore[no-any-return]
 
     def close(self) -> None:

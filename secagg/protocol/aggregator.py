@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, Stage, check_updates
+from ..aggregator import (AggregationResult, Aggregator, DropoutSchedule, Stage, changed_submissions,
+                          check_submission, check_updates, submission_changed_error)
 from ..client_pool import LazyPool
-from ..errors import ConfigError, InputError, SecAggError, ShapeError, ThresholdError
+from ..errors import ConfigError, InputError, SecAggError, ThresholdError
 from ..session import SimulatedSession
 from ..quantize import check_clipping, check_quantization
 from .params import check_fractions
@@ -155,12 +156,7 @@ class _ProtocolAggregator(Aggregator):
         prepared = self._prepared
         if prepared is None or not prepared.background:
             return  # in process there is nothing to overlap: aggregate() does all the work
-        if client_id not in prepared.client_ids:
-            raise InputError(f"client {client_id} is not part of the prepared round")
-        _, length = check_updates({client_id: update})
-        if length != prepared.vector_length:
-            raise ShapeError(f"update of client {client_id} has length {length}; the round "
-                             f"was prepared for {prepared.vector_length}")
+        check_submission(client_id, update, prepared.client_ids, prepared.vector_length)
         prepared.submit(client_id, _kernel_float(update, copy=True))
 
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
@@ -181,11 +177,11 @@ class _ProtocolAggregator(Aggregator):
                              "prepare(), of the length and with the dropouts given there")
         inputs = {cid: _kernel_float(updates[cid]) for cid in ids}
         if prepared is not None:
-            changed = [cid for cid, row in prepared.submitted.items() if not np.array_equal(row, inputs[cid])]
+            changed = changed_submissions(prepared.submitted, inputs)
             session = prepared.wait()
             if changed:
                 session.close()
-                raise InputError(f"the updates of clients {changed[:5]} differ from what they submitted")
+                raise submission_changed_error(changed)
         else:
             session = self._session(ids, length, dropouts)
         result = session.finish(inputs)
