@@ -16,6 +16,7 @@ reusable across sessions (one per training round); start-up is paid once. Close 
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import queue
 import subprocess
@@ -164,15 +165,35 @@ def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -
     return failed
 
 
+def _make_clients(specs: Mapping[int, ClientSpec], identities: Mapping[int, Any],
+                  registry: Mapping[int, bytes]) -> dict[int, Any]:
+    """A session's clients, without inputs yet (they come with ``set_input``)."""
+    from .protocol.client import SecAggClient
+
+    return {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed, identity=identities.get(cid),
+                              identity_registry=registry, noise=spec.noise)
+            for cid, spec in specs.items()}
+
+
+def _run_request(clients: Mapping[int, Any], cid: int, request: bytes) -> Outcome:
+    """One client handles one request, timed; a protocol error is its outcome, not a raise."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    reply, error = None, None
+    try:
+        reply = clients[cid].handle(request)
+    except SecAggError as exc:
+        error = exc
+    return Outcome(cid, reply, error, time.perf_counter() - t0, time.process_time() - c0)
+
+
 def serve() -> None:
     """Body of one worker process: host clients, answer commands on stdin/stdout until told to stop."""
     from .crypto import IdentityKey
-    from .protocol.client import SecAggClient
 
     inp, out = worker_streams()
     attached = _Attached()
     identities: dict[int, IdentityKey] = {}
-    clients: dict[int, SecAggClient] = {}
+    clients: dict[int, Any] = {}
     write_message(out, ("ok", None))
     while True:
         message = read_message(inp)
@@ -185,12 +206,9 @@ def serve() -> None:
                 write_message(out, ("ok", {cid: key.public for cid, key in identities.items()}))
             elif command == "session":
                 specs, registry = args
-                clients = {}
+                clients = {}  # drop the last session's clients (and their views) before unmapping
                 attached.close()
-                clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
-                                             identity=identities.get(cid), identity_registry=registry,
-                                             noise=spec.noise)
-                           for cid, spec in specs.items()}
+                clients = _make_clients(specs, identities, registry)
                 write_message(out, ("ok", None))
             elif command == "inputs":
                 write_message(out, ("ok", _set_inputs(clients, args[0])))
@@ -207,13 +225,10 @@ def serve() -> None:
                 flush_every = max(1, min(len(requests) // _BATCHES, _MAX_BATCH))
                 batch = []
                 for cid, request in requests:
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    reply, error = None, None
-                    try:
-                        reply = clients[cid].handle(request)
-                    except SecAggError as exc:
-                        error = portable_error(exc)
-                    batch.append((cid, reply, error, time.perf_counter() - t0, time.process_time() - c0))
+                    outcome = _run_request(clients, cid, request)
+                    if outcome.error is not None:
+                        outcome = dataclasses.replace(outcome, error=portable_error(outcome.error))
+                    batch.append(outcome)
                     if len(batch) >= flush_every:
                         write_message(out, ("outcomes", batch))
                         batch = []
@@ -416,8 +431,7 @@ class ClientPool:
                 if message[0] == "done":
                     busy.discard(worker)
                     continue
-                for cid, reply, error, seconds, cpu in message[1]:
-                    yield Outcome(cid, reply, error, seconds, cpu)
+                yield from message[1]
         finally:
             # the caller stopped early (e.g. the server raised): drain so the streams stay in step
             while busy and self._procs:
@@ -443,14 +457,10 @@ class InProcessClients:
 
     def begin(self, specs: Mapping[int, ClientSpec], *, identities: bool = False) -> dict[int, bytes]:
         from .crypto import IdentityKey
-        from .protocol.client import SecAggClient
 
         keys = {cid: IdentityKey() for cid in specs} if identities else {}
         registry = {cid: key.public for cid, key in keys.items()}
-        self._clients = {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed,
-                                           identity=keys.get(cid), identity_registry=registry,
-                                           noise=spec.noise)
-                         for cid, spec in specs.items()}
+        self._clients = _make_clients(specs, keys, registry)
         return registry
 
     def provide(self, updates: Mapping[int, np.ndarray]) -> dict[int, SecAggError]:
@@ -458,13 +468,7 @@ class InProcessClients:
 
     def handle(self, requests: Sequence[tuple[int, bytes]]) -> Iterator[Outcome]:
         for cid, request in requests:
-            t0, c0 = time.perf_counter(), time.process_time()
-            reply, error = None, None
-            try:
-                reply = self._clients[cid].handle(request)
-            except SecAggError as exc:
-                error = exc
-            yield Outcome(cid, reply, error, time.perf_counter() - t0, time.process_time() - c0)
+            yield _run_request(self._clients, cid, request)
 
     def end(self) -> None:
         self._clients = {}
