@@ -42,6 +42,13 @@ def _inputs(seed: int = 0) -> dict[int, np.ndarray]:
     return {cid: rng.uniform(-CLIP, CLIP, D) for cid in range(N)}
 
 
+def _assert_exact(result, updates, agg) -> None:
+    """The aggregate is the exact sum of the included clients' updates, up to their rounding."""
+    exact = sum(updates[c].astype(np.float64) for c in result.included)
+    assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+
+
+
 @pytest.mark.parametrize("threat_model", ["honest-but-curious", "active"])
 @pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
 def test_pool_gives_the_exact_sum_of_the_same_clients(pool, protocol, threat_model):
@@ -160,9 +167,8 @@ def test_aggregator_with_workers_and_close():
     agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2)
     updates = {cid: v.astype(np.float32) for cid, v in _inputs(7).items()}
     result = agg.aggregate(updates, dropouts={2: Stage.MASKED_INPUT})
-    exact = sum(updates[c].astype(np.float64) for c in result.included)
     assert 2 not in result.included
-    assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+    _assert_exact(result, updates, agg)
     procs = list(agg._pool._pool._procs)
     assert len(procs) == 2
     agg.close()
@@ -201,8 +207,7 @@ def test_prepared_sessions_run_key_agreement_before_the_inputs_exist(workers):
                 assert session.server.stage is Stage.MASKED_INPUT
             result = agg.aggregate(updates, dropouts=drop, round_index=round_index)
             assert result.included == frozenset(set(updates) - {1})
-            exact = sum(updates[c] for c in result.included)
-            assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+            _assert_exact(result, updates, agg)
     finally:
         agg.close()
 
@@ -286,8 +291,7 @@ def test_submitted_updates_are_masked_early_and_summed_exactly(workers):
             assert all(session.sent[c]["MASKED_INPUT"] > 0 for c in range(8) if c != 2)
         result = agg.aggregate(updates, dropouts=drop)
         assert result.included == frozenset(set(updates) - {2})
-        exact = sum(updates[c] for c in result.included)
-        assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+        _assert_exact(result, updates, agg)
     finally:
         agg.close()
 
@@ -352,9 +356,8 @@ def test_inputs_through_shared_memory_are_exact_even_when_fed_in_batches(monkeyp
                 agg.submit(cid, updates[cid])
             result = agg.aggregate(updates)
             assert agg._pool._pool._rows.dtype == np.dtype(dtype)
-            exact = sum(updates[c].astype(np.float64) for c in result.included)
             assert result.included == frozenset(updates)
-            assert np.abs(result.total - exact).max() <= agg.error_bound(N)
+            _assert_exact(result, updates, agg)
         pooled = simulate({c: u.astype(np.float64) for c, u in _inputs(60).items()}, pool=agg._pool.get(),
                           clipping_range=CLIP, quantization_range=Q)
         assert pooled.included == frozenset(range(N))
