@@ -18,12 +18,13 @@ import numpy as np
 
 from ..aggregator import (AggregationResult, Aggregator, DropoutSchedule, contributes,
                           validate_updates)
+from ..client_pool import check_workers
 from ..errors import ConfigError, HEError, ProtocolError, ThresholdError
 from .client import Client
 from .keyholder import KeyHolder
 from .parallel import encrypt_in_processes, make_scheme
 from .params import (DEFAULT_CLIPPING_RANGE, DEFAULT_MAX_CLIENTS, DEFAULT_QUANTIZATION_RANGE,
-                     BFVParameters, CKKSParameters, check_count, choose_bfv_parameters,
+                     BFVParameters, CKKSParameters, choose_bfv_parameters,
                      choose_ckks_parameters)
 from .server import Server
 
@@ -47,7 +48,7 @@ class _HEAggregator(Aggregator):
     def __init__(self, params: BFVParameters | CKKSParameters, *, min_clients: int,
                  workers: int, n_threads: int | None) -> None:
         self.params = params
-        self.workers = check_count(workers, "workers")
+        self.workers = check_workers(workers)
         self.scheme = make_scheme(params)
         self.key_holder = KeyHolder(self.scheme, min_clients=min_clients, n_threads=n_threads)
         self._public = self.key_holder.public_context()

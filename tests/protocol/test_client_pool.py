@@ -159,8 +159,9 @@ def test_threshold_error_survives_pickling():
 def test_workers_must_be_a_positive_int(bad):
     with pytest.raises(ConfigError):
         check_workers(bad)
-    with pytest.raises(ConfigError):
-        create_aggregator("secagg+", workers=bad)
+    for name in ("secagg+", "he-bfv"):  # one check for every aggregator's worker count
+        with pytest.raises(ConfigError):
+            create_aggregator(name, workers=bad)
 
 
 def test_aggregator_with_workers_and_close():
