@@ -364,3 +364,20 @@ def test_inputs_through_shared_memory_are_exact_even_when_fed_in_batches(monkeyp
         assert pooled.included == frozenset(range(N))
     finally:
         agg.close()
+
+
+@pytest.mark.parametrize("ids, options, error", [
+    ([0], {}, InputError),                                   # one client cannot be summed securely
+    ([0, 0, 1], {}, InputError),                             # duplicated id
+    ([0, -1], {}, InputError),                               # negative id
+    ([0, 1], {"vector_length": 0}, ShapeError),
+    ([0, 1], {"vector_length": 2.5}, ShapeError),
+    ([0, 1], {"input_kind": "int"}, ConfigError),
+    ([0, 1], {"protocol": "secagg++"}, ConfigError),
+    ([0, 1], {"dropouts": {7: Stage.MASKED_INPUT}}, InputError),  # unknown client
+])
+def test_make_session_refuses_bad_arguments(ids, options, error):
+    from secagg.simulate import make_session
+
+    with pytest.raises(error):
+        make_session(ids, **{"vector_length": D, **options})
