@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 import secagg
+from secagg.core.masking import quantize_and_mask_skellam
 from secagg.dp import DPConfig, make_dp_aggregator
-from secagg.dp.native import quantize_and_mask_skellam
 from secagg.dp.skellam import sample_skellam
 
 
@@ -78,11 +78,10 @@ def kernel_table(dim: int, peers_list: list[int], variances: list[float], repeat
 
 
 def find_ml100k() -> Path | None:
-    repo = Path(__file__).resolve().parents[1]
-    for cand in (os.environ.get("SECAGG_ML100K"), repo / ".." / "shared" / "data" / "ml-100k"):
-        if cand and (Path(cand) / "u.data").is_file():
-            return Path(cand).resolve()
-    return None
+    """``$SECAGG_ML100K``, the shared copy beside this repository, or the download cache."""
+    from secagg.rec.datasets import locate_ml100k
+
+    return locate_ml100k(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
 
 
 def curve(args: argparse.Namespace) -> dict:

@@ -29,7 +29,7 @@ import time
 import numpy as np
 
 import secagg
-from secagg import reference
+from secagg.core import reference
 
 CLIP, QRANGE, MODULUS = 3.0, 2**16, 2**32
 

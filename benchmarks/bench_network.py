@@ -26,11 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from secagg.core.quantize import quantize
 from secagg.net.certs import make_certificates
 from secagg.net.client import NetClient
 from secagg.net.store import Store
-from secagg.quantize import quantize
-from secagg.simulate import simulate
+from secagg.sim.session import simulate
 
 Q = 2**16
 DROPOUT_FRACTION = 0.3

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import secagg
-from secagg.aggregator import Stage
+from secagg.protocol.stage import Stage
 
 Q = 2**16
 FULL = [(p, n, d, f) for n in (100, 500, 1000) for d in (10**4, 10**5) for f in (0.0, 0.1, 0.3)

@@ -33,11 +33,10 @@ from secagg.rec.train import FederatedConfig
 
 
 def find_ml100k() -> Path | None:
-    repo = Path(__file__).resolve().parents[1]
-    for cand in (os.environ.get("SECAGG_ML100K"), repo / ".." / "shared" / "data" / "ml-100k"):
-        if cand and (Path(cand) / "u.data").is_file():
-            return Path(cand).resolve()
-    return None
+    """``$SECAGG_ML100K``, the shared copy beside this repository, or the download cache."""
+    from secagg.rec.datasets import locate_ml100k
+
+    return locate_ml100k(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
 
 
 def main() -> int:

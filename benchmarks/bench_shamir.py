@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from secagg import _core, shamir
+from secagg import _core
+from secagg.core import shamir
 
 P = shamir.PRIME
 

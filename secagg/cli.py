@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .aggregator import available_aggregators
+from .aggregators.registry import available_aggregators
 from .errors import PrivacyError, SecAggError
 
 DEMO_AGGREGATOR = "secagg+"
@@ -108,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("name", help="ml-100k, ml-1m, ml-20m, ml-25m or ml-latest-small")
     dl.add_argument("--cache-dir", type=Path, default=None, help="default: $SECAGG_CACHE or ~/.cache/secagg")
 
-    from .net.cli import add_net_commands  # server, client, status, certs (need the [net] extra)
+    from .net.cli import (
+        add_net_commands,  # server, client, status, certs (need the [net] extra)
+    )
 
     add_net_commands(sub)
     return parser

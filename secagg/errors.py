@@ -50,7 +50,7 @@ class DependencyError(SecAggError, ImportError):
 
 
 class WorkerError(SecAggError, RuntimeError):
-    """A worker process of a :class:`~secagg.client_pool.ClientPool` died or failed."""
+    """A worker process of a :class:`~secagg.sim.client_pool.ClientPool` died or failed."""
 
 
 # --- secret sharing ----------------------------------------------------------------------

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import secagg
-from secagg import reference
+from secagg.core import reference
+from secagg.core.prg import available_backends, set_backend
 from secagg.errors import DTypeError, InputError, ModulusError, SeedError, ShapeError
-from secagg.prg import available_backends, set_backend
 
 MODULI = st.sampled_from([2**16, 2**20, 2**32, 2**40, 2**64, 65537, 1_000_003, 2**32 - 5,
                           3 * 2**33, 2**62])

@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import secagg
-from secagg import _core, reference
+from secagg import _core
+from secagg.core import reference
+from secagg.core.prg import available_backends, prg_backend, set_backend
 from secagg.errors import ConfigError, ModulusError, SeedError, ShapeError
-from secagg.prg import available_backends, prg_backend, set_backend
 
 BACKENDS = available_backends()
 

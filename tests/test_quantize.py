@@ -11,8 +11,16 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import secagg
-from secagg import _core, reference
-from secagg.errors import ConfigError, DTypeError, InputError, ModulusError, NonFiniteError, ShapeError
+from secagg import _core
+from secagg.core import reference
+from secagg.errors import (
+    ConfigError,
+    DTypeError,
+    InputError,
+    ModulusError,
+    NonFiniteError,
+    ShapeError,
+)
 
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=32)
 QRANGES = st.sampled_from([2, 3, 16, 2**8 + 1, 2**16, 2**20, 2**32, 2**32 + 1, 2**40, 2**53 + 1])

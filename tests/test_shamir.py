@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secagg import _core, shamir
+from secagg import _core
+from secagg.core import shamir
 from secagg.errors import ConfigError, SeedError, ShamirError
 
 P = (1 << 61) - 1

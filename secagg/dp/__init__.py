@@ -9,30 +9,23 @@ accounted with ``dp-accounting`` (user-level, Poisson-sampled rounds). Entry poi
 
 from __future__ import annotations
 
-from .accounting import PrivacyLedger, RoundMechanism, epsilon_for, skellam_rdp
-from .aggregator import DPAggregator, make_dp_aggregator
-from .config import DPConfig, DPPlan, default_delta
-from .mechanism import RoundCodec
-from .native import quantize_and_mask_skellam, skellam_sample_native
-from .params import DPParameters, derive_parameters
-from .rotation import RandomizedHadamard
-from .skellam import sample_skellam
+from .._lazy import lazy_exports
 
-__all__ = [
-    "DPAggregator",
-    "DPConfig",
-    "DPParameters",
-    "DPPlan",
-    "PrivacyLedger",
-    "RandomizedHadamard",
-    "RoundCodec",
-    "RoundMechanism",
-    "default_delta",
-    "derive_parameters",
-    "epsilon_for",
-    "make_dp_aggregator",
-    "quantize_and_mask_skellam",
-    "sample_skellam",
-    "skellam_rdp",
-    "skellam_sample_native",
-]
+lazy_exports(globals(), {
+    "DPAggregator": ".aggregator:DPAggregator",
+    "DPConfig": ".config:DPConfig",
+    "DPParameters": ".params:DPParameters",
+    "DPPlan": ".config:DPPlan",
+    "PrivacyLedger": ".accounting:PrivacyLedger",
+    "RandomizedHadamard": ".rotation:RandomizedHadamard",
+    "RoundCodec": ".mechanism:RoundCodec",
+    "RoundMechanism": ".accounting:RoundMechanism",
+    "default_delta": ".config:default_delta",
+    "derive_parameters": ".params:derive_parameters",
+    "epsilon_for": ".accounting:epsilon_for",
+    "make_dp_aggregator": ".aggregator:make_dp_aggregator",
+    "quantize_and_mask_skellam": "..core.masking:quantize_and_mask_skellam",
+    "sample_skellam": ".skellam:sample_skellam",
+    "skellam_rdp": ".accounting:skellam_rdp",
+    "skellam_sample_native": "..core.masking:skellam_sample_native",
+})

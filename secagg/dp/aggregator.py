@@ -32,16 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregator import AggregationResult, Aggregator, DropoutSchedule, contributes, validate_updates
-from ..client_pool import LazyPool
+from ..aggregators.base import AggregationResult, Aggregator, validate_updates
+from ..core.masking import MAX_NOISE_VARIANCE, quantize_and_mask_skellam, sum_masked
 from ..errors import ConfigError, ShapeError, ThresholdError
-from ..masking import sum_masked
 from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
+from ..protocol.stage import DropoutSchedule, contributes
+from ..sim.client_pool import LazyPool
 from . import randomness
 from .accounting import PrivacyLedger
 from .config import DPConfig, DPPlan
 from .mechanism import RoundCodec, round_seed, to_residues, upload_bytes
-from .native import MAX_NATIVE_VARIANCE, quantize_and_mask_skellam
 
 SeedSource = Callable[[int, int], bytes]
 """(client id, round index) -> the client's 32-byte secret seed for that round."""
@@ -70,7 +70,7 @@ class DPAggregator(Aggregator):
         if plan.params.layout != layout_for(backend):
             raise ConfigError(f"backend {backend!r} needs a plan with layout {layout_for(backend)!r}; "
                               "build it with make_dp_aggregator")
-        if backend == "masked" and plan.params.local_variance > MAX_NATIVE_VARIANCE:
+        if backend == "masked" and plan.params.local_variance > MAX_NOISE_VARIANCE:
             raise ConfigError("the native kernel samples Skellam variances up to 2**27; use the "
                               "'plain' or 'secagg+' backend, or a smaller scale")
         self.plan = plan
@@ -107,7 +107,7 @@ class DPAggregator(Aggregator):
     def _native_noise(self) -> bool:
         """Whether the protocol clients can add the noise in their fused kernel."""
         p = self.params
-        return p.local_variance <= MAX_NATIVE_VARIANCE and 2 * p.offset + 1 <= MAX_NOISY_QUANTIZATION
+        return p.local_variance <= MAX_NOISE_VARIANCE and 2 * p.offset + 1 <= MAX_NOISY_QUANTIZATION
 
     def _client_offset(self, codec: RoundCodec, x: np.ndarray, seed: bytes,
                        with_noise: bool) -> np.ndarray:
@@ -135,7 +135,9 @@ class DPAggregator(Aggregator):
         received: dict[int, dict[str, int]] = {}
         worker_cpu = 0.0  # CPU the protocol's worker processes spent (not in this process's clock)
         if self.backend in ("secagg", "secagg+"):
-            from ..simulate import simulate  # late: simulate imports the protocol package
+            from ..sim.session import (
+                simulate,  # late: simulate imports the protocol package
+            )
 
             native = self._native_noise()
             inputs = {cid: self._client_offset(codec, matrix[i], seeds[cid], not native)

@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 
 from ..errors import PrivacyError
 from .accounting import RoundMechanism, _dp_accounting, check_mode, epsilon_for
-from .params import (DEFAULT_BETA, DEFAULT_MAX_INFLATION, DEFAULT_WRAP_PROBABILITY, DPParameters,
-                     check_positive_float, check_positive_int, check_probability, derive_parameters)
+from .params import (
+    DEFAULT_BETA,
+    DEFAULT_MAX_INFLATION,
+    DEFAULT_WRAP_PROBABILITY,
+    DPParameters,
+    check_positive_float,
+    check_positive_int,
+    check_probability,
+    derive_parameters,
+)
 
 MAX_NOISE_MULTIPLIER = 1e4
 

@@ -20,7 +20,7 @@ import numpy as np
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..prg import check_seed, prg_expand
+from ..core.prg import check_seed, prg_expand
 
 DP_INFO = b"secagg-dp-v1/"
 _TWO_POW_M53 = 2.0**-53

@@ -25,10 +25,11 @@ import math
 import numpy as np
 from scipy.special import ive
 
+from ..core.masking import MAX_NOISE_VARIANCE
 from . import randomness
 from .poisson import sample_poisson
 
-TABLE_MAX_VARIANCE = 2.0**27
+TABLE_MAX_VARIANCE = MAX_NOISE_VARIANCE  # the native sampler and this table cover the same variances
 _BIG = 2.0**600
 _SHRINK = 2.0**-600
 

@@ -8,24 +8,19 @@ an HE object is built.
 
 from __future__ import annotations
 
-from .aggregator import BFVAggregator, CKKSAggregator, HEAggregationResult
-from .client import Client
-from .keyholder import KeyHolder
-from .params import BFVParameters, CKKSParameters, choose_bfv_parameters, choose_ckks_parameters
-from .schemes import BFVScheme, CKKSScheme
-from .server import Server
+from .._lazy import lazy_exports
 
-__all__ = [
-    "BFVAggregator",
-    "BFVParameters",
-    "BFVScheme",
-    "CKKSAggregator",
-    "CKKSParameters",
-    "CKKSScheme",
-    "Client",
-    "HEAggregationResult",
-    "KeyHolder",
-    "Server",
-    "choose_bfv_parameters",
-    "choose_ckks_parameters",
-]
+lazy_exports(globals(), {
+    "BFVAggregator": ".aggregator:BFVAggregator",
+    "BFVParameters": ".params:BFVParameters",
+    "BFVScheme": ".schemes:BFVScheme",
+    "CKKSAggregator": ".aggregator:CKKSAggregator",
+    "CKKSParameters": ".params:CKKSParameters",
+    "CKKSScheme": ".schemes:CKKSScheme",
+    "Client": ".client:Client",
+    "HEAggregationResult": ".aggregator:HEAggregationResult",
+    "KeyHolder": ".keyholder:KeyHolder",
+    "Server": ".server:Server",
+    "choose_bfv_parameters": ".params:choose_bfv_parameters",
+    "choose_ckks_parameters": ".params:choose_ckks_parameters",
+})

@@ -16,16 +16,22 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..aggregator import (AggregationResult, Aggregator, DropoutSchedule, contributes,
-                          validate_updates)
-from ..client_pool import check_workers
+from ..aggregators.base import AggregationResult, Aggregator, validate_updates
 from ..errors import ConfigError, HEError, ProtocolError, ThresholdError
+from ..protocol.stage import DropoutSchedule, contributes
+from ..sim.client_pool import check_workers
 from .client import Client
 from .keyholder import KeyHolder
 from .parallel import encrypt_in_processes, make_scheme
-from .params import (DEFAULT_CLIPPING_RANGE, DEFAULT_MAX_CLIENTS, DEFAULT_QUANTIZATION_RANGE,
-                     BFVParameters, CKKSParameters, choose_bfv_parameters,
-                     choose_ckks_parameters)
+from .params import (
+    DEFAULT_CLIPPING_RANGE,
+    DEFAULT_MAX_CLIENTS,
+    DEFAULT_QUANTIZATION_RANGE,
+    BFVParameters,
+    CKKSParameters,
+    choose_bfv_parameters,
+    choose_ckks_parameters,
+)
 from .server import Server
 
 UPLOAD_STAGE = "MASKED_INPUT"

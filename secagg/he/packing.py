@@ -7,11 +7,6 @@ import numpy as np
 from ..errors import ShapeError
 
 
-def num_chunks(dim: int, slots: int) -> int:
-    """How many ciphertexts a vector of ``dim`` values needs."""
-    return -(-dim // slots)
-
-
 def chunk_lengths(dim: int, slots: int) -> list[int]:
     """Length of each chunk: ``slots`` for all but the last, which holds the rest."""
     full, rest = divmod(dim, slots)

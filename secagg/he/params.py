@@ -17,8 +17,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ..core.quantize import check_clipping, check_quantization
 from ..errors import ConfigError
-from ..quantize import check_clipping, check_quantization
 from .primes import batching_prime_above
 
 # Largest total coefficient-modulus bits for 128-bit security (HomomorphicEncryption.org standard,

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..core.quantize import dequantize, quantize
 from ..errors import CiphertextError, InputError, KeyMismatchError, NoiseBudgetError
-from ..quantize import dequantize, quantize
 from ._tenseal import require_tenseal
 from .params import BFVParameters, CKKSParameters
 

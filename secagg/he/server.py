@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import (CiphertextError, HEError, KeyMismatchError, ProtocolError, ReplayError,
-                      ThresholdError)
+from ..errors import (
+    CiphertextError,
+    HEError,
+    KeyMismatchError,
+    ProtocolError,
+    ReplayError,
+    ThresholdError,
+)
 from ._tenseal import load_public_context
 from .packing import chunk_lengths
 from .schemes import Scheme

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ..crypto import IdentityKey, verify
+from ..core.crypto import IdentityKey, verify
 from ..errors import AuthenticationError, ReplayError
 
 DOMAIN = b"secagg-net/v1\x00"

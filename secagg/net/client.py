@@ -20,9 +20,9 @@ from typing import Any
 import grpc
 import numpy as np
 
-from ..aggregator import Stage
 from ..errors import ConfigError, InputError, SecAggError
 from ..protocol.client import SecAggClient
+from ..protocol.stage import Stage
 from ..rec.client import LocalConfig
 from . import logs
 from .auth import ClientIdentity, registration_bytes

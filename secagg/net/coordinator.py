@@ -18,13 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregator import AggregationResult, Stage
+from ..aggregators.base import AggregationResult
+from ..core.quantize import dequantize
 from ..errors import ConfigError, ReplayError, SecAggError, UnknownClientError
-from ..protocol.config import INPUT_FLOAT, INPUT_QUANTIZED, SessionConfig, default_modulus
+from ..protocol.config import (
+    INPUT_FLOAT,
+    INPUT_QUANTIZED,
+    SessionConfig,
+    default_modulus,
+)
 from ..protocol.params import find_parameters
 from ..protocol.server import SecAggServer
 from ..protocol.server.server import ServerState
-from ..quantize import dequantize
+from ..protocol.stage import Stage
 from ..rec.model import ItemModel
 from ..rec.optim import make_optimizer
 from ..rec.server import RecServer

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,13 +40,3 @@ def get_logger(name: str, *, stream: TextIO | None = None, path: str | Path | No
 def log(logger: logging.Logger, event: str, level: int = logging.INFO, **fields: Any) -> None:
     """Log ``event`` with ``fields`` as JSON keys."""
     logger.log(level, event, extra={"fields": fields})
-
-
-class Timer:
-    """Wall-clock seconds since creation (for stage timings in logs)."""
-
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def seconds(self) -> float:
-        return round(time.perf_counter() - self.t0, 6)

@@ -19,8 +19,16 @@ from typing import Any
 
 import grpc
 
-from ..errors import (AbortedError, AuthenticationError, CheckpointError, DeadlineError,
-                      InvalidMessageError, ReplayError, SecAggError, UnknownClientError)
+from ..errors import (
+    AbortedError,
+    AuthenticationError,
+    CheckpointError,
+    DeadlineError,
+    InvalidMessageError,
+    ReplayError,
+    SecAggError,
+    UnknownClientError,
+)
 from . import logs
 from .auth import RequestVerifier
 from .coordinator import Coordinator

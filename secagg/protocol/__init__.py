@@ -8,10 +8,17 @@ msgpack (``messages``), masked vectors travel bit-packed (``packing``), who talk
 in process.
 """
 
-from .client import SecAggClient
-from .config import SessionConfig, default_modulus
-from .params import GraphParameters, find_parameters
-from .server import SecAggServer, ServerResult
+from __future__ import annotations
 
-__all__ = ["GraphParameters", "SecAggClient", "SecAggServer", "ServerResult", "SessionConfig",
-           "default_modulus", "find_parameters"]
+from .._lazy import lazy_exports
+
+lazy_exports(globals(), {
+    "GraphParameters": ".params:GraphParameters",
+    "SecAggClient": ".client:SecAggClient",
+    "Stage": ".stage:Stage",
+    "SecAggServer": ".server:SecAggServer",
+    "ServerResult": ".server:ServerResult",
+    "SessionConfig": ".config:SessionConfig",
+    "default_modulus": ".config:default_modulus",
+    "find_parameters": ".params:find_parameters",
+})

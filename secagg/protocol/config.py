@@ -7,8 +7,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError, InvalidMessageError, PrivacyError
-from ..prg import check_modulus, check_seed
+from ..core.masking import check_variance
+from ..core.prg import check_modulus, check_seed
+from ..errors import ConfigError, InvalidMessageError
 from .graphs import GRAPH_COMPLETE, GRAPH_HARARY, Graph, build_graph
 from .messages import MAX_CLIENTS, MAX_VECTOR_LENGTH, SESSION_ID_BYTES
 from .params import THREAT_MODELS
@@ -17,7 +18,6 @@ INPUT_FLOAT = "float"
 INPUT_QUANTIZED = "quantized"
 
 
-MAX_NOISE_VARIANCE = 2.0**27  # what the native Skellam sampler covers (secagg.dp.native)
 MAX_NOISY_QUANTIZATION = 2**52  # quantized inputs pass through the kernel exactly in float64
 
 
@@ -34,11 +34,7 @@ class NoisePlan:
     seed: bytes
 
     def __post_init__(self) -> None:
-        v = self.variance
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (
-                math.isfinite(v) and 0.0 <= v <= MAX_NOISE_VARIANCE):
-            raise PrivacyError(f"noise variance must be a number in [0, 2**27], got {v!r}")
-        object.__setattr__(self, "variance", float(v))
+        object.__setattr__(self, "variance", check_variance(self.variance, "noise variance"))
         object.__setattr__(self, "seed", check_seed(self.seed, "noise seed"))
 
 

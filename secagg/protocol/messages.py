@@ -9,14 +9,13 @@ requests) or from (client replies).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 import msgpack
 
-from ..aggregator import Stage
 from ..errors import InvalidMessageError, ReplayError
+from .stage import Stage
 
 PROTOCOL_VERSION = 1
 SESSION_ID_BYTES = 16
@@ -52,12 +51,6 @@ def _bytes(v: Any, what: str, exact: int | None = None, most: int | None = None)
 def _str(v: Any, what: str) -> str:
     if type(v) is not str or len(v) > MAX_TEXT:
         raise InvalidMessageError(f"{what} must be a string of at most {MAX_TEXT} characters")
-    return v
-
-
-def _float(v: Any, what: str) -> float:
-    if type(v) is not float or not math.isfinite(v):
-        raise InvalidMessageError(f"{what} must be a finite float, got {v!r:.60}")
     return v
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 
-from ..aggregator import Stage
+from .stage import Stage
 
 _DOMAIN = b"secagg-v1/"
 

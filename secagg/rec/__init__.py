@@ -7,30 +7,24 @@ evaluation (:mod:`.metrics`, :mod:`.evaluation`), baselines, checkpoints and an 
 
 from __future__ import annotations
 
-from .api import CentralizedMF, FederatedMF
-from .client import LocalConfig
-from .data import Interactions, UserItems, load_csv, load_ml100k, load_path, load_ratings_csv, load_ratings_dat
-from .datasets import load_dataset, locate_ml100k
-from .split import Split, leave_one_out
-from .synthetic import make_synthetic
-from .train import FederatedConfig, FederatedTrainer
+from .._lazy import lazy_exports
 
-__all__ = [
-    "CentralizedMF",
-    "FederatedConfig",
-    "FederatedMF",
-    "FederatedTrainer",
-    "Interactions",
-    "LocalConfig",
-    "Split",
-    "UserItems",
-    "leave_one_out",
-    "load_csv",
-    "load_dataset",
-    "load_ml100k",
-    "load_path",
-    "load_ratings_csv",
-    "load_ratings_dat",
-    "locate_ml100k",
-    "make_synthetic",
-]
+lazy_exports(globals(), {
+    "CentralizedMF": ".api:CentralizedMF",
+    "FederatedConfig": ".train:FederatedConfig",
+    "FederatedMF": ".api:FederatedMF",
+    "FederatedTrainer": ".train:FederatedTrainer",
+    "Interactions": ".data:Interactions",
+    "LocalConfig": ".client:LocalConfig",
+    "Split": ".split:Split",
+    "UserItems": ".data:UserItems",
+    "leave_one_out": ".split:leave_one_out",
+    "load_csv": ".data:load_csv",
+    "load_dataset": ".datasets:load_dataset",
+    "load_ml100k": ".data:load_ml100k",
+    "load_path": ".data:load_path",
+    "load_ratings_csv": ".data:load_ratings_csv",
+    "load_ratings_dat": ".data:load_ratings_dat",
+    "locate_ml100k": ".datasets:locate_ml100k",
+    "make_synthetic": ".synthetic:make_synthetic",
+})

@@ -13,24 +13,24 @@ from .synthetic import make_synthetic
 ML100K_ENV = "SECAGG_ML100K"
 
 
-def ml100k_candidates() -> list[Path]:
-    """Where MovieLens 100K is looked for, in order."""
+def ml100k_candidates(*extra: str | Path) -> list[Path]:
+    """Where MovieLens 100K is looked for, in order: ``$SECAGG_ML100K``, then ``extra``
+    directories (e.g. a test suite's copy), then the download cache."""
     out = []
     if os.environ.get(ML100K_ENV):
         out.append(Path(os.environ[ML100K_ENV]))
-    # A source checkout with the shared data directory beside the repository.
-    out.append(Path(__file__).resolve().parents[3] / "shared" / "data" / "ml-100k")
+    out.extend(Path(p) for p in extra)
     out.append(default_cache_dir() / "ml-100k")
     return out
 
 
-def locate_ml100k() -> Path | None:
+def locate_ml100k(*extra: str | Path) -> Path | None:
     """The first directory holding ``u.data`` among :func:`ml100k_candidates`, or None."""
-    for cand in ml100k_candidates():
+    for cand in ml100k_candidates(*extra):
         if (cand / "u.data").is_file():
-            return cand
+            return cand.resolve()
         if cand.name == "u.data" and cand.is_file():
-            return cand.parent
+            return cand.parent.resolve()
     return None
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..aggregator import Stage
 from ..errors import ConfigError
+from ..protocol.stage import Stage
 
 
 class ClientSampler:

@@ -1,13 +1,13 @@
 """The federated server: owns the global item model and its optimiser, and nothing per user.
 
-Its only input from clients is an :class:`~secagg.aggregator.AggregationResult` — the *sum* of the
+Its only input from clients is an :class:`~secagg.aggregators.base.AggregationResult` — the *sum* of the
 surviving clients' updates, however it was computed. It never receives a user vector or an
 individual client's update.
 """
 
 from __future__ import annotations
 
-from ..aggregator import AggregationResult
+from ..aggregators.base import AggregationResult
 from ..errors import InputError, ShapeError
 from .model import ItemModel
 from .optim import ServerOptimizer

@@ -1,6 +1,6 @@
 """The federated training loop: sample, train locally, aggregate, apply, evaluate, checkpoint.
 
-The loop talks to the aggregator only through :class:`secagg.aggregator.Aggregator`; it never
+The loop talks to the aggregator only through :class:`secagg.aggregators.base.Aggregator`; it never
 branches on which one is in use. Per round: the server samples clients and broadcasts the item
 model; each client trains locally and produces a clipped dense update; dropouts are simulated
 (each sampled client vanishes with probability ``dropout`` before a random protocol stage); the
@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..aggregator import Aggregator, contributes, create_aggregator
-from ..aggregator_process import AggregatorProcess
-from ..client_pool import check_workers
+from ..aggregators.base import Aggregator
+from ..aggregators.process import AggregatorProcess
+from ..aggregators.registry import create_aggregator
 from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
+from ..protocol.stage import contributes
+from ..sim.client_pool import check_workers
 from .client import LocalConfig, RecClient
 from .evaluation import METRIC_NAMES, EvalSet, summarize
 from .model import ItemModel

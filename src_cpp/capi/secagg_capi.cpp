@@ -33,7 +33,7 @@ void require(bool ok, const char* what) {
 
 }  // namespace
 
-SECAGG_API const char* secagg_version(void) { return "0.1.0"; }
+SECAGG_API const char* secagg_version(void) { return SECAGG_VERSION; }
 
 SECAGG_API const char* secagg_strerror(int code) {
   switch (code) {

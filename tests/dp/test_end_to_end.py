@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secagg.aggregator import Aggregator, Stage
+from secagg.aggregators.base import Aggregator
 from secagg.dp import DPConfig, make_dp_aggregator
-from secagg.dp.mechanism import RoundCodec, clip_l2, expected_error_variance, to_residues, to_signed
+from secagg.dp.mechanism import (
+    RoundCodec,
+    clip_l2,
+    expected_error_variance,
+    to_residues,
+    to_signed,
+)
 from secagg.errors import ShapeError, ThresholdError
+from secagg.protocol.stage import Stage
 
 
 def seeds(cid: int, rnd: int) -> bytes:

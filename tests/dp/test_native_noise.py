@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import secagg
-from secagg.dp.native import quantize_and_mask_skellam, skellam_sample_native
+from secagg.core.masking import quantize_and_mask_skellam, skellam_sample_native
 from secagg.dp.skellam import sample_skellam, skellam_table, table_width
 from secagg.errors import PrivacyError, SeedError
 

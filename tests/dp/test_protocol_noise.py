@@ -10,11 +10,11 @@ import secagg.dp.aggregator as dp_aggregator
 import secagg.dp.mechanism as mechanism
 import secagg.dp.skellam as skellam
 from secagg import _core
-from secagg.aggregator import Stage
 from secagg.dp import DPConfig, make_dp_aggregator
 from secagg.dp.skellam import sample_skellam
 from secagg.errors import ConfigError, InputError, PrivacyError, SeedError
 from secagg.protocol.config import NoisePlan
+from secagg.protocol.stage import Stage
 
 GRAPH = bytes([5]) * 32
 
@@ -67,7 +67,7 @@ def test_python_fallback_gives_the_same_sum(monkeypatch) -> None:
     cfg = _config()
     native = make_dp_aggregator("secagg+", cfg, 300, session_seed=bytes(32), seed_source=seeds)
     want = native.aggregate(ups, dropouts={2: Stage.MASKED_INPUT})
-    monkeypatch.setattr(dp_aggregator, "MAX_NATIVE_VARIANCE", 0.0)  # as for variances > 2**27
+    monkeypatch.setattr(dp_aggregator, "MAX_NOISE_VARIANCE", 0.0)  # as for variances > 2**27
     fallback = make_dp_aggregator("secagg+", cfg, 300, session_seed=bytes(32), seed_source=seeds)
     assert not fallback._native_noise()
     got = fallback.aggregate(ups, dropouts={2: Stage.MASKED_INPUT})

@@ -12,7 +12,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from secagg.dp.rotation import RandomizedHadamard, fwht, padded_dim
-from secagg.dp.rounding import conditional_randomized_round, randomized_round, rounded_norm_bound
+from secagg.dp.rounding import (
+    conditional_randomized_round,
+    randomized_round,
+    rounded_norm_bound,
+)
 
 SEED = bytes(range(32))
 

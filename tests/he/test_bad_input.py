@@ -5,8 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secagg.errors import (CiphertextError, InputError, KeyMismatchError, NoiseBudgetError,
-                           ReplayError)
+from secagg.errors import (
+    CiphertextError,
+    InputError,
+    KeyMismatchError,
+    NoiseBudgetError,
+    ReplayError,
+)
 from secagg.he import CKKSAggregator, Client, KeyHolder, Server
 from secagg.he.params import choose_bfv_parameters
 from secagg.he.schemes import BFVScheme

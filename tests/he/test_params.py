@@ -9,7 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg.errors import ConfigError
-from secagg.he.params import (BFVParameters, choose_bfv_parameters, choose_ckks_parameters)
+from secagg.he.params import (
+    BFVParameters,
+    choose_bfv_parameters,
+    choose_ckks_parameters,
+)
 from secagg.he.primes import batching_prime_above, is_prime
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import secagg
-from secagg.native import header_path, library_path
+from secagg.core.clib import header_path, library_path
 
 cffi = pytest.importorskip("cffi")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from secagg.core.quantize import quantize
 from secagg.net.client import NetClient
 from secagg.net.server import NetServer
 from secagg.net.settings import ServerSettings
 from secagg.net.store import Store
-from secagg.quantize import quantize
 from secagg.rec.client import LocalConfig
 from secagg.rec.model import ItemModel
 

@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("grpc")
 
-from secagg.aggregator import Stage  # noqa: E402
 from secagg.net.auth import ClientIdentity, new_counter, registration_bytes  # noqa: E402
 from secagg.net.client import NetClient  # noqa: E402
 from secagg.net.proto import secagg_net_pb2 as pb  # noqa: E402
 from secagg.net.proto import secagg_net_pb2_grpc as pb_grpc  # noqa: E402
 from secagg.net.store import Store  # noqa: E402
+from secagg.protocol.stage import Stage  # noqa: E402
 
 from .helpers import ClientThreads, check_exact_sums, settings, start_server  # noqa: E402
 

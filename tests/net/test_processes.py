@@ -147,8 +147,8 @@ def test_server_killed_mid_round_resumes_without_losing_or_repeating_rounds(tmp_
         store.close()
     model = ItemModel.initial(final.n_items, final.factors, np.random.Generator(np.random.PCG64(0)), 0.1)
     rec_server = RecServer(model, FedAvg(1.0))
-    from secagg.aggregator import AggregationResult
-    from secagg.quantize import dequantize
+    from secagg.aggregators.base import AggregationResult
+    from secagg.core.quantize import dequantize
 
     for r in recs:
         if r.status != "completed":

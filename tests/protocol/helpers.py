@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import secagg
-from secagg.aggregator import Stage
 from secagg.protocol.graphs import Graph
+from secagg.protocol.stage import Stage
 
 
 def alive(schedule, cid, stage: Stage) -> bool:

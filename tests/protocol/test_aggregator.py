@@ -7,8 +7,8 @@ import pytest
 
 import secagg
 from secagg import Stage, create_aggregator
+from secagg.aggregators.secure import SecAggAggregator, SecAggPlusAggregator
 from secagg.errors import ConfigError, InputError
-from secagg.protocol.aggregator import SecAggAggregator, SecAggPlusAggregator
 
 
 def test_registry_builds_the_protocol_aggregators():

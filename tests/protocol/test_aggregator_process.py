@@ -9,9 +9,16 @@ import numpy as np
 import pytest
 
 from secagg import create_aggregator
-from secagg.aggregator import Stage
-from secagg.aggregator_process import AggregatorProcess
-from secagg.errors import ConfigError, DTypeError, InputError, ShapeError, ThresholdError, WorkerError
+from secagg.aggregators.process import AggregatorProcess
+from secagg.errors import (
+    ConfigError,
+    DTypeError,
+    InputError,
+    ShapeError,
+    ThresholdError,
+    WorkerError,
+)
+from secagg.protocol.stage import Stage
 
 N, D = 10, 200
 OPTIONS = dict(clipping_range=1.0, quantization_range=2**12, dropout_fraction=0.2)

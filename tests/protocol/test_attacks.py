@@ -10,15 +10,28 @@ import numpy as np
 import pytest
 
 import secagg
-from secagg.aggregator import Stage
-from secagg.errors import (AbortedError, AuthenticationError, ConsistencyError, DeadlineError,
-                           DTypeError,
-                           InvalidMessageError, ReplayError, ThresholdError, UnknownClientError,
-                           UnsafeRequestError)
+from secagg.errors import (
+    AbortedError,
+    AuthenticationError,
+    ConsistencyError,
+    DeadlineError,
+    DTypeError,
+    InvalidMessageError,
+    ReplayError,
+    ThresholdError,
+    UnknownClientError,
+    UnsafeRequestError,
+)
 from secagg.protocol.client import ClientState, SecAggClient
 from secagg.protocol.config import SessionConfig
-from secagg.protocol.messages import (MaskedInputReply, ShareKeysRequest, UnmaskingRequest, decode)
+from secagg.protocol.messages import (
+    MaskedInputReply,
+    ShareKeysRequest,
+    UnmaskingRequest,
+    decode,
+)
 from secagg.protocol.server import SecAggServer
+from secagg.protocol.stage import Stage
 
 N, D, Q = 8, 32, 2**8
 CLIENTS = range(N)
@@ -331,7 +344,7 @@ def test_active_server_calling_a_signed_survivor_dropped():
 
 def manual_session(n=5, d=4, active=False):
     """Drive a complete-graph session by hand up to the unmasking requests."""
-    from secagg.crypto import IdentityKey
+    from secagg.core.crypto import IdentityKey
     ids = {c: IdentityKey() for c in range(n)} if active else {}
     registry = {c: k.public for c, k in ids.items()}
     cfg = SessionConfig(client_ids=tuple(range(n)), graph_kind="complete", degree=n - 1,
@@ -479,7 +492,7 @@ def test_active_clients_refuse_a_too_low_threshold():
     cfg = SessionConfig(client_ids=tuple(CLIENTS), graph_kind="complete", degree=N - 1,
                         threshold=3, modulus_range=2**12, vector_length=D, clipping_range=1.0,
                         quantization_range=16, threat_model="active")
-    from secagg.crypto import IdentityKey
+    from secagg.core.crypto import IdentityKey
     ident = IdentityKey()
     server = SecAggServer(cfg, identity_registry={c: ident.public for c in CLIENTS})
     client = SecAggClient(0, np.zeros(D), identity=ident)

@@ -16,14 +16,22 @@ import numpy as np
 import pytest
 
 from secagg import create_aggregator
-from secagg.aggregator import Stage
-from secagg.aggregator_process import AggregatorProcess
-from secagg.client_pool import ClientPool, check_workers
-from secagg.errors import (ConfigError, DTypeError, InputError, InvalidMessageError, SeedError, ShapeError,
-                           ThresholdError,
-                           UnsafeRequestError, WorkerError)
+from secagg.aggregators.process import AggregatorProcess
+from secagg.errors import (
+    ConfigError,
+    DTypeError,
+    InputError,
+    InvalidMessageError,
+    SeedError,
+    ShapeError,
+    ThresholdError,
+    UnsafeRequestError,
+    WorkerError,
+)
 from secagg.protocol.config import NoisePlan
-from secagg.simulate import simulate
+from secagg.protocol.stage import Stage
+from secagg.sim.client_pool import ClientPool, check_workers
+from secagg.sim.session import simulate
 
 from .helpers import quantized_sum
 
@@ -96,7 +104,7 @@ def test_client_errors_come_back_typed_and_honest_clients_finish(pool):
 
 def test_unsafe_request_is_refused_inside_the_worker(pool):
     updates = _inputs(3)
-    from secagg.protocol.messages import UnmaskingRequest, decode
+    from secagg.protocol.messages import decode
 
     def tamper(stage, direction, cid, data):
         if stage is Stage.UNMASKING and direction == "request" and cid == 0:
@@ -180,8 +188,8 @@ def test_a_script_without_a_main_guard_can_use_a_pool(tmp_path):
     script = tmp_path / "no_guard.py"
     script.write_text(textwrap.dedent("""
         import numpy as np
-        from secagg.client_pool import ClientPool
-        from secagg.simulate import simulate
+        from secagg.sim.client_pool import ClientPool
+        from secagg.sim import simulate
         with ClientPool(2) as pool:
             res = simulate({i: np.full(8, 0.25) for i in range(5)}, protocol="secagg", pool=pool)
         print(len(res.included), round(float(res.total[0]), 2))
@@ -255,7 +263,7 @@ def test_a_round_of_one_client_is_refused():
 def test_client_input_arrives_late_and_is_checked():
     from secagg.errors import ProtocolError, ShapeError
     from secagg.protocol.client import SecAggClient
-    from secagg.simulate import make_session
+    from secagg.sim.session import make_session
 
     client = SecAggClient(0, None)
     with pytest.raises(InputError):
@@ -344,7 +352,7 @@ def test_a_bug_in_a_worker_is_a_worker_error_and_the_pool_restarts():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inputs_through_shared_memory_are_exact_even_when_fed_in_batches(monkeypatch, dtype):
-    import secagg.client_pool as client_pool
+    import secagg.sim.client_pool as client_pool
 
     monkeypatch.setattr(client_pool, "_DIRECT_BYTES", 0)  # every batch through the shared matrix
     agg = create_aggregator("secagg+", clipping_range=CLIP, quantization_range=Q, workers=2,
@@ -377,7 +385,7 @@ def test_inputs_through_shared_memory_are_exact_even_when_fed_in_batches(monkeyp
     ([0, 1], {"dropouts": {7: Stage.MASKED_INPUT}}, InputError),  # unknown client
 ])
 def test_make_session_refuses_bad_arguments(ids, options, error):
-    from secagg.simulate import make_session
+    from secagg.sim.session import make_session
 
     with pytest.raises(error):
         make_session(ids, **{"vector_length": D, **options})

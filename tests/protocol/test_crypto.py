@@ -8,8 +8,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secagg.crypto import (IdentityKey, KeyPair, decrypt, encrypt, pairwise_seed, share_key,
-                           verify)
+from secagg.core.crypto import (
+    IdentityKey,
+    KeyPair,
+    decrypt,
+    encrypt,
+    pairwise_seed,
+    share_key,
+    verify,
+)
 from secagg.errors import AuthenticationError, InvalidMessageError, SeedError
 
 SESSION = bytes(range(16))

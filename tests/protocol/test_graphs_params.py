@@ -12,8 +12,13 @@ from scipy.stats import hypergeom
 
 from secagg.errors import ConfigError
 from secagg.protocol.graphs import CompleteGraph, HararyGraph
-from secagg.protocol.params import (check_harary_degree, complete_threshold, find_parameters,
-                                    lower_tail_limit, upper_tail_quantile)
+from secagg.protocol.params import (
+    check_harary_degree,
+    complete_threshold,
+    find_parameters,
+    lower_tail_limit,
+    upper_tail_quantile,
+)
 
 
 @given(n=st.integers(4, 80), half=st.integers(1, 20), seed=st.binary(min_size=32, max_size=32))

@@ -10,10 +10,20 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secagg.errors import InvalidMessageError, ReplayError
-from secagg.protocol.messages import (AbortMessage, AdvertiseKeysReply, ConsistencyCheckReply,
-                                      ConsistencyCheckRequest, MaskedInputReply, MaskedInputRequest,
-                                      ShareKeysReply, ShareKeysRequest, UnmaskingReply,
-                                      UnmaskingRequest, decode, expect)
+from secagg.protocol.messages import (
+    AbortMessage,
+    AdvertiseKeysReply,
+    ConsistencyCheckReply,
+    ConsistencyCheckRequest,
+    MaskedInputReply,
+    MaskedInputRequest,
+    ShareKeysReply,
+    ShareKeysRequest,
+    UnmaskingReply,
+    UnmaskingRequest,
+    decode,
+    expect,
+)
 
 S = os.urandom(16)
 ids = st.lists(st.integers(0, 2**63 - 1), unique=True, max_size=8)

@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 from secagg import _core
 from secagg.errors import DTypeError, InputError, InvalidMessageError, ShapeError
-from secagg.protocol.packing import (pack, pack_reference, unpack, unpack_into, unpack_lanes,
-                                     unpack_reference)
+from secagg.protocol.packing import (
+    pack,
+    pack_reference,
+    unpack,
+    unpack_into,
+    unpack_lanes,
+    unpack_reference,
+)
 
 
 def _values(bits: int, length: int, seed: int, dtype=np.uint64) -> np.ndarray:

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import secagg
-from secagg.aggregator import Stage
 from secagg.errors import ThresholdError
 from secagg.protocol.config import default_modulus
 from secagg.protocol.graphs import build_graph
 from secagg.protocol.params import find_parameters
+from secagg.protocol.stage import Stage
 
 from .helpers import expected_outcome, quantized_sum
 

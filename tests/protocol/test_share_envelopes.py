@@ -11,8 +11,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from secagg import shamir
-from secagg.crypto import encrypt
+from secagg.core import shamir
+from secagg.core.crypto import encrypt
 from secagg.errors import AuthenticationError, ConsistencyError, InvalidMessageError
 from secagg.protocol.client import ClientState, SecAggClient
 from secagg.protocol.config import SessionConfig

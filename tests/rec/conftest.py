@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from secagg.rec.datasets import locate_ml100k
 from secagg.rec.evaluation import make_eval_set
 from secagg.rec.split import leave_one_out
 from secagg.rec.synthetic import make_synthetic
@@ -15,15 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def ml100k_dir() -> Path | None:
-    """``$SECAGG_ML100K`` or ``<repo>/../shared/data/ml-100k`` when it holds u.data."""
-    candidates = []
-    if os.environ.get("SECAGG_ML100K"):
-        candidates.append(Path(os.environ["SECAGG_ML100K"]))
-    candidates.append(REPO / ".." / "shared" / "data" / "ml-100k")
-    for cand in candidates:
-        if (cand / "u.data").is_file():
-            return cand.resolve()
-    return None
+    """``$SECAGG_ML100K``, ``<repo>/../shared/data/ml-100k`` or the download cache, when it holds u.data."""
+    return locate_ml100k(REPO / ".." / "shared" / "data" / "ml-100k")
 
 
 @pytest.fixture(scope="session")

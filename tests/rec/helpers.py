@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from secagg.aggregator import Aggregator, Stage
-from secagg.plain import PlainAggregator
+from secagg.aggregators.base import Aggregator
+from secagg.aggregators.plain import PlainAggregator
+from secagg.protocol.stage import Stage
 
 
 class Recording(Aggregator):

@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 
 from secagg.errors import DataError
-from secagg.rec.data import (UserItems, from_arrays, load_csv, load_ml100k, load_path, load_ratings_csv,
-                             load_ratings_dat)
+from secagg.rec.data import (
+    UserItems,
+    from_arrays,
+    load_csv,
+    load_ml100k,
+    load_path,
+    load_ratings_csv,
+    load_ratings_dat,
+)
 from secagg.rec.datasets import load_dataset
 
 

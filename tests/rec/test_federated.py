@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pytest
 
-from secagg.aggregator import AggregationResult, Aggregator, Stage
+from secagg.aggregators.base import AggregationResult, Aggregator
 from secagg.errors import CheckpointError, ConfigError, InputError, ThresholdError
-from secagg.plain import PlainAggregator
+from secagg.protocol.stage import Stage
 from secagg.rec import checkpoint
 from secagg.rec.client import LocalConfig
 from secagg.rec.sampling import ClientSampler, DropoutSimulator

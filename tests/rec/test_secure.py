@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secagg.aggregator import Stage, create_aggregator
-from secagg.aggregator_process import AggregatorProcess
+from secagg.aggregators.process import AggregatorProcess
+from secagg.aggregators.registry import create_aggregator
 from secagg.cli import main
+from secagg.protocol.stage import Stage
 from secagg.rec.client import LocalConfig
 from secagg.rec.train import FederatedConfig, FederatedTrainer
 

@@ -8,14 +8,34 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ...crypto import IdentityKey
-from ...errors import (AbortedError, ConfigError, InvalidMessageError, ProtocolError, ReplayError,
-                       SecAggError)
+from ...core.crypto import IdentityKey
+from ...errors import (
+    AbortedError,
+    ConfigError,
+    InvalidMessageError,
+    ProtocolError,
+    ReplayError,
+    SecAggError,
+)
 from ..config import NoisePlan
-from ..messages import (AbortMessage, AdvertiseKeysRequest, ConsistencyCheckRequest,
-                        MaskedInputRequest, Message, ShareKeysRequest, UnmaskingRequest, decode,
-                        expect)
-from . import r0_advertise_keys, r1_share_keys, r2_masked_input, r3_consistency_check, r4_unmasking
+from ..messages import (
+    AbortMessage,
+    AdvertiseKeysRequest,
+    ConsistencyCheckRequest,
+    MaskedInputRequest,
+    Message,
+    ShareKeysRequest,
+    UnmaskingRequest,
+    decode,
+    expect,
+)
+from . import (
+    r0_advertise_keys,
+    r1_share_keys,
+    r2_masked_input,
+    r3_consistency_check,
+    r4_unmasking,
+)
 from .context import ClientContext
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...crypto import IdentityKey, KeyPair
+from ...core.crypto import IdentityKey, KeyPair
 from ..config import NoisePlan, SessionConfig
 from ..graphs import Graph
 

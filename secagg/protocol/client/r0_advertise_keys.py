@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...crypto import KeyPair
-from ...errors import (ConfigError, DTypeError, InvalidMessageError, ShapeError, UnknownClientError,
-                       UnsafeRequestError)
+from ...core.crypto import KeyPair
+from ...errors import (
+    ConfigError,
+    DTypeError,
+    InvalidMessageError,
+    ShapeError,
+    UnknownClientError,
+    UnsafeRequestError,
+)
 from ..config import INPUT_FLOAT, SessionConfig
 from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
 from ..transcript import advertise_transcript

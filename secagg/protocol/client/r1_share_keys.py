@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import msgpack
 
-from ... import shamir
-from ...aggregator import Stage
-from ...crypto import encrypt, random_seed, share_key, verify
+from ...core import shamir
+from ...core.crypto import encrypt, random_seed, share_key, verify
 from ...errors import ConsistencyError, ThresholdError, UnknownClientError
 from ..messages import ShareKeysReply, ShareKeysRequest
+from ..stage import Stage
 from ..transcript import advertise_transcript, share_aad
 from .context import ClientContext
 

@@ -6,16 +6,21 @@ from __future__ import annotations
 import msgpack
 import numpy as np
 
-from ...aggregator import Stage
-from ...crypto import decrypt, pairwise_seed
-from ...errors import AuthenticationError, ConfigError, ShamirError, \
-    ThresholdError, UnknownClientError
-from ...masking import quantize_and_mask
-from ...prg import prg_expand
-from ...shamir import validate_share_bytes
+from ...core.crypto import decrypt, pairwise_seed
+from ...core.masking import quantize_and_mask, quantize_and_mask_skellam
+from ...core.prg import prg_expand
+from ...core.shamir import validate_share_bytes
+from ...errors import (
+    AuthenticationError,
+    ConfigError,
+    ShamirError,
+    ThresholdError,
+    UnknownClientError,
+)
 from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
 from ..messages import MaskedInputReply, MaskedInputRequest
 from ..packing import pack
+from ..stage import Stage
 from ..transcript import share_aad
 from .context import ClientContext
 
@@ -34,7 +39,7 @@ def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[bytes, bytes]:
 
 
 def _validate(opened: dict[int, tuple[bytes, bytes]]) -> None:
-    """Every share must parse (:class:`~secagg.shamir.Share`); one vectorised pass, and only on
+    """Every share must parse (:class:`~secagg.core.shamir.Share`); one vectorised pass, and only on
     failure a second one per sender to name who sent the malformed share."""
     try:
         validate_share_bytes([share for pair in opened.values() for share in pair])
@@ -56,8 +61,6 @@ def noisy_masked_vector(ctx: ClientContext, peer_seeds: list[bytes],
     c = (Q - 1) / 2 the float u - c maps back to exactly u (scale 1, no fractional part), which
     is exact in float64 for Q <= 2**52.
     """
-    from ...dp.native import quantize_and_mask_skellam  # late: secagg.dp is optional here
-
     cfg, plan = ctx.cfg, ctx.noise
     assert ctx.self_seed is not None and plan is not None
     if cfg.input_kind == INPUT_FLOAT:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ...aggregator import Stage
 from ...errors import ConsistencyError, ThresholdError, UnknownClientError
 from ..messages import ConsistencyCheckReply, ConsistencyCheckRequest
+from ..stage import Stage
 from ..transcript import consistency_transcript
 from .context import ClientContext
 

@@ -3,10 +3,15 @@ for one client, after checking the request (and, in the active model, the consis
 
 from __future__ import annotations
 
-from ...aggregator import Stage
-from ...crypto import verify
-from ...errors import ConsistencyError, ThresholdError, UnknownClientError, UnsafeRequestError
+from ...core.crypto import verify
+from ...errors import (
+    ConsistencyError,
+    ThresholdError,
+    UnknownClientError,
+    UnsafeRequestError,
+)
 from ..messages import UnmaskingReply, UnmaskingRequest
+from ..stage import Stage
 from ..transcript import consistency_transcript
 from .context import ClientContext
 

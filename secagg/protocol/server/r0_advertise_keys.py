@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...crypto import verify
+from ...core.crypto import verify
 from ...errors import ConsistencyError, UnknownClientError
 from ..messages import AdvertiseKeysReply, ShareKeysRequest
 from ..transcript import advertise_transcript

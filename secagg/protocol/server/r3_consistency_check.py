@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ...crypto import verify
+from ...core.crypto import verify
 from ..messages import ConsistencyCheckReply, UnmaskingRequest
 from ..transcript import consistency_transcript
 from .context import ServerContext

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ... import shamir
-from ...aggregator import Stage
-from ...crypto import KeyPair, pairwise_seed
+from ...core import shamir
+from ...core.crypto import KeyPair, pairwise_seed
+from ...core.masking import unmask
 from ...errors import ConsistencyError, InvalidMessageError, ShamirError, ThresholdError
-from ...masking import unmask
 from ..messages import UnmaskingReply
+from ..stage import Stage
 from .context import ServerContext
-
 
 SPARE_SHARES = 1
 """Shares used beyond the threshold: combine_many checks that they all lie on one polynomial,

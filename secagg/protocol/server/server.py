@@ -19,14 +19,36 @@ from types import ModuleType
 
 import numpy as np
 
-from ...aggregator import Stage
-from ...errors import (AbortedError, DeadlineError, ProtocolError, ReplayError, SecAggError,
-                       ThresholdError, UnknownClientError)
+from ...errors import (
+    AbortedError,
+    DeadlineError,
+    ProtocolError,
+    ReplayError,
+    SecAggError,
+    ThresholdError,
+    UnknownClientError,
+)
 from ..config import SessionConfig
-from ..messages import (AbortMessage, AdvertiseKeysReply, AdvertiseKeysRequest,
-                        ConsistencyCheckReply, MaskedInputReply, Message, ShareKeysReply,
-                        UnmaskingReply, decode, expect)
-from . import r0_advertise_keys, r1_share_keys, r2_masked_input, r3_consistency_check, r4_unmasking
+from ..messages import (
+    AbortMessage,
+    AdvertiseKeysReply,
+    AdvertiseKeysRequest,
+    ConsistencyCheckReply,
+    MaskedInputReply,
+    Message,
+    ShareKeysReply,
+    UnmaskingReply,
+    decode,
+    expect,
+)
+from ..stage import Stage
+from . import (
+    r0_advertise_keys,
+    r1_share_keys,
+    r2_masked_input,
+    r3_consistency_check,
+    r4_unmasking,
+)
 from .context import ServerContext
 
 

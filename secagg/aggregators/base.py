@@ -8,34 +8,14 @@ Training loops, the simulator and the benchmarks only ever talk to :class:`Aggre
 from __future__ import annotations
 
 import abc
-import enum
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from .errors import ConfigError, DTypeError, InputError, NonFiniteError, ShapeError
-
-
-class Stage(enum.IntEnum):
-    """Protocol stages, in order. A dropout schedule says before which stage a client vanishes."""
-
-    ADVERTISE_KEYS = 0
-    SHARE_KEYS = 1
-    MASKED_INPUT = 2
-    CONSISTENCY_CHECK = 3
-    UNMASKING = 4
-
-
-DropoutSchedule = Mapping[int, Stage]
-"""Client id -> the stage *before which* that client vanishes (it sends nothing from then on)."""
-
-
-def contributes(stage: Stage | None) -> bool:
-    """Whether a client that vanishes before ``stage`` (None: never) has sent its input."""
-    return stage is None or stage > Stage.MASKED_INPUT
+from ..errors import DTypeError, InputError, NonFiniteError, ShapeError
+from ..protocol.stage import DropoutSchedule
 
 
 @dataclass(frozen=True)
@@ -157,36 +137,3 @@ def changed_submissions(submitted: Mapping[int, np.ndarray], updates: Mapping[in
 
 def submission_changed_error(changed: Sequence[int]) -> InputError:
     return InputError(f"the updates of clients {list(changed)[:5]} differ from what they submitted")
-
-
-# name -> "module:attribute"; modules are imported only when the aggregator is asked for, so an
-# optional dependency (TenSEAL) is needed only by who uses it.
-_REGISTRY: dict[str, str] = {
-    "plain": "secagg.plain:PlainAggregator",
-    "secagg": "secagg.protocol.aggregator:SecAggAggregator",
-    "secagg+": "secagg.protocol.aggregator:SecAggPlusAggregator",
-    "he-bfv": "secagg.he.aggregator:BFVAggregator",
-    "he-ckks": "secagg.he.aggregator:CKKSAggregator",
-}
-
-
-def available_aggregators() -> list[str]:
-    """Names accepted by :func:`create_aggregator`."""
-    return sorted(_REGISTRY)
-
-
-def create_aggregator(name: str, **options: Any) -> Aggregator:
-    """Build an aggregator by name, e.g. ``create_aggregator("secagg+", clipping_range=1.0)``."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown aggregator {name!r}; choose one of {', '.join(available_aggregators())}"
-        ) from None
-    module_name, attr = target.split(":")
-    module = importlib.import_module(module_name)
-    factory = getattr(module, attr)
-    aggregator = factory(**options)
-    if not isinstance(aggregator, Aggregator):  # pragma: no cover - registry misconfiguration
-        raise ConfigError(f"{target} did not build an Aggregator")
-    return aggregator

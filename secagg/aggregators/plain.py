@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .aggregator import AggregationResult, Aggregator, DropoutSchedule, contributes, validate_updates
-from .errors import ThresholdError
+from ..errors import ThresholdError
+from ..protocol.stage import DropoutSchedule, contributes
+from .base import AggregationResult, Aggregator, validate_updates
 
 
 class PlainAggregator(Aggregator):

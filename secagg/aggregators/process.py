@@ -3,7 +3,7 @@
 In a simulation the trainer's process trains the clients one after another. If the secure
 aggregator's server (and its threads) lived in that process, every message it handles would take
 the GIL from the training loop. :class:`AggregatorProcess` hosts any registered aggregator in a
-separate interpreter (the "coordinator") and forwards the :class:`~secagg.aggregator.Aggregator`
+separate interpreter (the "coordinator") and forwards the :class:`~secagg.aggregators.base.Aggregator`
 calls: ``prepare`` and ``submit`` are one-way messages (the coordinator works on them while the
 trainer goes on training), ``aggregate`` waits for the result. Errors raised by the coordinator
 come back as the same exception types.
@@ -18,17 +18,30 @@ from typing import IO, Any
 
 import numpy as np
 
-from .aggregator import (AggregationResult, Aggregator, DropoutSchedule, changed_submissions, check_submission,
-                         check_updates, submission_changed_error)
-from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
-from .errors import InputError, SecAggError, WorkerError
+from ..errors import InputError, SecAggError, WorkerError
+from ..protocol.stage import DropoutSchedule
+from ..sim._ipc import (
+    portable_error,
+    read_message,
+    start_worker,
+    worker_streams,
+    write_message,
+)
+from .base import (
+    AggregationResult,
+    Aggregator,
+    changed_submissions,
+    check_submission,
+    check_updates,
+    submission_changed_error,
+)
 
 _START_TIMEOUT = 120.0
 
 
 def serve() -> None:
     """Body of the coordinator process: build the aggregator, then answer calls until stopped."""
-    from .aggregator import create_aggregator
+    from .registry import create_aggregator
 
     inp, out = worker_streams()  # below the trainer's priority; stdout kept for messages
     hello = read_message(inp)
@@ -93,7 +106,7 @@ class AggregatorProcess(Aggregator):
     def _start(self) -> subprocess.Popen[bytes]:
         if self._proc is not None and self._proc.poll() is None:
             return self._proc
-        proc = start_worker("from secagg.aggregator_process import serve; serve()")
+        proc = start_worker("from secagg.aggregators.process import serve; serve()")
         self._proc = proc
         self._send("hello", self.name, self._options)
         self._answer()

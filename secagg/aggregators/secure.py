@@ -1,9 +1,9 @@
-"""``secagg`` and ``secagg+`` behind the common :class:`~secagg.aggregator.Aggregator` interface.
+"""``secagg`` and ``secagg+`` behind the common :class:`~secagg.aggregators.base.Aggregator` interface.
 
 Each :meth:`aggregate` call runs one complete protocol session in process (real clients, real
-server, real messages; see :func:`secagg.simulate.simulate`) and de-quantizes the exact modular sum.
+server, real messages; see :func:`secagg.sim.simulate`) and de-quantizes the exact modular sum.
 ``seconds`` reports ``client``: CPU seconds of all clients together, ``server``: wall seconds.
-With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.client_pool`),
+With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.sim.client_pool`),
 and a session begun with :meth:`prepare` runs its input-independent rounds (key agreement, Shamir
 sharing) in the background while the caller trains the clients.
 """
@@ -17,13 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from ..aggregator import (AggregationResult, Aggregator, DropoutSchedule, Stage, changed_submissions,
-                          check_submission, check_updates, submission_changed_error)
-from ..client_pool import LazyPool
+from ..core.quantize import check_clipping, check_quantization
 from ..errors import ConfigError, InputError, SecAggError, ThresholdError
-from ..session import SimulatedSession
-from ..quantize import check_clipping, check_quantization
-from .params import check_fractions
+from ..protocol.params import check_fractions
+from ..protocol.stage import DropoutSchedule, Stage
+from ..sim.client_pool import LazyPool
+from ..sim.session import SimulatedSession, make_session
+from .base import (
+    AggregationResult,
+    Aggregator,
+    changed_submissions,
+    check_submission,
+    check_updates,
+    submission_changed_error,
+)
 
 
 def _kernel_float(update: np.ndarray, *, copy: bool = False) -> np.ndarray:
@@ -130,8 +137,6 @@ class _ProtocolAggregator(Aggregator):
 
     def _session(self, client_ids: Sequence[int], vector_length: int,
                  dropouts: DropoutSchedule | None) -> SimulatedSession:
-        from ..simulate import make_session  # imported late: simulate imports this package
-
         return make_session(client_ids, vector_length=vector_length, protocol=self.protocol,
                             threat_model=self.threat_model, dropouts=dropouts,
                             clipping_range=self.clipping_range,

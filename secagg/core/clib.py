@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import NativeError
+from ..errors import NativeError
 
 
 def _library_name() -> str:
@@ -21,7 +21,7 @@ def _library_name() -> str:
 
 
 def _find(relative: str) -> Path:
-    from . import __path__ as package_dirs  # several directories in editable installs
+    from .. import __path__ as package_dirs  # several directories in editable installs
 
     for base in package_dirs:
         candidate = Path(base) / relative

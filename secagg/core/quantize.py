@@ -19,22 +19,17 @@ import os
 
 import numpy as np
 
-from . import _core
-from .errors import ConfigError, DTypeError, InputError, ModulusError, ShapeError
-from .prg import check_int, check_modulus, check_seed, check_threads
+from .. import _core
+from .._validate import check_float, check_int
+from ..errors import ConfigError, DTypeError, InputError, ModulusError, ShapeError
+from .prg import check_modulus, check_seed, check_threads
 
 MAX_QUANTIZATION_RANGE = 2**53 + 1
 
 
 def check_clipping(clipping_range: object) -> float:
     """A finite float > 0."""
-    if isinstance(clipping_range, (bool, np.bool_)) or not isinstance(
-            clipping_range, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"clipping_range must be a number, got {type(clipping_range).__name__}")
-    c = float(clipping_range)
-    if not (math.isfinite(c) and c > 0):
-        raise ConfigError(f"clipping_range must be finite and > 0, got {clipping_range}")
-    return c
+    return check_float("clipping_range", clipping_range, lo=0.0, lo_open=True)
 
 
 def check_scale(c: float, q: int) -> None:
@@ -45,10 +40,7 @@ def check_scale(c: float, q: int) -> None:
 
 def check_quantization(quantization_range: object) -> int:
     """An int in [2, 2**53 + 1] (so that every level is exact in float64)."""
-    q = check_int(quantization_range, "quantization_range")
-    if q < 2 or q > MAX_QUANTIZATION_RANGE:
-        raise ConfigError(f"quantization_range must be in [2, 2**53 + 1], got {q}")
-    return q
+    return check_int("quantization_range", quantization_range, lo=2, hi=MAX_QUANTIZATION_RANGE)
 
 
 def check_update(update: object) -> np.ndarray:
@@ -109,9 +101,7 @@ def dequantize(quantized_sum: np.ndarray, *, clipping_range: float, quantization
     q = check_quantization(quantization_range)
     check_scale(c, q)
     r = check_modulus(modulus_range)
-    n = check_int(num_clients, "num_clients")
-    if n < 1:
-        raise ConfigError(f"num_clients must be >= 1, got {n}")
+    n = check_int("num_clients", num_clients, lo=1)
     if n * (q - 1) >= r:
         raise ModulusError(f"num_clients * (quantization_range - 1) = {n * (q - 1)} >= "
                            f"modulus_range = {r}: the sum may wrap; raise modulus_range or lower "

@@ -27,7 +27,6 @@ Errors: :class:`~secagg.errors.SeedError` for a secret that is not 32 bytes,
 
 from __future__ import annotations
 
-import operator
 import os
 import struct
 from collections.abc import Sequence
@@ -35,8 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _core
-from .errors import ConfigError, SeedError, ShamirError
+from .. import _core
+from .._validate import check_int
+from ..errors import SeedError, ShamirError
 
 PRIME: int = _core.SHAMIR_PRIME
 """The field modulus p = 2^61 - 1."""
@@ -67,16 +67,6 @@ __all__ = [
     "split_to_bytes",
     "validate_share_bytes",
 ]
-
-
-def _check_int(name: str, value: object, error: type[Exception]) -> int:
-    """``value`` as an int; bools, floats and strings are refused (never silently converted)."""
-    if not isinstance(value, bool):
-        try:
-            return operator.index(value)  # type: ignore[arg-type]
-        except TypeError:
-            pass
-    raise error(f"{name} must be an int, got {type(value).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +215,8 @@ def _split_values(secret: bytes, threshold: int, num_shares: int) -> tuple[int, 
     secret = bytes(secret)
     if len(secret) != SECRET_BYTES:
         raise SeedError(f"secret must be exactly {SECRET_BYTES} bytes, got {len(secret)}")
-    t = _check_int("threshold", threshold, ConfigError)
-    n = _check_int("num_shares", num_shares, ConfigError)
-    if not 1 <= n <= MAX_SHARES:
-        raise ConfigError(f"num_shares must be in 1..{MAX_SHARES}, got {n}")
-    if not 1 <= t <= n:
-        raise ConfigError(f"threshold must be in 1..num_shares={n}, got {t}")
+    n = check_int("num_shares", num_shares, lo=1, hi=MAX_SHARES)
+    t = check_int("threshold", threshold, lo=1, hi=n)
     coefficients = _uniform_field_elements((t - 1) * _CHUNKS)
     values = _core.shamir_split(secret, t, n, coefficients)
     return t, n, values.astype("<u8", copy=False).tobytes()

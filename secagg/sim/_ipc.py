@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import SecAggError
+from ..errors import SecAggError
 
 try:
     import fcntl as fcntl_module

@@ -1,6 +1,6 @@
 """A straightforward numpy + ``cryptography`` implementation of the kernels.
 
-Written from the specification in :mod:`secagg.prg` and :mod:`secagg.quantize`, independently of
+Written from the specification in :mod:`secagg.core.prg` and :mod:`secagg.core.quantize`, independently of
 the native core: it is the test oracle and the benchmark's baseline. Not for production use (it
 is slower and allocates a full keystream per seed).
 """
@@ -29,7 +29,7 @@ def keystream(seed: bytes, nbytes: int) -> bytes:
 
 
 def prg_expand(seed: bytes, length: int, *, modulus_range: int = 2**32) -> np.ndarray:
-    """The first ``length`` PRG elements mod ``modulus_range`` (see secagg.prg for the spec)."""
+    """The first ``length`` PRG elements mod ``modulus_range`` (see secagg.core.prg for the spec)."""
     r = modulus_range
     out_dtype = np.uint32 if r <= 2**32 else np.uint64
     if r & (r - 1) == 0:
@@ -54,7 +54,7 @@ def prg_expand(seed: bytes, length: int, *, modulus_range: int = 2**32) -> np.nd
 
 def quantize(update: np.ndarray, *, clipping_range: float, quantization_range: int,
              rounding_seed: bytes) -> np.ndarray:
-    """The quantization rule of secagg.quantize, in numpy (float64 arithmetic, same order)."""
+    """The quantization rule of secagg.core.quantize, in numpy (float64 arithmetic, same order)."""
     c = float(clipping_range)
     qmax = quantization_range - 1
     x = np.asarray(update).astype(np.float64)

@@ -21,18 +21,22 @@ or :func:`set_backend` forces one; :func:`prg_backend` names the one in use.
 
 from __future__ import annotations
 
-import operator
 import os
 
 import numpy as np
 
-from . import _core
-from .errors import ConfigError, ModulusError, SeedError, ShapeError
+from .. import _core
+from .._validate import check_int
+from ..errors import ConfigError, ModulusError, SeedError, ShapeError
 
 SEED_BYTES = 32
 PRG_INFO = b"secagg-prg-v1"
 MAX_MODULUS = 2**64
 MAX_GENERAL_MODULUS = 2**62
+MAX_VECTOR_ELEMENTS = 2**31 - 1
+"""The longest vector any kernel takes or makes (a longer one is refused before any work)."""
+MAX_THREADS = 1024
+THREADS_ENV = "SECAGG_THREADS"
 
 
 def check_seed(seed: object, what: str = "seed") -> bytes:
@@ -46,50 +50,33 @@ def check_seed(seed: object, what: str = "seed") -> bytes:
     return seed
 
 
-def check_int(value: object, what: str, error: type[Exception] = ConfigError) -> int:
-    """An ``int`` (or numpy integer), never a float or bool."""
-    if isinstance(value, (bool, np.bool_)):
-        raise error(f"{what} must be an int, got a bool")
-    try:
-        return operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise error(f"{what} must be an int, got {type(value).__name__}") from None
-
-
 def check_modulus(modulus_range: object) -> int:
     """Validate ``modulus_range``: a power of two in [2, 2**64] or an integer in [3, 2**62]."""
-    r = check_int(modulus_range, "modulus_range", ModulusError)
-    if r < 2 or r > MAX_MODULUS:
-        raise ModulusError(f"modulus_range must be in [2, 2**64], got {r}")
+    r = check_int("modulus_range", modulus_range, lo=2, hi=MAX_MODULUS, error=ModulusError)
     if r & (r - 1) and r > MAX_GENERAL_MODULUS:
         raise ModulusError(f"modulus_range {r} is not a power of two, so it must be at most 2**62")
     return r
-
-
-def dtype_for_modulus(modulus_range: int) -> np.dtype:
-    """uint32 when ``modulus_range <= 2**32``, else uint64."""
-    return np.dtype(np.uint32) if modulus_range <= 2**32 else np.dtype(np.uint64)
 
 
 def check_threads(threads: int | None) -> int:
     """``None`` -> ``$SECAGG_THREADS`` if set, else 0 (automatic: all cores for large inputs,
     1 for small ones). Worker processes that already run one per core set it to 1."""
     if threads is None:
-        env = os.environ.get("SECAGG_THREADS", "")
-        return int(env) if env.isdigit() and int(env) > 0 else 0
-    t = check_int(threads, "threads")
-    if t < 1:
-        raise ConfigError(f"threads must be >= 1 (or None for automatic), got {t}")
-    return t
+        env = os.environ.get(THREADS_ENV, "").strip()
+        if env in ("", "0", "auto"):
+            return 0
+        if not env.isdigit() or not 1 <= int(env) <= MAX_THREADS:
+            raise ConfigError(f"{THREADS_ENV}={env!r:.40} is not a thread count: set it to an int in "
+                              f"[1, {MAX_THREADS}], or to 0 / auto / nothing for automatic")
+        return int(env)
+    return check_int("threads", threads, lo=1, hi=MAX_THREADS)
 
 
 def prg_expand(seed: bytes, length: int, *, modulus_range: int = 2**32,
                threads: int | None = None) -> np.ndarray:
     """The first ``length`` elements of PRG(``seed``), each in [0, ``modulus_range``)."""
     seed = check_seed(seed)
-    n = check_int(length, "length", ShapeError)
-    if n < 0:
-        raise ShapeError(f"length must be >= 0, got {n}")
+    n = check_int("length", length, lo=0, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
     r = check_modulus(modulus_range)
     return _core.prg_expand(seed, n, r, check_threads(threads))
 

@@ -1,6 +1,6 @@
 """Simulated SecAgg clients spread over worker processes, as devices run in parallel in deployment.
 
-:func:`secagg.simulate.simulate` runs every client in the calling process by default. Given a
+:func:`secagg.sim.simulate` runs every client in the calling process by default. Given a
 :class:`ClientPool`, it hosts the clients in ``workers`` long-lived processes instead: a client's
 secrets (its key pairs, its Ed25519 identity key, its self-mask seed, its shares) exist only in its
 worker, and only protocol messages (the bytes a network would carry) cross the process boundary.
@@ -30,8 +30,14 @@ from typing import IO, Any
 
 import numpy as np
 
-from ._ipc import portable_error, read_message, start_worker, worker_streams, write_message
-from .errors import ConfigError, SecAggError, WorkerError
+from ..errors import ConfigError, SecAggError, WorkerError
+from ._ipc import (
+    portable_error,
+    read_message,
+    start_worker,
+    worker_streams,
+    write_message,
+)
 
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
 _BATCHES = 4  # a worker answers one stage's requests in at least this many messages
@@ -168,7 +174,7 @@ def _set_inputs(clients: Mapping[int, Any], updates: Mapping[int, np.ndarray]) -
 def _make_clients(specs: Mapping[int, ClientSpec], identities: Mapping[int, Any],
                   registry: Mapping[int, bytes]) -> dict[int, Any]:
     """A session's clients, without inputs yet (they come with ``set_input``)."""
-    from .protocol.client import SecAggClient
+    from ..protocol.client import SecAggClient
 
     return {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed, identity=identities.get(cid),
                               identity_registry=registry, noise=spec.noise)
@@ -188,7 +194,7 @@ def _run_request(clients: Mapping[int, Any], cid: int, request: bytes) -> Outcom
 
 def serve() -> None:
     """Body of one worker process: host clients, answer commands on stdin/stdout until told to stop."""
-    from .crypto import IdentityKey
+    from ..core.crypto import IdentityKey
 
     inp, out = worker_streams()
     attached = _Attached()
@@ -263,7 +269,7 @@ class ClientPool:
         if self._procs and all(p.poll() is None for p in self._procs):
             return
         self.close()
-        code = "from secagg.client_pool import serve; serve()"
+        code = "from secagg.sim.client_pool import serve; serve()"
         for w in range(self.workers):
             proc = start_worker(code)
             self._procs.append(proc)
@@ -456,7 +462,7 @@ class InProcessClients:
         self._clients: dict[int, Any] = {}
 
     def begin(self, specs: Mapping[int, ClientSpec], *, identities: bool = False) -> dict[int, bytes]:
-        from .crypto import IdentityKey
+        from ..core.crypto import IdentityKey
 
         keys = {cid: IdentityKey() for cid in specs} if identities else {}
         registry = {cid: key.public for cid, key in keys.items()}

@@ -1,4 +1,4 @@
-"""Masking: the fused client kernel and the server's sum and unmask.
+"""Masking: the fused client kernels (with and without DP noise) and the server's sum and unmask.
 
 ``quantize_and_mask`` computes, in one cache-blocked native pass::
 
@@ -14,14 +14,25 @@ result never depends on the thread count.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from . import _core
-from .errors import ModulusError, SeedError, ShapeError
-from .prg import check_modulus, check_seed, check_threads
-from .quantize import (as_residues, check_clipping, check_quantization, check_scale, check_update,
-                       rounding_seed_or_fresh)
+from .. import _core
+from .._validate import check_float, check_int
+from ..errors import ModulusError, PrivacyError, SeedError, ShapeError
+from .prg import MAX_VECTOR_ELEMENTS, check_modulus, check_seed, check_threads
+from .quantize import (
+    as_residues,
+    check_clipping,
+    check_quantization,
+    check_scale,
+    check_update,
+    rounding_seed_or_fresh,
+)
+
+MAX_NOISE_VARIANCE = 2.0**27
+"""The largest Skellam variance the native sampler covers (per element, per client)."""
 
 
 def check_signs(peer_signs: Sequence[int], count: int) -> list[int]:
@@ -44,15 +55,11 @@ def check_seeds(seeds: Sequence[bytes], what: str) -> list[bytes]:
     return [check_seed(s, f"{what}[{i}]") for i, s in enumerate(seeds)]
 
 
-def quantize_and_mask(update: np.ndarray, *, clipping_range: float, quantization_range: int,
-                      modulus_range: int, self_seed: bytes | None, peer_seeds: Sequence[bytes],
-                      peer_signs: Sequence[int], rounding_seed: bytes | None = None,
-                      threads: int | None = None) -> np.ndarray:
-    """Quantize ``update`` and add the self mask and the signed pairwise masks, mod R.
-
-    Returns uint32 when ``modulus_range <= 2**32``, else uint64. ``self_seed=None`` means no
-    self mask. ``rounding_seed=None`` draws a fresh seed from ``os.urandom``.
-    """
+def _fused_arguments(update: np.ndarray, clipping_range: float, quantization_range: int,
+                     modulus_range: int, self_seed: bytes | None, peer_seeds: Sequence[bytes],
+                     peer_signs: Sequence[int], rounding_seed: bytes | None) -> tuple[Any, ...]:
+    """The validated arguments both fused kernels take, in the native order (all checked
+    before any work)."""
     arr = check_update(update)
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
@@ -64,8 +71,51 @@ def quantize_and_mask(update: np.ndarray, *, clipping_range: float, quantization
     seeds = check_seeds(peer_seeds, "peer_seeds")
     signs = check_signs(peer_signs, len(seeds))
     own = None if self_seed is None else check_seed(self_seed, "self_seed")
-    rs = rounding_seed_or_fresh(rounding_seed)
-    return _core.quantize_and_mask(arr, c, q, r, own, seeds, signs, rs, check_threads(threads))
+    return arr, c, q, r, own, seeds, signs, rounding_seed_or_fresh(rounding_seed)
+
+
+def quantize_and_mask(update: np.ndarray, *, clipping_range: float, quantization_range: int,
+                      modulus_range: int, self_seed: bytes | None, peer_seeds: Sequence[bytes],
+                      peer_signs: Sequence[int], rounding_seed: bytes | None = None,
+                      threads: int | None = None) -> np.ndarray:
+    """Quantize ``update`` and add the self mask and the signed pairwise masks, mod R.
+
+    Returns uint32 when ``modulus_range <= 2**32``, else uint64. ``self_seed=None`` means no
+    self mask. ``rounding_seed=None`` draws a fresh seed from ``os.urandom``.
+    """
+    args = _fused_arguments(update, clipping_range, quantization_range, modulus_range, self_seed,
+                            peer_seeds, peer_signs, rounding_seed)
+    return _core.quantize_and_mask(*args, check_threads(threads))
+
+
+def check_variance(variance: object, what: str = "noise_variance") -> float:
+    """A Skellam variance the native sampler covers: a number in [0, 2**27]."""
+    return check_float(what, variance, lo=0.0, hi=MAX_NOISE_VARIANCE, error=PrivacyError)
+
+
+def skellam_sample_native(seed: bytes, n: int, variance: float, *, threads: int | None = None) -> np.ndarray:
+    """``n`` Skellam(``variance``) int64 values; equal to ``secagg.dp.sample_skellam(seed, n, variance)``."""
+    length = check_int("n", n, lo=0, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
+    return _core.skellam_sample(check_seed(seed), check_variance(variance), length, check_threads(threads))
+
+
+def quantize_and_mask_skellam(update: np.ndarray, *, clipping_range: float, quantization_range: int,
+                              modulus_range: int, self_seed: bytes | None, peer_seeds: Sequence[bytes],
+                              peer_signs: Sequence[int], noise_seed: bytes, noise_variance: float,
+                              rounding_seed: bytes | None = None,
+                              threads: int | None = None) -> np.ndarray:
+    """:func:`quantize_and_mask` plus Skellam(``noise_variance``) noise added mod R to each
+    quantized element before the masks, in the same cache-blocked pass
+    (``(quantize(update) + noise + PRG(self_seed) + sum_j sign_j PRG(peer_j)) mod R``).
+
+    The noise is bit-identical to ``secagg.dp.sample_skellam(noise_seed, d, noise_variance)``
+    (the contract is in ``src_cpp/include/secagg/skellam.hpp``); ``noise_variance=0`` adds nothing.
+    """
+    args = _fused_arguments(update, clipping_range, quantization_range, modulus_range, self_seed,
+                            peer_seeds, peer_signs, rounding_seed)
+    noise_seed = check_seed(noise_seed, "noise_seed")
+    return _core.quantize_and_mask_skellam(*args, noise_seed, check_variance(noise_variance),
+                                           check_threads(threads))
 
 
 def sum_masked(vectors: Sequence[np.ndarray] | np.ndarray, *, modulus_range: int,
