@@ -33,7 +33,7 @@ from secagg.protocol.stage import Stage
 from secagg.sim.client_pool import ClientPool, check_workers
 from secagg.sim.session import simulate
 
-from .helpers import quantized_sum
+from protocol.helpers import quantized_sum
 
 N, D = 12, 300
 CLIP, Q = 1.0, 2**12
