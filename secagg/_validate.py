@@ -96,7 +96,7 @@ def check_choice(name: str, value: object, choices: Collection[str],
     if isinstance(value, str) and value in choices:
         return value
     raise error(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}"
-                + _did_you_mean(value, choices))
+                + did_you_mean(value, choices))
 
 
 def check_client_id(value: object, name: str = "client id") -> int:
@@ -115,11 +115,12 @@ def check_options(owner: str, given: Mapping[str, Any], valid: Iterable[str]) ->
     unknown = [key for key in given if key not in allowed]
     if unknown:
         key = unknown[0]
-        raise ConfigError(f"{owner} has no option {key!r}{_did_you_mean(key, allowed)}; "
-                          f"its options are {', '.join(allowed)}")
+        takes = f"its options are {', '.join(allowed)}" if allowed else "it takes no options"
+        raise ConfigError(f"{owner} has no option {key!r}{did_you_mean(key, allowed)}; {takes}")
 
 
-def _did_you_mean(value: object, choices: Iterable[str]) -> str:
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or nothing."""
     if not isinstance(value, str):
         return ""
     close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)

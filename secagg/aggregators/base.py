@@ -8,12 +8,15 @@ Training loops, the simulator and the benchmarks only ever talk to :class:`Aggre
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._validate import check_options
 from ..errors import DTypeError, InputError, NonFiniteError, ShapeError
 from ..protocol.stage import DropoutSchedule
 
@@ -50,9 +53,34 @@ class AggregationResult:
 
 
 class Aggregator(abc.ABC):
-    """Sums the clients' updates of one round; subclasses decide how privately."""
+    """Sums the clients' updates of one round; subclasses decide how privately.
+
+    Options are explicit keyword arguments of each subclass's constructor: an option it does not
+    take is a :class:`~secagg.errors.ConfigError` naming the closest one it does (checked before
+    the constructor runs, whether it is called directly or through ``create_aggregator``).
+    """
 
     name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or _takes_any_keyword(init):
+            return  # inherited (already checked) or checks its own options
+
+        names = _keyword_names(init)
+
+        @functools.wraps(init)
+        def checked_init(self: Aggregator, *args: Any, **options: Any) -> None:
+            check_options(f"aggregator {getattr(type(self), 'name', type(self).__name__)!r}", options, names)
+            init(self, *args, **options)
+
+        cls.__init__ = checked_init  # type: ignore[method-assign]
+
+    @classmethod
+    def option_names(cls) -> list[str]:
+        """The keyword options this aggregator's constructor takes."""
+        return _keyword_names(inspect.unwrap(cls.__init__))
 
     @abc.abstractmethod
     def aggregate(
@@ -86,6 +114,15 @@ class Aggregator(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release what the aggregator holds between rounds (e.g. worker processes)."""
+
+
+def _takes_any_keyword(init: Any) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(init).parameters.values())
+
+
+def _keyword_names(init: Any) -> list[str]:
+    return [p.name for p in list(inspect.signature(init).parameters.values())[1:]
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
 def validate_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], np.ndarray]:

@@ -13,13 +13,14 @@ from .base import AggregationResult, Aggregator, validate_updates
 
 
 class PlainAggregator(Aggregator):
-    """Each surviving client uploads its update as float32; the server adds them."""
+    """Each surviving client uploads its update as float32; the server adds them.
+
+    It takes no options: nothing is clipped, quantized or masked.
+    """
 
     name = "plain"
 
-    def __init__(self, **_ignored: object) -> None:
-        # Accepts (and ignores) the quantization options of the secure aggregators so that the
-        # same configuration can be passed to every aggregator.
+    def __init__(self) -> None:
         pass
 
     def aggregate(

@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .._validate import check_options
 from ..errors import InputError, SecAggError, WorkerError
 from ..protocol.stage import DropoutSchedule
 from ..sim._ipc import (
@@ -35,6 +36,7 @@ from .base import (
     check_updates,
     submission_changed_error,
 )
+from .registry import aggregator_options
 
 _START_TIMEOUT = 120.0
 
@@ -96,6 +98,9 @@ class AggregatorProcess(Aggregator):
     """The aggregator ``name`` (built with ``options``) in a coordinator process of its own."""
 
     def __init__(self, name: str, **options: Any) -> None:
+        """Option names are checked here, against what ``name`` takes; their values when the
+        coordinator builds the aggregator (at the first call), with the same errors."""
+        check_options(f"aggregator {name!r}", options, aggregator_options(name))
         self.name = name  # type: ignore[misc]
         self._options = options
         self._proc: subprocess.Popen[bytes] | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .._validate import did_you_mean
 from ..errors import ConfigError
 from .base import Aggregator
 
@@ -24,18 +25,28 @@ def available_aggregators() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def aggregator_class(name: str) -> type[Aggregator]:
+    """The class registered as ``name`` (its module imported now; an unknown name is a ConfigError
+    naming the closest registered one)."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ConfigError(f"unknown aggregator {name!r}{did_you_mean(name, _REGISTRY)}; choose one of "
+                          f"{', '.join(available_aggregators())}")
+    module_name, attr = _REGISTRY[name].split(":")
+    factory = getattr(importlib.import_module(module_name), attr)
+    if not (isinstance(factory, type) and issubclass(factory, Aggregator)):  # pragma: no cover
+        raise ConfigError(f"{_REGISTRY[name]} is not an Aggregator")
+    return factory
+
+
+def aggregator_options(name: str) -> list[str]:
+    """The options ``create_aggregator(name, ...)`` takes."""
+    return aggregator_class(name).option_names()
+
+
 def create_aggregator(name: str, **options: Any) -> Aggregator:
-    """Build an aggregator by name, e.g. ``create_aggregator("secagg+", clipping_range=1.0)``."""
-    try:
-        target = _REGISTRY[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown aggregator {name!r}; choose one of {', '.join(available_aggregators())}"
-        ) from None
-    module_name, attr = target.split(":")
-    module = importlib.import_module(module_name)
-    factory = getattr(module, attr)
-    aggregator = factory(**options)
-    if not isinstance(aggregator, Aggregator):  # pragma: no cover - registry misconfiguration
-        raise ConfigError(f"{target} did not build an Aggregator")
-    return aggregator
+    """Build an aggregator by name, e.g. ``create_aggregator("secagg+", clipping_range=1.0)``.
+
+    An option the aggregator does not take is a :class:`~secagg.errors.ConfigError` that names
+    the closest one it does; option values are checked before any work.
+    """
+    return aggregator_class(name)(**options)

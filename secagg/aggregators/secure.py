@@ -13,13 +13,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
 from ..core.quantize import check_clipping, check_quantization
-from ..errors import ConfigError, InputError, SecAggError, ThresholdError
-from ..protocol.params import check_fractions
+from ..errors import InputError, SecAggError, ThresholdError
+from ..protocol.config import check_power_of_two_modulus
+from ..protocol.params import ProtocolOptions
 from ..protocol.stage import DropoutSchedule, Stage
 from ..sim.client_pool import LazyPool
 from ..sim.session import SimulatedSession, make_session
@@ -108,28 +108,24 @@ class _ProtocolAggregator(Aggregator):
                  modulus_range: int | None = None, threat_model: str = "honest-but-curious",
                  corrupt_fraction: float = 0.05, dropout_fraction: float = 0.1,
                  num_neighbors: int | None = None, threshold: int | None = None,
-                 workers: int = 1, **_ignored: Any) -> None:
-        # Options meant for other aggregators (e.g. HE parameters) are accepted and ignored, so
-        # one configuration can be handed to every aggregator.
+                 workers: int = 1) -> None:
+        """``modulus_range``: a power of two, or None for the smallest that fits each round's
+        sum; the rest as in :func:`secagg.simulate`; ``workers`` > 1 runs the simulated clients in
+        that many worker processes, reused every round."""
         self.clipping_range = check_clipping(clipping_range)
         self.quantization_range = check_quantization(quantization_range)
-        check_fractions(corrupt_fraction, dropout_fraction, threat_model)
-        if modulus_range is not None and (isinstance(modulus_range, bool) or not isinstance(
-                modulus_range, int) or modulus_range < 2 or modulus_range & (modulus_range - 1)):
-            raise ConfigError(f"modulus_range must be a power of two (or None for the smallest "
-                              f"that fits), got {modulus_range!r}")
-        for name, v in (("num_neighbors", num_neighbors), ("threshold", threshold)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ConfigError(f"{name} must be a positive int or None, got {v!r}")
+        if modulus_range is not None:
+            check_power_of_two_modulus(modulus_range)
         self.modulus_range = modulus_range
-        self.threat_model = threat_model
-        self.corrupt_fraction = float(corrupt_fraction)
-        self.dropout_fraction = float(dropout_fraction)
-        self.num_neighbors = num_neighbors
-        self.threshold = threshold
-        # workers > 1: the simulated clients run in that many worker processes, reused every round
+        self.options = ProtocolOptions(threat_model=threat_model, corrupt_fraction=corrupt_fraction,
+                                       dropout_fraction=dropout_fraction, num_neighbors=num_neighbors,
+                                       threshold=threshold)
         self._pool = LazyPool(workers)
         self._prepared: _Prepared | None = None
+
+    @property
+    def threat_model(self) -> str:
+        return self.options.threat_model
 
     def error_bound(self, num_clients: int) -> float:
         """Largest per-coordinate error of a sum (stochastic rounding: < 1 level per client)."""
@@ -138,12 +134,10 @@ class _ProtocolAggregator(Aggregator):
     def _session(self, client_ids: Sequence[int], vector_length: int,
                  dropouts: DropoutSchedule | None) -> SimulatedSession:
         return make_session(client_ids, vector_length=vector_length, protocol=self.protocol,
-                            threat_model=self.threat_model, dropouts=dropouts,
-                            clipping_range=self.clipping_range,
+                            dropouts=dropouts, clipping_range=self.clipping_range,
                             quantization_range=self.quantization_range,
-                            modulus_range=self.modulus_range, corrupt_fraction=self.corrupt_fraction,
-                            dropout_fraction=self.dropout_fraction, num_neighbors=self.num_neighbors,
-                            threshold=self.threshold, pool=self._pool.get())
+                            modulus_range=self.modulus_range, pool=self._pool.get(),
+                            **self.options.as_kwargs())
 
     def prepare(self, client_ids: Sequence[int], *, vector_length: int,
                 dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:

@@ -32,12 +32,15 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_choice
 from ..aggregators.base import AggregationResult, Aggregator, validate_updates
 from ..core.masking import MAX_NOISE_VARIANCE, quantize_and_mask_skellam, sum_masked
 from ..errors import ConfigError, ShapeError, ThresholdError
 from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
+from ..protocol.params import ProtocolOptions
 from ..protocol.stage import DropoutSchedule, contributes
 from ..sim.client_pool import LazyPool
+from ..sim.session import simulate
 from . import randomness
 from .accounting import PrivacyLedger
 from .config import DPConfig, DPPlan
@@ -64,9 +67,14 @@ class DPAggregator(Aggregator):
     name = "dp"
 
     def __init__(self, plan: DPPlan, *, backend: str = "plain", session_seed: bytes | None = None,
-                 seed_source: SeedSource | None = None, **protocol_options: Any) -> None:
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown DP backend {backend!r}; use one of {', '.join(BACKENDS)}")
+                 seed_source: SeedSource | None = None, workers: int = 1, **protocol_options: Any) -> None:
+        """``protocol_options`` (``secagg`` / ``secagg+`` backends only) are the fields of
+        :class:`~secagg.protocol.params.ProtocolOptions`; ``workers`` > 1 runs the protocol's
+        simulated clients in worker processes."""
+        check_choice("DP backend", backend, BACKENDS)
+        if protocol_options and backend not in ("secagg", "secagg+"):
+            raise ConfigError(f"the {backend!r} DP backend runs no protocol session, so it takes no "
+                              f"{', '.join(sorted(protocol_options))}")
         if plan.params.layout != layout_for(backend):
             raise ConfigError(f"backend {backend!r} needs a plan with layout {layout_for(backend)!r}; "
                               "build it with make_dp_aggregator")
@@ -78,9 +86,8 @@ class DPAggregator(Aggregator):
         self.backend = backend
         self.session_seed = randomness.fresh_seed() if session_seed is None else session_seed
         self.seed_source = seed_source or _fresh
-        # workers > 1: the protocol's simulated clients run in worker processes (secagg/secagg+)
-        self._pool = LazyPool(protocol_options.pop("workers", 1))
-        self.protocol_options = protocol_options
+        self.protocol_options = ProtocolOptions.from_options(f"DP backend {backend!r}", protocol_options)
+        self._pool = LazyPool(workers)
         self.ledger = PrivacyLedger(plan.config.target_delta, plan.config.accountant)
         self.name = f"dp-{backend}"
         self.last_epsilon = 0.0
@@ -135,10 +142,6 @@ class DPAggregator(Aggregator):
         received: dict[int, dict[str, int]] = {}
         worker_cpu = 0.0  # CPU the protocol's worker processes spent (not in this process's clock)
         if self.backend in ("secagg", "secagg+"):
-            from ..sim.session import (
-                simulate,  # late: simulate imports the protocol package
-            )
-
             native = self._native_noise()
             inputs = {cid: self._client_offset(codec, matrix[i], seeds[cid], not native)
                       for i, cid in enumerate(ids)}
@@ -147,7 +150,7 @@ class DPAggregator(Aggregator):
             t1 = time.perf_counter()
             res = simulate(inputs, protocol=self.backend, dropouts=dropouts,
                            quantization_range=2 * p.offset + 1, modulus_range=p.modulus,
-                           noise_plans=plans, pool=self._pool.get(), **self.protocol_options)
+                           noise_plans=plans, pool=self._pool.get(), **self.protocol_options.as_kwargs())
             included = frozenset(res.included)
             total = res.quantized_sum.astype(np.uint64) - np.uint64(len(included) * p.offset)
             sent, received = res.bytes_sent, res.bytes_received
@@ -190,6 +193,5 @@ def make_dp_aggregator(base_name: str, config: DPConfig, dim: int, **options: An
     :func:`secagg.simulate` option (``corrupt_fraction``, ``dropout_fraction``,
     ``num_neighbors``, ``threshold``, ``threat_model``) and ``workers`` (client processes).
     """
-    if base_name not in BACKENDS:
-        raise ConfigError(f"unknown DP backend {base_name!r}; use one of {', '.join(BACKENDS)}")
+    check_choice("DP backend", base_name, BACKENDS)
     return DPAggregator(config.plan(dim, layout_for(base_name)), backend=base_name, **options)

@@ -165,10 +165,7 @@ class BFVAggregator(_HEAggregator):
                  quantization_range: int = DEFAULT_QUANTIZATION_RANGE,
                  max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2, workers: int = 1,
                  n_threads: int | None = None, poly_modulus_degree: int | None = None,
-                 coeff_mod_bit_sizes: tuple[int, ...] | None = None,
-                 **_ignored: object) -> None:
-        # Options of the other aggregators (modulus_range, threat_model, ...) are accepted and
-        # ignored, so one configuration can be handed to every aggregator.
+                 coeff_mod_bit_sizes: tuple[int, ...] | None = None) -> None:
         params = choose_bfv_parameters(clipping_range=clipping_range,
                                        quantization_range=quantization_range,
                                        max_clients=max_clients,
@@ -180,18 +177,17 @@ class BFVAggregator(_HEAggregator):
 class CKKSAggregator(_HEAggregator):
     """``he-ckks``: approximate float sums of clipped updates within :meth:`error_bound`.
 
-    ``quantization_range`` is accepted so one configuration fits every aggregator, and ignored:
-    CKKS encodes floats at scale ``2**scale_bits`` instead of quantizing.
+    CKKS encodes floats at scale ``2**scale_bits`` instead of quantizing, so it takes no
+    ``quantization_range``. Options: ``clipping_range``, ``max_clients``, ``min_clients``,
+    ``workers``, ``n_threads``, ``scale_bits``, ``poly_modulus_degree``, ``coeff_mod_bit_sizes``.
     """
 
     name = "he-ckks"
 
     def __init__(self, *, clipping_range: float = DEFAULT_CLIPPING_RANGE,
-                 quantization_range: int | None = None, max_clients: int = DEFAULT_MAX_CLIENTS,
-                 min_clients: int = 2, workers: int = 1, n_threads: int | None = None,
-                 scale_bits: int = 40, poly_modulus_degree: int = 4096,
-                 coeff_mod_bit_sizes: tuple[int, ...] = (60, 49), **_ignored: object) -> None:
-        del quantization_range, _ignored
+                 max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2, workers: int = 1,
+                 n_threads: int | None = None, scale_bits: int = 40, poly_modulus_degree: int = 4096,
+                 coeff_mod_bit_sizes: tuple[int, ...] = (60, 49)) -> None:
         params = choose_ckks_parameters(clipping_range=clipping_range, max_clients=max_clients,
                                         scale_bits=scale_bits,
                                         poly_modulus_degree=poly_modulus_degree,

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.masking import check_variance
 from ..core.prg import check_modulus, check_seed
-from ..errors import ConfigError, InvalidMessageError
+from ..errors import ConfigError, InvalidMessageError, ModulusError
 from .graphs import GRAPH_COMPLETE, GRAPH_HARARY, Graph, build_graph
 from .messages import MAX_CLIENTS, MAX_VECTOR_LENGTH, SESSION_ID_BYTES
 from .params import THREAT_MODELS
@@ -36,6 +36,15 @@ class NoisePlan:
     def __post_init__(self) -> None:
         object.__setattr__(self, "variance", check_variance(self.variance, "noise variance"))
         object.__setattr__(self, "seed", check_seed(self.seed, "noise seed"))
+
+
+def check_power_of_two_modulus(modulus_range: object) -> int:
+    """A session's modulus: a power of two in [2, 2**64] (masked vectors travel bit-packed)."""
+    r = check_modulus(modulus_range)
+    if r & (r - 1):
+        raise ModulusError(f"modulus_range must be a power of two for a protocol session (masked "
+                           f"vectors are bit-packed), got {r}")
+    return r
 
 
 def default_modulus(num_clients: int, quantization_range: int) -> int:
@@ -77,9 +86,7 @@ class SessionConfig:
         if type(self.threshold) is not int or not 1 <= self.threshold <= self.degree + 1:
             raise ConfigError(f"threshold must be an int in [1, degree + 1 = {self.degree + 1}], "
                               f"got {self.threshold!r}")
-        r = check_modulus(self.modulus_range)
-        if r & (r - 1):
-            raise ConfigError(f"modulus_range must be a power of two for bit-packing, got {r}")
+        r = check_power_of_two_modulus(self.modulus_range)
         if type(self.vector_length) is not int or not 1 <= self.vector_length <= MAX_VECTOR_LENGTH:
             raise ConfigError(f"vector_length must be an int in [1, {MAX_VECTOR_LENGTH}]")
         c = self.clipping_range
@@ -111,7 +118,7 @@ class SessionConfig:
     def to_wire(self) -> dict[str, Any]:
         return {"client_ids": list(self.client_ids), "graph_kind": self.graph_kind,
                 "degree": self.degree, "threshold": self.threshold,
-                "modulus_range": self.modulus_range, "vector_length": self.vector_length,
+                "modulus_bits": self.bits, "vector_length": self.vector_length,
                 "clipping_range": self.clipping_range, "quantization_range": self.quantization_range,
                 "threat_model": self.threat_model, "input_kind": self.input_kind,
                 "graph_seed": self.graph_seed}
@@ -119,16 +126,19 @@ class SessionConfig:
     @classmethod
     def from_wire(cls, body: dict[str, Any], session_id: bytes) -> SessionConfig:
         """Strictly rebuild a config received in round 0 (:class:`InvalidMessageError` if bad)."""
-        expected = set(cls(client_ids=(0, 1), graph_kind=GRAPH_COMPLETE, degree=1, threshold=1,
-                           modulus_range=2, vector_length=1, clipping_range=1.0,
-                           quantization_range=2).to_wire())
-        if set(body) != expected:
-            raise InvalidMessageError(f"config must have exactly the fields {sorted(expected)}")
-        ids = body["client_ids"]
+        if set(body) != _WIRE_FIELDS:
+            raise InvalidMessageError(f"config must have exactly the fields {sorted(_WIRE_FIELDS)}")
+        ids, bits = body["client_ids"], body["modulus_bits"]
         if type(ids) is not list:
             raise InvalidMessageError("config client_ids must be a list")
+        if type(bits) is not int or not 1 <= bits <= 64:
+            raise InvalidMessageError(f"config modulus_bits must be an int in [1, 64], got {bits!r:.40}")
         try:
-            return cls(client_ids=tuple(ids), session_id=session_id,
-                       **{k: v for k, v in body.items() if k != "client_ids"})
+            return cls(client_ids=tuple(ids), session_id=session_id, modulus_range=1 << bits,
+                       **{k: v for k, v in body.items() if k not in ("client_ids", "modulus_bits")})
         except (ConfigError, TypeError) as exc:
             raise InvalidMessageError(f"invalid session config: {exc}") from None
+
+
+_WIRE_FIELDS = frozenset(("client_ids", "graph_kind", "degree", "threshold", "modulus_bits", "vector_length",
+                          "clipping_range", "quantization_range", "threat_model", "input_kind", "graph_seed"))

@@ -38,8 +38,11 @@ clients' shares, so :math:`t = A + 1` (semi-honest) or :math:`t = \lfloor (n + A
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
+from .._validate import check_choice, check_float, check_int, check_optional_int, check_options
 from ..errors import ConfigError
 
 SECURITY_BITS = 40
@@ -58,10 +61,46 @@ class GraphParameters:
 
 def check_fractions(corrupt_fraction: float, dropout_fraction: float, threat_model: str) -> None:
     for name, v in (("corrupt_fraction", corrupt_fraction), ("dropout_fraction", dropout_fraction)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < 1.0:
-            raise ConfigError(f"{name} must be a number in [0, 1), got {v!r}")
-    if threat_model not in THREAT_MODELS:
-        raise ConfigError(f"threat_model must be one of {THREAT_MODELS}, got {threat_model!r}")
+        check_float(name, v, lo=0.0, hi=1.0, hi_open=True)
+    check_choice("threat_model", threat_model, THREAT_MODELS)
+
+
+def min_active_threshold(degree: int) -> int:
+    """The smallest threshold an honest client accepts under the active threat model: with
+    2t <= k a malicious server could collect t shares of each kind from the k + 1 holders of a
+    client's shares by showing them different survivor sets."""
+    return degree // 2 + 1
+
+
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """How SecAgg / SecAgg+ sessions are set up beyond quantization, checked when built.
+
+    ``num_neighbors`` and ``threshold`` override the parameter finder (None: it chooses).
+    """
+
+    threat_model: str = "honest-but-curious"
+    corrupt_fraction: float = 0.05
+    dropout_fraction: float = 0.1
+    num_neighbors: int | None = None
+    threshold: int | None = None
+
+    def __post_init__(self) -> None:
+        check_fractions(self.corrupt_fraction, self.dropout_fraction, self.threat_model)
+        object.__setattr__(self, "corrupt_fraction", float(self.corrupt_fraction))
+        object.__setattr__(self, "dropout_fraction", float(self.dropout_fraction))
+        object.__setattr__(self, "num_neighbors", check_optional_int("num_neighbors", self.num_neighbors, lo=2))
+        object.__setattr__(self, "threshold", check_optional_int("threshold", self.threshold, lo=1))
+
+    @classmethod
+    def from_options(cls, owner: str, options: Mapping[str, Any]) -> ProtocolOptions:
+        """Build from keyword options; a name that is not a field is a ConfigError naming the closest."""
+        check_options(owner, options, [f.name for f in fields(cls)])
+        return cls(**options)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments of :func:`secagg.simulate` / ``make_session``."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def _counts(n: int, gamma: float, delta: float) -> tuple[int, int, int]:
@@ -149,8 +188,7 @@ def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction:
 
     ``num_neighbors`` / ``threshold`` override the computed values (validated, not re-derived).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ConfigError(f"a session needs an int number of clients >= 2, got {n!r}")
+    n = check_int("the number of clients in a session", n, lo=2)
     check_fractions(corrupt_fraction, dropout_fraction, threat_model)
     if threat_model == "active" and corrupt_fraction + 2 * dropout_fraction > 0.9 or (
             corrupt_fraction + dropout_fraction > 0.9):
@@ -158,8 +196,7 @@ def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction:
                           "(corrupt_fraction + 2 * dropout_fraction <= 0.9 for the active model)")
     kind, degree = "complete", n - 1
     if num_neighbors is not None:
-        if isinstance(num_neighbors, bool) or not isinstance(num_neighbors, int) or num_neighbors < 2:
-            raise ConfigError(f"num_neighbors must be an int >= 2, got {num_neighbors!r}")
+        num_neighbors = check_int("num_neighbors", num_neighbors, lo=2)
         if num_neighbors < n - 1 and not complete:
             if num_neighbors % 2:
                 raise ConfigError(f"num_neighbors must be even for a Harary graph, got {num_neighbors}")
@@ -179,7 +216,10 @@ def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction:
                                   f"corrupt_fraction={corrupt_fraction}, dropout_fraction="
                                   f"{dropout_fraction}; pass threshold= explicitly or raise it")
             threshold = found
-    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 1 <= threshold <= degree + 1:
-        raise ConfigError(f"threshold must be an int in [1, {degree + 1}] (the size of a sharing "
-                          f"group), got {threshold!r}")
+    threshold = check_int("threshold (at most the size of a sharing group, degree + 1)", threshold,
+                          lo=1, hi=degree + 1)
+    if threat_model == "active" and threshold < min_active_threshold(degree):
+        raise ConfigError(f"threshold {threshold} is too low for the active threat model with {degree} "
+                          f"neighbours: honest clients refuse it (they need 2t > {degree}); use "
+                          f"threshold >= {min_active_threshold(degree)} or let the finder choose")
     return GraphParameters(kind, degree, threshold)

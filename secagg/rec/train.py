@@ -21,7 +21,7 @@ import numpy as np
 
 from ..aggregators.base import Aggregator
 from ..aggregators.process import AggregatorProcess
-from ..aggregators.registry import create_aggregator
+from ..aggregators.registry import aggregator_options, create_aggregator
 from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
 from ..protocol.stage import contributes
 from ..sim.client_pool import check_workers
@@ -155,10 +155,7 @@ class FederatedTrainer:
         # With config.dp the aggregator adds distributed noise and this ledger tracks epsilon.
         self.ledger: PrivacyLedger | None = None
         self.privacy_plan: DPPlan | None = None
-        # Every aggregator accepts (and may ignore) these hints: the largest round size, and
-        # a dropout fraction with a safety margin over the simulated rate.
-        hints = {"max_clients": int(config.clients_per_round or len(self.client_ids)),
-                 "dropout_fraction": dropout_margin(config.dropout), "workers": check_workers(workers)}
+        workers = check_workers(workers)
         if config.dp is not None:
             if aggregator is not None:
                 raise ConfigError("give an aggregator or config.dp, not both (config.dp builds its own)")
@@ -167,17 +164,14 @@ class FederatedTrainer:
                                    f"{len(self.client_ids)} users with training data")
             from ..dp import make_dp_aggregator
 
-            dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size,
-                                               **({"dropout_fraction": hints["dropout_fraction"],
-                                                   "workers": hints["workers"], **config.aggregator_options}
-                                                  if config.aggregator != "plain" else {}))
+            protocol = {**({"dropout_fraction": dropout_margin(config.dropout), "workers": workers}
+                            if config.aggregator != "plain" else {}), **config.aggregator_options}
+            dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size, **protocol)
             self.ledger, self.privacy_plan = dp_aggregator.ledger, dp_aggregator.plan
             aggregator = dp_aggregator
         if aggregator is None:
-            # Any coordinate of a vector with L2 norm <= C lies in [-C, C].
-            options = {"clipping_range": config.local.clip_norm, "quantization_range": config.quantization_range,
-                       **hints, **config.aggregator_options}
-            if hints["workers"] > 1 and config.aggregator in ("secagg", "secagg+"):
+            options = {**self._settings_for(config.aggregator, workers), **config.aggregator_options}
+            if workers > 1 and config.aggregator in ("secagg", "secagg+"):
                 # the server in a process of its own, its clients in worker processes: nothing
                 # of the protocol competes with local training for this process's GIL
                 aggregator = AggregatorProcess(config.aggregator, **options)
@@ -187,6 +181,18 @@ class FederatedTrainer:
         self.round = 0
         self.history: list[dict[str, Any]] = []
         self.fingerprint = data_fingerprint(split)
+
+    def _settings_for(self, name: str, workers: int) -> dict[str, Any]:
+        """What the run knows that an aggregator may take, offered to the one that takes it:
+        the clip (any coordinate of a vector with L2 norm <= C lies in [-C, C]), the quantization,
+        the largest round size, a dropout fraction with a safety margin over the simulated rate,
+        and the worker processes. ``config.aggregator_options`` are passed as given (checked)."""
+        cfg = self.config
+        known = {"clipping_range": cfg.local.clip_norm, "quantization_range": cfg.quantization_range,
+                 "max_clients": int(cfg.clients_per_round or len(self.client_ids)),
+                 "dropout_fraction": dropout_margin(cfg.dropout), "workers": workers}
+        takes = set(aggregator_options(name))
+        return {key: value for key, value in known.items() if key in takes}
 
     # --- one round ------------------------------------------------------------------------
     def run_round(self) -> dict[str, Any]:

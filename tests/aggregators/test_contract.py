@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from secagg import Stage, available_aggregators, create_aggregator
+from secagg.aggregators.registry import aggregator_options
 from secagg.errors import (
     ConfigError,
     DependencyError,
@@ -18,11 +19,15 @@ from secagg.errors import (
 CLIP = 1.0
 LEVELS = 2**12
 NAMES = ["plain", "secagg", "secagg+", "he-bfv", "he-ckks"]
+# each aggregator takes the options that mean something to it (plain sums floats as they are;
+# CKKS encodes floats instead of quantizing)
+OPTIONS = {"plain": {}, "he-ckks": dict(clipping_range=CLIP)}
+QUANTIZED = dict(clipping_range=CLIP, quantization_range=LEVELS)
 
 
 def make(name: str):
     try:
-        return create_aggregator(name, clipping_range=CLIP, quantization_range=LEVELS)
+        return create_aggregator(name, **OPTIONS.get(name, QUANTIZED))
     except DependencyError as exc:  # only the optional HE extra may be missing
         pytest.skip(f"{name} needs an optional dependency: {exc}")
 
@@ -47,6 +52,20 @@ def test_registry_lists_every_aggregator():
 def test_unknown_name_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown aggregator"):
         create_aggregator("no-such-thing")
+    with pytest.raises(ConfigError, match="did you mean 'secagg\\+'"):
+        create_aggregator("secagg++")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_misspelled_option_is_refused_naming_the_closest(name):
+    misspelled = {"plain": "anything_at_all", "he-ckks": "clipping_rnage"}.get(name, "clipping_rnage")
+    with pytest.raises(ConfigError, match=f"no option '{misspelled}'") as info:
+        create_aggregator(name, **{misspelled: 1.0})
+    if name != "plain":
+        assert "did you mean 'clipping_range'" in str(info.value)
+    else:
+        assert "takes no options" in str(info.value)
+    assert set(aggregator_options(name)) >= set(OPTIONS.get(name, QUANTIZED))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from secagg import create_aggregator
+from secagg.errors import ConfigError
 
 
 @settings(max_examples=8)
@@ -39,7 +41,9 @@ def test_bound_is_not_vacuous(ckks):
     assert ckks.error_bound(16) < 1e-4
 
 
-def test_options_shared_with_other_aggregators_are_accepted():
-    agg = create_aggregator("he-ckks", clipping_range=0.5, quantization_range=2**8)
+def test_ckks_refuses_a_quantization_range_and_clips_at_its_clipping_range():
+    with pytest.raises(ConfigError, match="no option 'quantization_range'"):  # CKKS does not quantize
+        create_aggregator("he-ckks", clipping_range=0.5, quantization_range=2**8)
+    agg = create_aggregator("he-ckks", clipping_range=0.5)
     result = agg.aggregate({1: np.full(4, 0.25), 2: np.full(4, 0.75)})
     np.testing.assert_allclose(result.total, 0.75, atol=agg.error_bound(2))

@@ -13,6 +13,7 @@ import secagg
 from secagg.errors import (
     AbortedError,
     AuthenticationError,
+    ConfigError,
     ConsistencyError,
     DeadlineError,
     DTypeError,
@@ -485,10 +486,11 @@ def test_abort_reaches_the_clients():
 
 
 def test_active_clients_refuse_a_too_low_threshold():
-    with pytest.raises(ThresholdError) as info:  # every client refuses: nobody advertises keys
+    # a caller asking for one is told so before any work (not an abort with "0 clients replied")
+    with pytest.raises(ConfigError, match="threshold 3 is too low for the active threat model"):
         secagg.simulate(updates(), protocol="secagg", threat_model="active", threshold=3,
                         quantization_range=Q)
-    assert info.value.stage == "ADVERTISE_KEYS" and info.value.survivors == 0
+    # a server that proposes one anyway is refused by every honest client
     cfg = SessionConfig(client_ids=tuple(CLIENTS), graph_kind="complete", degree=N - 1,
                         threshold=3, modulus_range=2**12, vector_length=D, clipping_range=1.0,
                         quantization_range=16, threat_model="active")

@@ -15,6 +15,7 @@ from ...errors import (
 )
 from ..config import INPUT_FLOAT, SessionConfig
 from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
+from ..params import min_active_threshold
 from ..transcript import advertise_transcript
 from .context import ClientContext
 
@@ -25,9 +26,7 @@ def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysRe
         raise UnknownClientError(f"the session config does not list this client ({ctx.client_id})")
     if config.active and ctx.identity is None:
         raise ConfigError("the active threat model needs this client's identity key")
-    if config.active and 2 * config.threshold <= config.degree:
-        # with t <= k/2 a malicious server could collect t shares of each kind from the k + 1
-        # holders by showing them different survivor sets; refuse such a session up front
+    if config.active and config.threshold < min_active_threshold(config.degree):
         raise UnsafeRequestError(f"threshold {config.threshold} is too low for the active model "
                                  f"with {config.degree} neighbours (need 2t > {config.degree})")
     if ctx.update is not None:  # else it is checked when it arrives (SecAggClient.set_input)
