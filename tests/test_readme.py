@@ -1,4 +1,4 @@
-"""The README's first two commands are the ones CI runs."""
+"""The README's first two commands are the ones CI runs, and its relative links resolve."""
 
 from __future__ import annotations
 
@@ -25,3 +25,11 @@ def test_readme_opens_with_install_run_and_test_commands():
 def test_ci_runs_the_readme_test_command_verbatim():
     ci_lines = [line.strip() for line in (REPO_ROOT / ".ci" / "run").read_text().splitlines()]
     assert readme_commands()[1] in ci_lines
+
+
+def test_readme_relative_links_point_to_existing_files():
+    text = (REPO_ROOT / "README.md").read_text()
+    targets = [t for t in re.findall(r"\]\(([^)\s]+)\)", text) if not re.match(r"[a-z]+:", t)]
+    assert targets, "the README links to its documents under docs/"
+    missing = [t for t in targets if not (REPO_ROOT / t.split("#")[0]).is_file()]
+    assert not missing, f"README links to files that do not exist: {missing}"
