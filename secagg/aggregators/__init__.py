@@ -1,5 +1,5 @@
 """One interface for every aggregator (``base``), the registry that builds them by name with
-checked options (``registry``, ``options``), and the aggregators on this floor: ``plain``, and
+checked options (``registry``), and the aggregators on this floor: ``plain``, and
 ``secagg`` / ``secagg+`` (``secure``). ``he-bfv`` and ``he-ckks`` (``secagg.he``) and the DP
 variants (``secagg.dp``) implement the same interface from the floor above. ``process`` runs any
 of them in a coordinator process of its own."""

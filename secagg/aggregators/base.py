@@ -10,15 +10,16 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._validate import check_options
+from .._validate import check_client_id, check_client_ids, check_int, check_options
+from ..core.prg import MAX_VECTOR_ELEMENTS
 from ..errors import DTypeError, InputError, NonFiniteError, ShapeError
-from ..protocol.stage import DropoutSchedule
+from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Aggregator(abc.ABC):
     """
 
     name: ClassVar[str]
+    _prepared_round: PreparedRound | None = None  # set by prepare(), checked by submit()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,20 +99,26 @@ class Aggregator(abc.ABC):
         than its threshold) raises :class:`secagg.errors.ThresholdError`.
         """
 
-    def prepare(self, client_ids: Sequence[int], *, vector_length: int,  # noqa: B027 - optional hook
+    def prepare(self, client_ids: Sequence[int], *, vector_length: int,
                 dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
         """Optionally start a round's input-independent work before the updates exist.
 
         A trainer calls this right after sampling, then trains, then calls :meth:`aggregate` with
         the updates of exactly ``client_ids`` and the same ``dropouts``. The secure aggregators
         run their key agreement and secret sharing meanwhile (as devices would while training);
-        the default does nothing, and :meth:`aggregate` always works without it. Between the two,
-        :meth:`submit` may hand over each update as soon as it is trained.
+        the default only checks and records the round, and :meth:`aggregate` always works without
+        it. Between the two, :meth:`submit` may hand over each update as soon as it is trained.
         """
+        self._prepared_round = check_round(client_ids, vector_length, dropouts)
 
-    def submit(self, client_id: int, update: np.ndarray) -> None:  # noqa: B027 - optional hook
+    def submit(self, client_id: int, update: np.ndarray) -> None:
         """Optionally hand over one prepared client's update as soon as it is ready (the same
-        array must then be in :meth:`aggregate`'s ``updates``); the default does nothing."""
+        array must then be in :meth:`aggregate`'s ``updates``). It is checked at once against the
+        prepared round (:class:`~secagg.errors.InputError` without one); the default keeps nothing."""
+        prepared = self._prepared_round
+        if prepared is None:
+            raise InputError("submit() needs a prepared round: call prepare() first")
+        check_submission(client_id, update, prepared.client_ids, prepared.vector_length)
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op unless overridden
         """Release what the aggregator holds between rounds (e.g. worker processes)."""
@@ -135,10 +143,7 @@ def check_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], int]:
     """Check a round's updates without copying them: returns (sorted client ids, length)."""
     if not isinstance(updates, Mapping) or len(updates) == 0:
         raise InputError("updates must be a non-empty mapping of client id -> 1-D float array")
-    ids = sorted(updates)
-    for cid in ids:
-        if not isinstance(cid, (int, np.integer)) or isinstance(cid, bool) or cid < 0:
-            raise InputError(f"client ids must be non-negative integers, got {cid!r}")
+    ids = sorted(check_client_ids(updates))
     length = None
     for cid in ids:
         arr = np.asarray(updates[cid])
@@ -156,9 +161,31 @@ def check_updates(updates: Mapping[int, np.ndarray]) -> tuple[list[int], int]:
     return [int(c) for c in ids], length
 
 
+@dataclass(frozen=True)
+class PreparedRound:
+    """What :meth:`Aggregator.prepare` was told: sorted client ids, vector length, dropouts."""
+
+    client_ids: tuple[int, ...]
+    vector_length: int
+    dropouts: dict[int, Stage]
+
+
+def check_round(client_ids: Sequence[int], vector_length: int,
+                dropouts: DropoutSchedule | None) -> PreparedRound:
+    """The arguments of :meth:`Aggregator.prepare`, checked before any work."""
+    if isinstance(client_ids, (str, bytes)) or not isinstance(client_ids, Iterable):
+        raise InputError(f"client_ids must be a sequence of client ids, got {type(client_ids).__name__}")
+    ids = tuple(sorted(check_client_ids(client_ids)))
+    if len(set(ids)) != len(ids):
+        raise InputError("client_ids of a round must be distinct")
+    length = check_int("vector_length", vector_length, lo=1, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
+    return PreparedRound(ids, length, check_dropouts(dropouts, ids))
+
+
 def check_submission(client_id: int, update: np.ndarray, client_ids: Sequence[int],
                      vector_length: int) -> None:
     """An update handed to :meth:`Aggregator.submit` must be a prepared client's valid vector."""
+    check_client_id(client_id)
     if client_id not in client_ids:
         raise InputError(f"client {client_id} is not part of the prepared round")
     _, length = check_updates({client_id: update})

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import ThresholdError
-from ..protocol.stage import DropoutSchedule, contributes
+from ..protocol.stage import DropoutSchedule, check_dropouts, contributes
 from .base import AggregationResult, Aggregator, validate_updates
 
 
@@ -31,7 +31,7 @@ class PlainAggregator(Aggregator):
         round_index: int = 0,
     ) -> AggregationResult:
         ids, matrix = validate_updates(updates)
-        dropouts = dropouts or {}
+        dropouts = check_dropouts(dropouts, ids)
         start = time.perf_counter()
         keep = [i for i, cid in enumerate(ids) if contributes(dropouts.get(cid))]
         if not keep:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._validate import check_options
 from ..errors import InputError, SecAggError, WorkerError
-from ..protocol.stage import DropoutSchedule
+from ..protocol.stage import DropoutSchedule, check_dropouts
 from ..sim._ipc import (
     portable_error,
     read_message,
@@ -32,7 +32,6 @@ from .base import (
     AggregationResult,
     Aggregator,
     changed_submissions,
-    check_submission,
     check_updates,
     submission_changed_error,
 )
@@ -104,7 +103,6 @@ class AggregatorProcess(Aggregator):
         self.name = name  # type: ignore[misc]
         self._options = options
         self._proc: subprocess.Popen[bytes] | None = None
-        self._round: tuple[tuple[int, ...], int] | None = None  # prepared (client ids, length)
         self._submitted: dict[int, np.ndarray] = {}
 
     # --- the coordinator ---------------------------------------------------------------------
@@ -149,15 +147,14 @@ class AggregatorProcess(Aggregator):
     # --- the Aggregator interface -------------------------------------------------------------
     def prepare(self, client_ids: Sequence[int], *, vector_length: int,
                 dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
+        super().prepare(client_ids, vector_length=vector_length, dropouts=dropouts, round_index=round_index)
+        assert self._prepared_round is not None
+        prepared, self._submitted = self._prepared_round, {}
         self._start()
-        ids = tuple(sorted(int(c) for c in client_ids))
-        self._round, self._submitted = (ids, int(vector_length)), {}
-        self._send("prepare", list(ids), int(vector_length), dict(dropouts or {}), round_index)
+        self._send("prepare", list(prepared.client_ids), prepared.vector_length, prepared.dropouts, round_index)
 
     def submit(self, client_id: int, update: np.ndarray) -> None:
-        if self._round is None:
-            return
-        check_submission(client_id, update, self._round[0], self._round[1])
+        super().submit(client_id, update)  # checked here, before it crosses to the coordinator
         arr = np.array(update)  # a copy: the coordinator gets what the caller had at this moment
         self._submitted[client_id] = arr
         self._send("submit", client_id, arr)
@@ -165,14 +162,15 @@ class AggregatorProcess(Aggregator):
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
         ids, length = check_updates(updates)
-        submitted, self._submitted, prepared, self._round = self._submitted, {}, self._round, None
+        dropouts = check_dropouts(dropouts, ids)
+        submitted, self._submitted, prepared, self._prepared_round = self._submitted, {}, self._prepared_round, None
         if prepared is not None and (self._proc is None or self._proc.poll() is not None):
             code = None if self._proc is None else self._proc.poll()
             self._kill()
             raise WorkerError(f"the {self.name} coordinator process died during the round (exit code "
                               f"{code}); the round is lost, the next one starts a new process")
         self._start()
-        if prepared is not None and (prepared[0] != tuple(ids) or prepared[1] != length):
+        if prepared is not None and (prepared.client_ids != tuple(ids) or prepared.vector_length != length):
             self._send("aggregate", {}, {}, round_index)  # ends the prepared round (an error)
             try:
                 self._answer()
@@ -197,7 +195,7 @@ class AggregatorProcess(Aggregator):
             except (WorkerError, subprocess.TimeoutExpired):
                 pass
         self._kill()
-        self._round, self._submitted = None, {}
+        self._prepared_round, self._submitted = None, {}
 
     def __del__(self) -> None:  # pragma: no cover - best effort at interpreter exit
         try:

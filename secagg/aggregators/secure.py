@@ -20,14 +20,13 @@ from ..core.quantize import check_clipping, check_quantization
 from ..errors import InputError, SecAggError, ThresholdError
 from ..protocol.config import check_power_of_two_modulus
 from ..protocol.params import ProtocolOptions
-from ..protocol.stage import DropoutSchedule, Stage
+from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
 from ..sim.client_pool import LazyPool
 from ..sim.session import SimulatedSession, make_session
 from .base import (
     AggregationResult,
     Aggregator,
     changed_submissions,
-    check_submission,
     check_updates,
     submission_changed_error,
 )
@@ -143,6 +142,7 @@ class _ProtocolAggregator(Aggregator):
                 dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
         """Start the session; with worker processes its key agreement runs in the background."""
         self._discard()
+        super().prepare(client_ids, vector_length=vector_length, dropouts=dropouts, round_index=round_index)
         if len(client_ids) < 2:
             return  # aggregate() will refuse the round
         session = self._session(client_ids, vector_length, dropouts)
@@ -152,23 +152,23 @@ class _ProtocolAggregator(Aggregator):
     def submit(self, client_id: int, update: np.ndarray) -> None:
         """One prepared client's update, as soon as it is trained: with worker processes it is
         masked and uploaded while the others still train."""
+        super().submit(client_id, update)  # checked at once, with or without worker processes
         prepared = self._prepared
-        if prepared is None or not prepared.background:
-            return  # in process there is nothing to overlap: aggregate() does all the work
-        check_submission(client_id, update, prepared.client_ids, prepared.vector_length)
-        prepared.submit(client_id, _kernel_float(update, copy=True))
+        if prepared is not None and prepared.background:  # in process: aggregate() does all the work
+            prepared.submit(client_id, _kernel_float(update, copy=True))
 
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
                   round_index: int = 0) -> AggregationResult:
         try:
             ids, length = check_updates(updates)
+            dropouts = check_dropouts(dropouts, ids)
             if len(ids) < 2:  # one client's "sum" would be its own update
                 raise ThresholdError("secure aggregation needs at least 2 clients in a round",
                                      stage=Stage.ADVERTISE_KEYS.name, survivors=len(ids), threshold=2)
         except SecAggError:
             self._discard()  # an aggregate call always ends the prepared round
             raise
-        prepared, self._prepared = self._prepared, None
+        prepared, self._prepared, self._prepared_round = self._prepared, None, None
         if prepared is not None and (prepared.client_ids != tuple(ids) or prepared.dropouts != dict(
                 dropouts or {}) or prepared.vector_length != length):
             prepared.discard()
@@ -194,6 +194,7 @@ class _ProtocolAggregator(Aggregator):
                                           if self._pool.workers > 1 else 0.0})
 
     def _discard(self) -> None:
+        self._prepared_round = None
         if self._prepared is not None:
             self._prepared.discard()
             self._prepared = None

@@ -38,7 +38,7 @@ from ..core.masking import MAX_NOISE_VARIANCE, quantize_and_mask_skellam, sum_ma
 from ..errors import ConfigError, ShapeError, ThresholdError
 from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
 from ..protocol.params import ProtocolOptions
-from ..protocol.stage import DropoutSchedule, contributes
+from ..protocol.stage import DropoutSchedule, check_dropouts, contributes
 from ..sim.client_pool import LazyPool
 from ..sim.session import simulate
 from . import randomness
@@ -134,7 +134,7 @@ class DPAggregator(Aggregator):
         if matrix.shape[1] != p.dim:
             raise ShapeError(f"updates have length {matrix.shape[1]}; this DP aggregator was set "
                              f"up for {p.dim}")
-        dropouts = dict(dropouts or {})
+        dropouts = check_dropouts(dropouts, ids)
         t0 = time.perf_counter()
         codec = RoundCodec(p, round_seed(self.session_seed, round_index))
         seeds = {cid: self.seed_source(cid, round_index) for cid in ids}

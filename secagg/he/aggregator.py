@@ -18,7 +18,7 @@ import numpy as np
 
 from ..aggregators.base import AggregationResult, Aggregator, validate_updates
 from ..errors import ConfigError, HEError, ProtocolError, ThresholdError
-from ..protocol.stage import DropoutSchedule, contributes
+from ..protocol.stage import DropoutSchedule, check_dropouts, contributes
 from ..sim.client_pool import check_workers
 from .client import Client
 from .keyholder import KeyHolder
@@ -86,7 +86,7 @@ class _HEAggregator(Aggregator):
             raise ConfigError(f"{len(ids)} clients exceed max_clients={self.params.max_clients} "
                               "the keys were sized for; build the aggregator with a larger "
                               "max_clients")
-        dropouts = dropouts or {}
+        dropouts = check_dropouts(dropouts, ids)
         tag = self.new_round_tag()
         uploading = [(cid, matrix[i]) for i, cid in enumerate(ids)
                      if contributes(dropouts.get(cid))]

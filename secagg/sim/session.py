@@ -21,19 +21,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._validate import check_choice, check_client_id, check_client_ids, check_int
+from ..core.prg import MAX_VECTOR_ELEMENTS, check_seed
 from ..core.quantize import check_clipping, check_quantization, dequantize
-from ..errors import ConfigError, DTypeError, InputError, SecAggError, ShapeError
+from ..errors import ConfigError, DTypeError, InputError, ModulusError, NonFiniteError, SecAggError, ShapeError
 from ..protocol.config import (
     INPUT_FLOAT,
     INPUT_QUANTIZED,
     MAX_NOISY_QUANTIZATION,
     NoisePlan,
     SessionConfig,
+    check_power_of_two_modulus,
     default_modulus,
 )
 from ..protocol.params import GraphParameters, find_parameters
 from ..protocol.server import SecAggServer
-from ..protocol.stage import DropoutSchedule, Stage
+from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
 from .client_pool import ClientPool, ClientSpec, InProcessClients
 
 Tamper = Callable[[Stage, str, int, bytes], "bytes | None"]
@@ -229,26 +232,33 @@ class SimulatedSession:
 PROTOCOLS = ("secagg", "secagg+")
 INPUT_KINDS = (INPUT_FLOAT, INPUT_QUANTIZED)
 
-def _inputs(inputs: Mapping[int, np.ndarray]) -> tuple[list[int], dict[int, np.ndarray], str]:
+def _inputs(inputs: Mapping[int, np.ndarray],
+            quantization_range: object) -> tuple[list[int], dict[int, np.ndarray], str]:
+    """Check the inputs of :func:`simulate` (ids, dtypes, lengths, finiteness, quantized values
+    below Q) before any work: (sorted ids, id -> array, input kind)."""
     if not isinstance(inputs, Mapping) or len(inputs) < 2:
         raise InputError("inputs must map at least 2 client ids to 1-D vectors")
-    ids = sorted(inputs)
-    for cid in ids:
-        if isinstance(cid, bool) or not isinstance(cid, (int, np.integer)) or cid < 0:
-            raise InputError(f"client ids must be non-negative ints, got {cid!r}")
-    arrays = {int(c): np.asarray(inputs[c]) for c in ids}
-    kinds = {a.dtype.kind for a in arrays.values()}
-    if kinds not in ({"f"}, {"u"}):
-        raise DTypeError("inputs must all be float vectors or all unsigned quantized vectors, "
-                         f"got dtypes {sorted({str(a.dtype) for a in arrays.values()})}")
-    lengths = {a.shape for a in arrays.values()}
-    if len(lengths) != 1 or len(next(iter(lengths))) != 1 or next(iter(lengths))[0] == 0:
-        raise ShapeError(f"inputs must be non-empty 1-D vectors of one length, got shapes {sorted(lengths)}")
-    if kinds == {"f"}:
+    arrays = {cid: np.asarray(inputs[key]) for cid, key in zip(check_client_ids(inputs), inputs)}
+    ids = sorted(arrays)
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise ShapeError(f"inputs must be 1-D vectors of one length, got shapes {sorted(shapes)[:5]}")
+    check_int("the input length", next(iter(shapes))[0], lo=1, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
+    dtypes = {a.dtype for a in arrays.values()}
+    if dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
         for cid, a in arrays.items():
-            if not np.all(np.isfinite(a)):
-                raise InputError(f"input of client {cid} contains NaN or infinity")
-    return [int(c) for c in ids], arrays, INPUT_FLOAT if kinds == {"f"} else INPUT_QUANTIZED
+            if not np.isfinite(a).all():
+                raise NonFiniteError(f"input of client {cid} contains NaN or infinity")
+        return ids, arrays, INPUT_FLOAT
+    if all(d.kind == "u" for d in dtypes):
+        q = check_quantization(quantization_range)
+        for cid, a in arrays.items():
+            if int(a.max()) >= q:
+                raise InputError(f"quantized input of client {cid} has values >= quantization_range = {q}; "
+                                 "quantized inputs must lie in [0, quantization_range)")
+        return ids, arrays, INPUT_QUANTIZED
+    raise DTypeError("inputs must all be float32/float64 vectors or all unsigned (already quantized) vectors, "
+                     f"got dtypes {sorted(map(str, dtypes))}")
 
 
 def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: str = INPUT_FLOAT,
@@ -262,35 +272,31 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
                  pool: ClientPool | None = None) -> SimulatedSession:
     """A validated session for ``client_ids`` whose inputs will have ``vector_length`` elements
     (``input_kind`` ``"float"`` or ``"quantized"``); options as in :func:`simulate`."""
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-    if input_kind not in INPUT_KINDS:
-        raise ConfigError(f"input_kind must be one of {INPUT_KINDS}, got {input_kind!r}")
-    ids = sorted(client_ids)
-    if len(ids) < 2 or len(set(ids)) != len(ids) or any(
-            isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0 for c in ids):
-        raise InputError("a session needs at least 2 distinct non-negative int client ids")
-    ids = [int(c) for c in ids]
-    if isinstance(vector_length, bool) or not isinstance(vector_length, (int, np.integer)) or vector_length < 1:
-        raise ShapeError(f"vector_length must be a positive int, got {vector_length!r}")
+    check_choice("protocol", protocol, PROTOCOLS)
+    check_choice("input_kind", input_kind, INPUT_KINDS)
+    ids = sorted(check_client_ids(client_ids))
+    if len(ids) < 2 or len(set(ids)) != len(ids):
+        raise InputError("a session needs at least 2 distinct client ids")
+    length = check_int("vector_length", vector_length, lo=1, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
     n = len(ids)
     params = find_parameters(n, corrupt_fraction=corrupt_fraction, dropout_fraction=dropout_fraction,
                              threat_model=threat_model, complete=protocol == "secagg",
                              num_neighbors=num_neighbors, threshold=threshold)
-    r = default_modulus(n, q) if modulus_range is None else modulus_range
-    if isinstance(r, bool) or not isinstance(r, int) or r < 2 or r & (r - 1) or n * (q - 1) >= r:
-        raise ConfigError(f"modulus_range must be a power of two > n * (quantization_range - 1) = "
-                          f"{n * (q - 1)}, got {r!r}")
+    r = default_modulus(n, q) if modulus_range is None else check_power_of_two_modulus(modulus_range)
+    if n * (q - 1) >= r:
+        raise ModulusError(f"modulus_range must be a power of two > n * (quantization_range - 1) = "
+                           f"{n * (q - 1)}, got {r!r}")
     config = SessionConfig(client_ids=tuple(ids), graph_kind=params.kind, degree=params.degree,
-                           threshold=params.threshold, modulus_range=r, vector_length=int(vector_length),
+                           threshold=params.threshold, modulus_range=r, vector_length=length,
                            clipping_range=c, quantization_range=q, threat_model=threat_model,
                            input_kind=input_kind, **({} if graph_seed is None else {"graph_seed": graph_seed}))
-    schedule = dict(dropouts or {})
-    unknown = set(schedule) - set(ids)
-    if unknown:
-        raise InputError(f"dropout schedule names unknown clients {sorted(unknown)[:5]}")
+    schedule = check_dropouts(dropouts, ids)
+    seeds = {check_client_id(cid, "a client id in rounding_seeds"): check_seed(seed, f"rounding_seeds[{cid!r}]")
+             for cid, seed in (rounding_seeds or {}).items()}
+    if set(seeds) - set(ids):
+        raise InputError(f"rounding_seeds name unknown clients {sorted(set(seeds) - set(ids))[:5]}")
     plans = dict(noise_plans or {})
     if set(plans) - set(ids):
         raise InputError(f"noise_plans name unknown clients {sorted(set(plans) - set(ids))[:5]}")
@@ -299,7 +305,7 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
     if plans and input_kind == INPUT_QUANTIZED and q > MAX_NOISY_QUANTIZATION:
         raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= 2**52, "
                           f"got {q}")
-    return SimulatedSession(config, params, dropouts=schedule, rounding_seeds=rounding_seeds,
+    return SimulatedSession(config, params, dropouts=schedule, rounding_seeds=seeds,
                             noise_plans=plans, tamper=tamper, pool=pool)
 
 
@@ -324,7 +330,7 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     the clients in its worker processes instead of this one; the result is the same. Raises
     :class:`~secagg.errors.ThresholdError` when fewer than the threshold remain at a stage.
     """
-    ids, arrays, input_kind = _inputs(inputs)
+    ids, arrays, input_kind = _inputs(inputs, quantization_range)
     session = make_session(ids, vector_length=next(iter(arrays.values())).shape[0], input_kind=input_kind,
                            protocol=protocol, threat_model=threat_model, dropouts=dropouts,
                            clipping_range=clipping_range, quantization_range=quantization_range,

@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 import pytest
+from protocol.helpers import quantized_sum
 
 from secagg import create_aggregator
 from secagg.aggregators.process import AggregatorProcess
@@ -32,8 +33,6 @@ from secagg.protocol.config import NoisePlan
 from secagg.protocol.stage import Stage
 from secagg.sim.client_pool import ClientPool, check_workers
 from secagg.sim.session import simulate
-
-from protocol.helpers import quantized_sum
 
 N, D = 12, 300
 CLIP, Q = 1.0, 2**12
@@ -149,11 +148,23 @@ def test_a_killed_worker_is_a_clear_error_and_the_next_session_recovers():
         assert simulate(updates, pool=p, **options).included == frozenset(updates)
 
 
-def test_a_bad_secret_fails_that_client_alone_as_in_process(pool):
+def test_a_bad_secret_is_refused_before_any_work_with_or_without_a_pool(pool):
     updates = _inputs(6)
     options = dict(rounding_seeds={0: b"short"}, clipping_range=CLIP, quantization_range=Q)
+    for where in ({"pool": pool}, {}):
+        with pytest.raises(SeedError, match="rounding_seeds"):
+            simulate(updates, **where, **options)
+
+
+def test_a_client_that_fails_fails_alone_as_in_process(pool):
+    updates = _inputs(6)
+
+    def truncate_to_client_0(stage, direction, cid, data):  # a corrupted request reaches client 0
+        return data[:-3] if (stage, direction, cid) == (Stage.SHARE_KEYS, "request", 0) else data
+
+    options = dict(tamper=truncate_to_client_0, clipping_range=CLIP, quantization_range=Q)
     pooled, local = simulate(updates, pool=pool, **options), simulate(updates, **options)
-    assert isinstance(pooled.client_errors[0], SeedError)
+    assert isinstance(pooled.client_errors[0], InvalidMessageError)
     assert type(pooled.client_errors[0]) is type(local.client_errors[0])
     assert pooled.included == local.included == frozenset(set(updates) - {0})
 

@@ -96,7 +96,7 @@ def masked_vector(ctx: ClientContext, peer_seeds: list[bytes], peer_signs: list[
     acc = ctx.update.astype(np.uint64) + prg_expand(ctx.self_seed, d, modulus_range=r)
     for seed, sign in zip(peer_seeds, peer_signs):
         mask = prg_expand(seed, d, modulus_range=r).astype(np.uint64)
-        acc += mask if sign > 0 else (np.uint64(r) - mask)  # R divides 2**64: wrap-around is exact
+        acc += mask if sign > 0 else (np.uint64(0) - mask)  # -mask mod 2**64; R divides 2**64, so exact
     return acc & np.uint64(r - 1)
 
 
