@@ -64,18 +64,27 @@ def check_optional_int(name: str, value: object, *, lo: int | None = None, hi: i
 def check_float(name: str, value: object, *, lo: float | None = None, hi: float | None = None,
                 lo_open: bool = False, hi_open: bool = False,
                 error: type[SecAggError] = ConfigError) -> float:
-    """A finite real number (int, float or numpy scalar, never a bool) in the given interval;
-    ``lo_open`` / ``hi_open`` exclude the bound itself."""
-    left = "" if lo is None else ("(" if lo_open else "[") + repr(lo)
-    right = "" if hi is None else repr(hi) + (")" if hi_open else "]")
-    where = f" in {left or '(-inf'}, {right or 'inf)'}" if (lo is not None or hi is not None) else ""
+    """A finite real number (int, float or numpy scalar, never a bool or a string) in the given
+    interval; ``lo_open`` / ``hi_open`` exclude the bound itself."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise error(f"{name} must be a finite number{where}, got {type(value).__name__} {value!r:.60}")
+        raise error(f"{name} must be a number, got {type(value).__name__} {value!r:.60}")
     v = float(value)
     if not math.isfinite(v) or (lo is not None and (v < lo or (lo_open and v == lo))) or (
             hi is not None and (v > hi or (hi_open and v == hi))):
-        raise error(f"{name} must be a finite number{where}, got {value!r}")
+        raise error(f"{name} must be {_interval(lo, hi, lo_open, hi_open)}, got {value!r}")
     return v
+
+
+def _interval(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        if lo_open and hi_open:
+            return f"in the open interval ({lo:g}, {hi:g})"
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"finite and {'>' if lo_open else '>='} {lo:g}"
+    if hi is not None:
+        return f"finite and {'<' if hi_open else '<='} {hi:g}"
+    return "finite"
 
 
 def check_bytes(name: str, value: object, *, length: int | None = None,

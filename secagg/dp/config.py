@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .._validate import check_float, check_int
 from ..errors import PrivacyError
 from .accounting import RoundMechanism, _dp_accounting, check_mode, epsilon_for
 from .params import (
@@ -18,9 +19,6 @@ from .params import (
     DEFAULT_MAX_INFLATION,
     DEFAULT_WRAP_PROBABILITY,
     DPParameters,
-    check_positive_float,
-    check_positive_int,
-    check_probability,
     derive_parameters,
 )
 
@@ -52,36 +50,32 @@ class DPConfig:
     _resolved_delta: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
-        check_positive_float(self.clip_norm, "clip_norm")
-        n = check_positive_int(self.clients_per_round, "clients_per_round")
-        users = check_positive_int(self.num_users, "num_users")
+        check_float("clip_norm", self.clip_norm, lo=0.0, lo_open=True, error=PrivacyError)
+        n = check_int("clients_per_round", self.clients_per_round, lo=1, error=PrivacyError)
+        users = check_int("num_users", self.num_users, lo=1, error=PrivacyError)
         if n > users:
             raise PrivacyError(f"clients_per_round ({n}) cannot exceed num_users ({users})")
-        check_positive_int(self.rounds, "rounds")
+        check_int("rounds", self.rounds, lo=1, error=PrivacyError)
         if (self.epsilon is None) == (self.noise_multiplier is None):
             raise PrivacyError("give exactly one of epsilon (to calibrate the noise) or "
                                "noise_multiplier (to report the epsilon it spends)")
         if self.epsilon is not None:
-            if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or \
-                    math.isnan(self.epsilon) or self.epsilon <= 0:
-                raise PrivacyError(f"epsilon must be > 0 (math.inf for no noise), got {self.epsilon!r}")
+            eps = self.epsilon  # math.inf is allowed: no noise
+            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or math.isnan(eps) or eps <= 0:
+                raise PrivacyError(f"epsilon must be > 0 (math.inf for no noise), got {eps!r}")
         if self.noise_multiplier is not None:
-            z = self.noise_multiplier
-            if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z) or z < 0:
-                raise PrivacyError(f"noise_multiplier must be finite and >= 0, got {z!r}")
-        delta = default_delta(users) if self.delta is None else check_probability(self.delta, "delta")
+            check_float("noise_multiplier", self.noise_multiplier, lo=0.0, error=PrivacyError)
+        delta = default_delta(users) if self.delta is None else check_float("delta", self.delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
         object.__setattr__(self, "_resolved_delta", delta)
         if self.min_clients is not None:
-            m = check_positive_int(self.min_clients, "min_clients")
+            m = check_int("min_clients", self.min_clients, lo=1, error=PrivacyError)
             if m > n:
                 raise PrivacyError(f"min_clients ({m}) cannot exceed clients_per_round ({n})")
-        b = check_positive_int(self.bits, "bits", minimum=2)
-        if b > 64:
-            raise PrivacyError(f"bits must be <= 64, got {b}")
+        check_int("bits", self.bits, lo=2, hi=64, error=PrivacyError)
         check_mode(self.accountant)
-        check_probability(self.beta, "beta")
-        check_probability(self.wrap_probability, "wrap_probability")
-        check_positive_float(self.max_inflation, "max_inflation")
+        check_float("beta", self.beta, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
+        check_float("wrap_probability", self.wrap_probability, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
+        check_float("max_inflation", self.max_inflation, lo=0.0, lo_open=True, error=PrivacyError)
 
     @property
     def target_delta(self) -> float:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .._validate import check_float, check_int
 from ..errors import PrivacyError
 from .rotation import padded_dim
 from .rounding import rounded_norm_bound
@@ -126,52 +127,23 @@ def _bisect_log(pred, lo: float, hi: float, iters: int = 200) -> float:
     return lo
 
 
-def check_positive_int(value: object, what: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PrivacyError(f"{what} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def check_positive_float(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PrivacyError(f"{what} must be a number, got {type(value).__name__}")
-    v = float(value)
-    if not (math.isfinite(v) and v > 0):
-        raise PrivacyError(f"{what} must be finite and > 0, got {value!r}")
-    return v
-
-
-def check_probability(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise PrivacyError(f"{what} must be a number in (0, 1), got {type(value).__name__}")
-    v = float(value)
-    if not 0.0 < v < 1.0:
-        raise PrivacyError(f"{what} must be in the open interval (0, 1), got {value!r}")
-    return v
-
-
 def derive_parameters(*, dim: int, clip_norm: float, noise_multiplier: float,
                       clients_per_round: int, bits: int, min_clients: int | None = None,
                       beta: float = DEFAULT_BETA, wrap_probability: float = DEFAULT_WRAP_PROBABILITY,
                       max_inflation: float = DEFAULT_MAX_INFLATION,
                       layout: str = "modular") -> DPParameters:
     """Pick scale, noise and offsets; raise :class:`PrivacyError` if ``bits`` cannot hold the sum."""
-    dim = check_positive_int(dim, "dim")
-    c = check_positive_float(clip_norm, "clip_norm")
-    if isinstance(noise_multiplier, bool) or not isinstance(noise_multiplier, (int, float)) or not (
-            math.isfinite(float(noise_multiplier)) and float(noise_multiplier) >= 0):
-        raise PrivacyError(f"noise_multiplier must be finite and >= 0, got {noise_multiplier!r}")
-    z = float(noise_multiplier)
-    n = check_positive_int(clients_per_round, "clients_per_round")
-    m = n if min_clients is None else check_positive_int(min_clients, "min_clients")
+    dim = check_int("dim", dim, lo=1, error=PrivacyError)
+    c = check_float("clip_norm", clip_norm, lo=0.0, lo_open=True, error=PrivacyError)
+    z = check_float("noise_multiplier", noise_multiplier, lo=0.0, error=PrivacyError)
+    n = check_int("clients_per_round", clients_per_round, lo=1, error=PrivacyError)
+    m = n if min_clients is None else check_int("min_clients", min_clients, lo=1, error=PrivacyError)
     if m > n:
         raise PrivacyError(f"min_clients ({m}) cannot exceed clients_per_round ({n})")
-    bits = check_positive_int(bits, "bits", minimum=2)
-    if bits > 64:
-        raise PrivacyError(f"bits must be <= 64 (the modulus is 2**bits), got {bits}")
-    beta = check_probability(beta, "beta")
-    p = check_probability(wrap_probability, "wrap_probability")
-    infl = check_positive_float(max_inflation, "max_inflation")
+    bits = check_int("bits (the modulus is 2**bits)", bits, lo=2, hi=64, error=PrivacyError)
+    beta = check_float("beta", beta, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
+    p = check_float("wrap_probability", wrap_probability, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
+    infl = check_float("max_inflation", max_inflation, lo=0.0, lo_open=True, error=PrivacyError)
     if layout not in ("modular", "offset"):
         raise PrivacyError(f"layout must be 'modular' or 'offset', got {layout!r}")
     dp = padded_dim(dim)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import ConfigError, HEError, NoiseBudgetError, ReplayError, ThresholdError
 from ._tenseal import require_tenseal
 from .packing import chunk_lengths, join
@@ -24,10 +25,8 @@ class KeyHolder:
 
     def __init__(self, scheme: Scheme, *, min_clients: int = 2, n_threads: int | None = None):
         require_tenseal()
-        if isinstance(min_clients, bool) or not isinstance(min_clients, int) or min_clients < 1:
-            raise ConfigError(f"min_clients must be an int >= 1, got {min_clients!r}")
         self.scheme = scheme
-        self.min_clients = min_clients
+        self.min_clients = check_int("min_clients", min_clients, lo=1)
         self._context = scheme.new_context(n_threads)
         self._public = self._context.serialize(save_public_key=True, save_secret_key=False,
                                                save_galois_keys=False, save_relin_keys=False)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .._validate import check_int
 from ..core.quantize import check_clipping, check_quantization
 from ..errors import ConfigError
 from .primes import batching_prime_above
@@ -42,15 +43,6 @@ DEFAULT_QUANTIZATION_RANGE = 2**16
 DEFAULT_CLIPPING_RANGE = 1.0
 
 NOISE_STDDEV = 3.2  # SEAL's default error standard deviation
-
-
-def check_count(value: object, name: str, minimum: int = 1) -> int:
-    """An int >= minimum (bools and floats refused)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 def check_ring(poly_modulus_degree: object,
@@ -114,7 +106,7 @@ def choose_bfv_parameters(*, clipping_range: float = DEFAULT_CLIPPING_RANGE,
     """Pick the cheapest ring and the plain modulus for these quantization settings."""
     c = check_clipping(clipping_range)
     q = check_quantization(quantization_range)
-    n = check_count(max_clients, "max_clients")
+    n = check_int("max_clients", max_clients, lo=1)
     bound = n * (q - 1)
     if (poly_modulus_degree is None) != (coeff_mod_bit_sizes is None):
         raise ConfigError("give both poly_modulus_degree and coeff_mod_bit_sizes, or neither")
@@ -184,9 +176,9 @@ def choose_ckks_parameters(*, clipping_range: float = DEFAULT_CLIPPING_RANGE,
                            coeff_mod_bit_sizes: tuple[int, ...] = (60, 49)) -> CKKSParameters:
     """Validate CKKS settings: the sum of max_clients clipped values must fit above the scale."""
     c = check_clipping(clipping_range)
-    n = check_count(max_clients, "max_clients")
+    n = check_int("max_clients", max_clients, lo=1)
     ring_n, bits = check_ring(poly_modulus_degree, coeff_mod_bit_sizes)
-    s = check_count(scale_bits, "scale_bits", minimum=20)
+    s = check_int("scale_bits", scale_bits, lo=20)
     data_bits = sum(bits[:-1])
     # |sum| * 2**scale must stay below q/2 with one bit to spare: log2(n*c) + s + 2 <= data_bits.
     headroom = data_bits - s - 2

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import msgpack
 
+from ..core.prg import MAX_VECTOR_ELEMENTS
 from ..errors import InvalidMessageError, ReplayError
 from .stage import Stage
 
@@ -25,7 +26,7 @@ MAX_CLIENT_ID = 2**63 - 1
 MAX_CLIENTS = 1 << 20
 MAX_CIPHERTEXT_BYTES = 1024
 MAX_SHARE_BYTES = 256
-MAX_VECTOR_LENGTH = 1 << 31
+MAX_VECTOR_LENGTH = MAX_VECTOR_ELEMENTS  # the longest vector any kernel takes
 MAX_MESSAGE_BYTES = 1 << 32
 MAX_TEXT = 256
 _MAX_STAGE = int(max(Stage))

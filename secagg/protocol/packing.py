@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _core
+from .._validate import check_int
+from ..core.prg import MAX_VECTOR_ELEMENTS
 from ..errors import DTypeError, InvalidMessageError, ShapeError
 
 MAX_BITS = 64
@@ -30,9 +32,7 @@ def _lane_view(buf: np.ndarray, offset: int, rows: int, stride: int) -> np.ndarr
 
 
 def _check_bits(bits: int) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_BITS:
-        raise ShapeError(f"bit width must be an int in [1, {MAX_BITS}], got {bits!r}")
-    return int(bits)
+    return check_int("bit width", bits, lo=1, hi=MAX_BITS, error=ShapeError)
 
 
 def pack(values: np.ndarray, bits: int) -> bytes:
@@ -153,9 +153,8 @@ def unpack_into(data: bytes, length: int, bits: int, out: np.ndarray, add: bool 
 
 def unpack(data: bytes, length: int, bits: int) -> np.ndarray:
     """Inverse of :func:`pack`: ``length`` uint64 values; strict about the byte count."""
-    if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
-        raise ShapeError(f"length must be a non-negative int, got {length!r}")
-    return unpack_into(data, int(length), bits, np.empty(int(length), dtype=np.uint64))
+    n = check_int("length", length, lo=0, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
+    return unpack_into(data, n, bits, np.empty(n, dtype=np.uint64))
 
 
 def unpack_reference(data: bytes, length: int, bits: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_int
 from ..errors import CheckpointError, ConfigError, InputError
 from . import baseline, checkpoint
 from .client import LocalConfig
@@ -72,10 +73,7 @@ class Recommender(abc.ABC):
             pairs = [self.recommend(int(u), user_items, N, filter_already_liked_items) for u in userid]
             width = min(len(ids) for ids, _ in pairs) if pairs else 0
             return (np.array([ids[:width] for ids, _ in pairs]), np.array([s[:width] for _, s in pairs]))
-        if isinstance(userid, (bool, np.bool_)) or not isinstance(userid, (int, np.integer)):
-            raise InputError(f"userid must be an integer, got {userid!r}")
-        if not 0 <= userid < train.n_users:
-            raise InputError(f"userid {userid} is outside [0, {train.n_users})")
+        userid = check_int("userid", userid, lo=0, hi=train.n_users - 1, error=InputError)
         exclude = None
         if filter_already_liked_items:
             liked = [train.items_of(int(userid))]

@@ -30,7 +30,8 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ConfigError, SecAggError, WorkerError
+from .._validate import check_int
+from ..errors import SecAggError, WorkerError
 from ._ipc import (
     portable_error,
     read_message,
@@ -42,6 +43,7 @@ from ._ipc import (
 _START_TIMEOUT = 120.0  # seconds for a worker to import numpy, secagg and answer
 _BATCHES = 4  # a worker answers one stage's requests in at least this many messages
 _MAX_BATCH = 16  # of at most this many clients each, so the server starts early
+MAX_WORKERS = 1024
 _DIRECT_BYTES = 8 << 20  # inputs up to this size go through the pipes, larger ones shared memory
 
 
@@ -66,9 +68,7 @@ class Outcome:
 
 def check_workers(workers: object) -> int:
     """A worker count: an int >= 1 (1 means in process, no pool)."""
-    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
-        raise ConfigError(f"workers must be an int >= 1, got {workers!r}")
-    return int(workers)
+    return check_int("workers", workers, lo=1, hi=MAX_WORKERS)
 
 
 def _attach(name: str) -> SharedMemory:

@@ -8,11 +8,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..._validate import check_client_id
 from ...core.crypto import IdentityKey
 from ...errors import (
     AbortedError,
     ConfigError,
-    InvalidMessageError,
     ProtocolError,
     ReplayError,
     SecAggError,
@@ -73,8 +73,7 @@ class SecAggClient:
                  identity: IdentityKey | None = None,
                  identity_registry: Mapping[int, bytes] | None = None,
                  noise: NoisePlan | None = None) -> None:
-        if isinstance(client_id, bool) or not isinstance(client_id, int) or client_id < 0:
-            raise InvalidMessageError(f"client_id must be a non-negative int, got {client_id!r}")
+        client_id = check_client_id(client_id)
         if noise is not None and not isinstance(noise, NoisePlan):
             raise ConfigError(f"noise must be a NoisePlan or None, got {type(noise).__name__}")
         self.ctx = ClientContext(client_id=client_id,
