@@ -97,11 +97,29 @@ def test_round_below_threshold_aborts_and_the_next_round_proceeds(tmp_path, cert
     r1 = _rounds(db)[0]
     assert r1.status == "aborted" and "ThresholdError" in r1.abort_reason and r1.included == []
     assert r1.version_after == r1.version_before
-    for u in range(3):
+    # Round 1 starts as soon as min_clients (3) are online, so a client that registered later
+    # is not in it: a victim outside round 1 never reaches its exit point and keeps serving.
+    # Restart exactly the victims that died, once they have exited: a second process on a live
+    # client's state directory would answer round 2 under the same identity with other keys.
+    ids = {u: _client_id(tmp_path, u) for u in range(n)}
+    died = [u for u in range(3) if ids[u] in r1.sampled]
+    assert died, (ids, r1.sampled)  # any 3 of the 4 clients include a victim
+    for u in died:
+        assert procs_[u].wait(60) == -signal.SIGKILL, f"client {u} did not die at its stage"
+    for u in range(n):
+        if u not in died:
+            assert procs_[u].poll() is None, f"client {u} was not in round 1 but exited"
+    for u in died:
         procs_[u] = procs.client(certs, port, u)
     assert server.wait(60) == 0
     r2 = _rounds(db)[1]
     assert r2.status == "completed" and r2.version_before == r1.version_before
+
+
+def _client_id(root, user: int) -> int | None:
+    """The id the server gave client ``user`` (None if it has not registered yet)."""
+    path = root / f"client{user}" / "client.json"
+    return json.loads(path.read_text())["client_id"] if path.exists() else None
 
 
 def _free_port() -> int:
