@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -19,7 +20,12 @@ from secagg.net.proto import secagg_net_pb2_grpc as pb_grpc  # noqa: E402
 from secagg.net.store import Store  # noqa: E402
 from secagg.protocol.stage import Stage  # noqa: E402
 
+from .conftest import wait_for  # noqa: E402
 from .helpers import ClientThreads, check_exact_sums, settings, start_server  # noqa: E402
+
+# A bound on each RPC to the in-process server, never a speed requirement: every call here
+# answers (or fails with the status the test expects) long before it, however busy the machine.
+RPC_TIMEOUT = 60
 
 
 def _stub(certs, port):
@@ -31,7 +37,7 @@ def _register(stub, ident: ClientIdentity, token: bytes = b"") -> int:
     c = new_counter()
     return stub.Register(pb.RegisterRequest(public_key=ident.public, enroll_token=token, counter=c,
                                             signature=ident.sign(registration_bytes(ident.public, token, c))),
-                         timeout=5).client_id
+                         timeout=RPC_TIMEOUT).client_id
 
 
 def _rounds(db):
@@ -87,13 +93,13 @@ def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
         # the gRPC server keeps serving after its rounds: probe it with bad requests
         # unauthenticated: no auth, an unregistered key, a wrong signature
         with pytest.raises(grpc.RpcError) as e:
-            stub.GetTask(pb.TaskRequest(), timeout=5)
+            stub.GetTask(pb.TaskRequest(), timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         stranger = ClientIdentity()
         req = pb.TaskRequest(wait_ms=1)
         stranger.sign_request("GetTask", 999, req)
         with pytest.raises(grpc.RpcError) as e:
-            stub.GetTask(req, timeout=5)
+            stub.GetTask(req, timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "not registered" in e.value.details()
         ident = ClientIdentity()
         cid = _register(stub, ident)
@@ -103,36 +109,36 @@ def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
         forged.CopyFrom(req)
         forged.auth.signature = bytes(64)
         with pytest.raises(grpc.RpcError) as e:
-            stub.GetModel(forged, timeout=5)
+            stub.GetModel(forged, timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # the genuine request works once; its replay is refused
-        assert stub.GetModel(req, timeout=5).version == 2
+        assert stub.GetModel(req, timeout=RPC_TIMEOUT).version == 2
         with pytest.raises(grpc.RpcError) as e:
-            stub.GetModel(req, timeout=5)
+            stub.GetModel(req, timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "replayed" in e.value.details()
         # a registration whose signature does not match its key
         c = new_counter()
         with pytest.raises(grpc.RpcError) as e:
             stub.Register(pb.RegisterRequest(public_key=ClientIdentity().public, counter=c,
                                              signature=ident.sign(registration_bytes(ident.public, b"", c))),
-                          timeout=5)
+                          timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # oversized: rejected by gRPC before any handler runs
         big = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"\0" * (128 * 1024))
         ident.sign_request("Submit", cid, big)
         with pytest.raises(grpc.RpcError) as e:
-            stub.Submit(big, timeout=5)
+            stub.Submit(big, timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         # bytes that are not a protobuf message at all
         raw = ch.unary_unary("/secagg.net.v1.Aggregation/Submit")
         with pytest.raises(grpc.RpcError) as e:
-            raw(b"\xff\xff\xff\xff garbage", timeout=5)
+            raw(b"\xff\xff\xff\xff garbage", timeout=RPC_TIMEOUT)
         assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
         # a registered client that is not in the round
         sub = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"junk")
         ident.sign_request("Submit", cid, sub)
         with pytest.raises(grpc.RpcError) as e:
-            stub.Submit(sub, timeout=5)
+            stub.Submit(sub, timeout=RPC_TIMEOUT)
         assert e.value.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED)
     finally:
         honest.stop()
@@ -157,7 +163,7 @@ def test_enrolment_token_and_plaintext_are_refused(tmp_path, certs):
         assert _register(stub, ClientIdentity(), b"s3cret") >= 1
         plain = grpc.insecure_channel(f"127.0.0.1:{server.port}")
         with pytest.raises(grpc.RpcError) as e:
-            pb_grpc.AggregationStub(plain).GetTask(pb.TaskRequest(), timeout=3)
+            pb_grpc.AggregationStub(plain).GetTask(pb.TaskRequest(), timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
         plain.close()
     finally:
@@ -208,26 +214,58 @@ def test_rollback_republishes_a_kept_version(tmp_path, certs):
 
 
 def test_client_backs_off_while_the_server_is_unreachable(tmp_path, certs):
+    import json
     import socket
+    import threading
 
     from secagg.net import logs
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket is closed
-    log = tmp_path / "client.jsonl"
-    client = NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp_path / "c", trainer=None,
-                       backoff=(0.05, 0.2), rpc_timeout=0.5,
-                       logger=logs.get_logger("test.backoff", path=log))
-    t0 = time.monotonic()
-    assert client.run(max_seconds=1.5) == 0
-    client.close()
-    assert time.monotonic() - t0 < 5
-    import json
 
-    waits = [json.loads(line)["retry_in"] for line in log.read_text().splitlines()
-             if json.loads(line)["event"] == "rpc_error"]
+    def unreachable(name: str) -> tuple[NetClient, Path]:
+        log = tmp_path / f"{name}.jsonl"
+        return NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp_path / name, trainer=None,
+                         backoff=(0.05, 0.2), rpc_timeout=0.5,
+                         logger=logs.get_logger(f"test.backoff.{name}", path=log)), log
+
+    def waits_in(log: Path) -> list[float]:
+        """The logged back-off delays (complete lines only: the client may be mid-write)."""
+        if not log.exists():
+            return []
+        events = [json.loads(line) for line in log.read_text().split("\n")[:-1]]
+        return [e["retry_in"] for e in events if e["event"] == "rpc_error"]
+
+    def run_in_thread(client: NetClient, **kw) -> tuple[threading.Thread, list[int]]:
+        out: list[int] = []
+        thread = threading.Thread(target=lambda: out.append(client.run(**kw)), daemon=True)
+        thread.start()
+        return thread, out
+
+    # the back-off doubles from its initial delay up to its cap: watched over as many failed
+    # attempts as it takes (a count of attempts, not a number of seconds), then stopped
+    client, log = unreachable("c")
+    thread, out = run_in_thread(client)
+    try:
+        wait_for(lambda: len(waits_in(log)) >= 5, 120, "five failed attempts")
+    finally:
+        client.stop()
+        thread.join(60)
+    client.close()
+    assert not thread.is_alive() and out == [0]
+    waits = waits_in(log)
     assert len(waits) >= 3 and waits[:3] == [0.05, 0.1, 0.2] and max(waits) == 0.2
+
+    # max_seconds ends the loop by itself (nobody calls stop()), and not before it has passed
+    client, log = unreachable("d")
+    t0 = time.monotonic()
+    thread, out = run_in_thread(client, max_seconds=1.5)
+    thread.join(120)
+    elapsed = time.monotonic() - t0
+    client.close()
+    assert not thread.is_alive(), "run(max_seconds=1.5) did not return by itself"
+    assert out == [0] and elapsed >= 1.5 and not client.stop_event.is_set()
 
 
 def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(tmp_path, certs):
@@ -274,13 +312,17 @@ def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(t
 def test_slow_local_training_is_not_mistaken_for_a_dropout(tmp_path, certs):
     from .helpers import RandomTrainer
 
+    liveness = 2.0  # seconds; the clients poll (and heartbeat while training) every 0.15 s
+
     class SlowTrainer(RandomTrainer):
         def train(self, model, config):
-            time.sleep(2.5)  # longer than the liveness window below
+            # The thing under test: training outlasts the liveness window (twice over; a slow
+            # machine only makes it longer). Only the heartbeats keep the clients in the round.
+            time.sleep(2 * liveness)
             return super().train(model, config)
 
     server = start_server(tmp_path, certs, settings(clients_per_round=3, min_clients=3,
-                                                    liveness_timeout=1.0), rounds=1)
+                                                    liveness_timeout=liveness), rounds=1)
     clients = ClientThreads(tmp_path, certs, server.port, 3)
     for c in clients.clients:
         c.trainer = SlowTrainer(c.trainer.rng.integers(1 << 30))
@@ -298,33 +340,37 @@ def test_replayed_request_is_refused_after_a_server_restart(tmp_path, certs):
     (still well inside the clock window) is refused after it; a fresh one from the client works."""
     from secagg.net.server import NetServer
 
-    server = start_server(tmp_path, certs, settings(), rounds=None)
+    # The clock window is wide, so that however long this test takes the replays below stay
+    # inside it: they must be refused as replays, not as stale.
+    skew = 3600.0
+    server = start_server(tmp_path, certs, settings(), rounds=None, max_skew=skew)
     ch, stub = _stub(certs, server.port)
     ident = ClientIdentity()
     try:
         cid = _register(stub, ident)
         captured = pb.ModelRequest(version=0)
         ident.sign_request("GetModel", cid, captured)
-        assert stub.GetModel(captured, timeout=5).version == 1
+        assert stub.GetModel(captured, timeout=RPC_TIMEOUT).version == 1
         older = pb.ModelRequest(version=0)  # signed earlier than `later`, never sent before the restart
         ident.sign_request("GetModel", cid, older)
         later = pb.ModelRequest(version=0)
         ident.sign_request("GetModel", cid, later)
-        assert stub.GetModel(later, timeout=5).version == 1
+        assert stub.GetModel(later, timeout=RPC_TIMEOUT).version == 1
     finally:
         server.stop()
         ch.close()
-    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key).start(rounds=None)
+    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key,
+                      max_skew=skew).start(rounds=None)
     ch, stub = _stub(certs, again.port)
     try:
         for replay in (captured, later, older):  # every counter <= the last accepted one
             with pytest.raises(grpc.RpcError) as e:
-                stub.GetModel(replay, timeout=5)
+                stub.GetModel(replay, timeout=RPC_TIMEOUT)
             assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "replayed" in e.value.details()
-            assert abs(replay.auth.counter - time.time_ns()) < 30 * 10**9  # inside the clock window
+            assert abs(replay.auth.counter - time.time_ns()) < skew / 2 * 10**9  # inside the clock window
         fresh = pb.ModelRequest(version=0)
         ident.sign_request("GetModel", cid, fresh)
-        assert stub.GetModel(fresh, timeout=5).version == 1
+        assert stub.GetModel(fresh, timeout=RPC_TIMEOUT).version == 1
     finally:
         again.stop()
         ch.close()
