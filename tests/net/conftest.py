@@ -51,16 +51,16 @@ class Procs:
                         "--address", "127.0.0.1:0", "--port-file", str(port_file), *N_ITEMS_ARGS,
                         "--factors", FACTORS, "--log-file", str(self.root / f"{name}.jsonl"), *extra],
                        self.root / f"{name}.out")
-        end = time.monotonic() + 30
-        while not port_file.exists():
-            if p.poll() is not None:
-                raise AssertionError(f"server exited: {(self.root / f'{name}.out').read_text()[-2000:]}")
-            if time.monotonic() > end:
-                raise AssertionError("server did not start in 30 s")
-            time.sleep(0.05)
+        # the port file is written atomically once the server listens (or the server exits)
+        wait_for(lambda: port_file.exists() or p.poll() is not None, 120, f"{name} to listen",
+                 interval=0.05)
+        if not port_file.exists():
+            raise AssertionError(f"server exited: {(self.root / f'{name}.out').read_text()[-2000:]}")
         return p, int(port_file.read_text())
 
-    def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 90) -> subprocess.Popen:
+    def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 900) -> subprocess.Popen:
+        """A client process. ``max_seconds`` only stops a client orphaned by a killed test run
+        (the fixture kills every client at teardown): far longer than any test, never a limit."""
         d = self.root / f"client{user}"
         return self.spawn(["client", "--server", f"127.0.0.1:{port}", "--ca", str(certs.ca),
                            "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,

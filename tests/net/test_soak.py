@@ -28,15 +28,18 @@ def _rss_kib(pid: int) -> int:
 
 
 def test_soak_no_lost_round_and_bounded_memory(tmp_path, certs, procs):
+    # Every client replies to every stage, so a stage closes as soon as the last reply arrives;
+    # the deadlines and the liveness window are only there to bound a broken run, and generous
+    # so that 50 client threads sharing one GIL on a loaded machine are never taken for dropouts.
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", str(ROUNDS), "--clients-per-round", str(CLIENTS),
-                                "--min-clients", str(CLIENTS), "--stage-timeout", "20",
-                                "--training-timeout", "30", "--liveness-timeout", "10")
+                                "--min-clients", str(CLIENTS), "--stage-timeout", "120",
+                                "--training-timeout", "120", "--liveness-timeout", "30")
     clients = ClientThreads(tmp_path, certs, port, CLIENTS, dump=dump)
     try:
-        wait_for(lambda: len(_rounds(db)) >= 2, 120, "two soak rounds")
+        wait_for(lambda: len(_rounds(db)) >= 2, 300, "two soak rounds")
         rss_early = _rss_kib(server.pid)
-        assert server.wait(60 + 15 * ROUNDS) == 0, "soak did not finish"
+        assert server.wait(120 + 30 * ROUNDS) == 0, "soak did not finish"
     finally:
         clients.stop()
     log = _log(tmp_path / "server.jsonl")
