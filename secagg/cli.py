@@ -13,15 +13,9 @@ from typing import Any
 
 from .aggregators.registry import available_aggregators
 from .errors import PrivacyError, SecAggError
+from .rec.options import add_training_options, dp_config, local_config, positive_int, server_lr, wants_dp
 
 DEMO_AGGREGATOR = "secagg+"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _rate(text: str) -> float:
@@ -34,54 +28,30 @@ def _rate(text: str) -> float:
 def _workers(text: str) -> int:
     if text == "auto":
         return max(1, os.cpu_count() or 1)
-    return _positive_int(text)
+    return positive_int(text)
 
 
-def _add_training_options(p: argparse.ArgumentParser, *, rounds: int, clients: int, factors: int,
-                          epochs: int, aggregator: str, eval_every: int = 1) -> None:
+def _add_run_options(p: argparse.ArgumentParser, *, rounds: int, aggregator: str, eval_every: int = 1,
+                     **training_defaults: Any) -> None:
+    """The options of a simulated run: the shared training options plus the simulation's own."""
     p.add_argument("--aggregator", choices=available_aggregators(), default=aggregator,
                    help=f"how client updates are summed (default: {aggregator})")
-    p.add_argument("--rounds", type=_positive_int, default=rounds, help=f"federated rounds (default: {rounds})")
-    p.add_argument("--clients-per-round", type=_positive_int, default=clients,
-                   help=f"clients sampled per round (default: {clients})")
+    p.add_argument("--rounds", type=positive_int, default=rounds, help=f"federated rounds (default: {rounds})")
+    add_training_options(p, **training_defaults)
     p.add_argument("--sampling-rate", type=float, default=None,
                    help="Poisson sampling: each client joins a round with this probability "
                         "(instead of --clients-per-round)")
-    p.add_argument("--local-epochs", type=_positive_int, default=epochs,
-                   help=f"local BPR epochs per round (default: {epochs})")
     p.add_argument("--dropout", type=_rate, default=0.0,
                    help="probability that a sampled client drops out, before a random stage (default: 0)")
-    p.add_argument("--factors", type=_positive_int, default=factors, help=f"latent factors (default: {factors})")
-    p.add_argument("--lr", type=float, default=0.05, help="local learning rate (default: 0.05)")
-    p.add_argument("--reg", type=float, default=0.001, help="L2 regularisation (default: 0.001)")
-    p.add_argument("--clip-norm", type=float, default=5.0, help="L2 clip of each update (default: 5.0)")
-    p.add_argument("--server-optimizer", choices=["fedavg", "fedadam"], default="fedavg")
-    p.add_argument("--server-lr", type=float, default=None,
-                   help="server learning rate (default: clients per round for fedavg, 0.01 for fedadam)")
-    p.add_argument("--quantization-range", type=int, default=2**16,
-                   help="quantization levels of the secure aggregators (default: 65536)")
     p.add_argument("--eval-every", type=int, default=eval_every,
                    help=f"evaluate every N rounds and after the last (default: {eval_every})")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="local fine-tuning of the user vector before each evaluation (personalisation)")
-    p.add_argument("--seed", type=int, default=0, help="simulation seed (default: 0)")
     p.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
                    help="processes for the simulated clients' secure-aggregation work (secagg, secagg+, "
                         "he-*); 'auto' = one per core; the same clients are summed exactly either way (default: 1)")
-    p.add_argument("--baseline-epochs", type=_positive_int, default=None,
+    p.add_argument("--baseline-epochs", type=positive_int, default=None,
                    help="epochs of the centralized baseline (default: depends on the data)")
-    dp = p.add_argument_group("distributed differential privacy (user-level; --aggregator plain, secagg "
-                              "or secagg+; needs the [dp] extra)")
-    dp.add_argument("--epsilon", type=float, default=None,
-                    help="target epsilon for all --rounds: the noise is calibrated to it")
-    dp.add_argument("--noise-multiplier", type=float, default=None,
-                    help="noise multiplier (instead of --epsilon): the epsilon it spends is reported")
-    dp.add_argument("--delta", type=float, default=None,
-                    help="delta (default: min(1 / users, 1e-5))")
-    dp.add_argument("--dp-accountant", choices=["skellam", "gaussian"], default=None,
-                    help="skellam: closed-form Skellam RDP (default); gaussian: its Gaussian approximation")
-    dp.add_argument("--dp-bits", type=int, default=None,
-                    help="modulus bits of the noisy integer sum (default: 32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -91,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a federated recommender and write metrics.json + a plot")
     train.add_argument("--data", default="synthetic",
                        help="synthetic, ml-100k, another downloaded MovieLens name, or a path (default: synthetic)")
-    _add_training_options(train, rounds=50, clients=50, factors=32, epochs=5, aggregator="plain")
+    _add_run_options(train, rounds=50, aggregator="plain")
     train.add_argument("--output", type=Path, required=True, help="directory for metrics.json and ndcg.png")
     train.add_argument("--baseline", action="store_true", help="also train the centralized and popularity baselines")
     train.add_argument("--checkpoint-every", type=int, default=0, help="save a checkpoint every N rounds")
@@ -99,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser("demo", help="a short secure federated run on built-in synthetic data")
-    _add_training_options(demo, rounds=20, clients=50, factors=16, epochs=5, aggregator=DEMO_AGGREGATOR,
-                          eval_every=5)
+    _add_run_options(demo, rounds=20, aggregator=DEMO_AGGREGATOR, eval_every=5, factors=16)
     demo.add_argument("--output", type=Path, default=None, help="also write metrics.json and ndcg.png here")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -121,12 +90,7 @@ def _dp_config(args: argparse.Namespace, prepared: Any) -> Any:
 
     Raises :class:`PrivacyError` on bad input, before any client is built or trained.
     """
-    if args.epsilon is None and args.noise_multiplier is None:
-        extra = [name for name, value in (("--delta", args.delta), ("--dp-accountant", args.dp_accountant),
-                                          ("--dp-bits", args.dp_bits)) if value is not None]
-        if extra:
-            raise PrivacyError(f"{', '.join(extra)} {'needs' if len(extra) == 1 else 'need'} "
-                               "--epsilon or --noise-multiplier")
+    if not wants_dp(args):
         return None
     from .rec.train import DP_AGGREGATORS, dropout_margin
 
@@ -135,14 +99,9 @@ def _dp_config(args: argparse.Namespace, prepared: Any) -> Any:
                            f"{', '.join(DP_AGGREGATORS)}, not {args.aggregator}")
     if args.sampling_rate is not None:
         raise PrivacyError("--epsilon / --noise-multiplier need --clients-per-round, not --sampling-rate")
-    from .dp import DPConfig
-
     users = int((prepared.split.train.counts() > 0).sum())
-    return DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
-                    rounds=args.rounds, epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
-                    delta=args.delta, accountant=args.dp_accountant or "skellam",
-                    bits=32 if args.dp_bits is None else args.dp_bits,
-                    min_clients=math.ceil(args.clients_per_round * (1 - dropout_margin(args.dropout))))
+    return dp_config(args, num_users=users, rounds=args.rounds,
+                     min_clients=math.ceil(args.clients_per_round * (1 - dropout_margin(args.dropout))))
 
 
 def _privacy_line(trainer: Any) -> str | None:
@@ -155,21 +114,16 @@ def _privacy_line(trainer: Any) -> str | None:
 
 
 def _config(args: argparse.Namespace, prepared: Any) -> Any:
-    from .rec.client import LocalConfig
     from .rec.train import FederatedConfig
 
     dp = _dp_config(args, prepared)  # first: DP input errors name the DP setting at fault
-    server_lr = args.server_lr
-    if server_lr is None:
-        server_lr = 0.01 if args.server_optimizer == "fedadam" else float(
-            args.clients_per_round if args.sampling_rate is None else 1.0)
+    per_round = args.clients_per_round if args.sampling_rate is None else None
     return FederatedConfig(
         factors=args.factors, rounds=args.rounds,
         clients_per_round=None if args.sampling_rate is not None else args.clients_per_round,
         sampling_rate=args.sampling_rate,
-        local=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
-        aggregator=args.aggregator, quantization_range=args.quantization_range,
-        server_optimizer=args.server_optimizer, server_lr=server_lr, dropout=args.dropout,
+        local=local_config(args), aggregator=args.aggregator, quantization_range=args.quantization_range,
+        server_optimizer=args.server_optimizer, server_lr=server_lr(args, per_round), dropout=args.dropout,
         eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed,
         dp=dp)
 

@@ -10,6 +10,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..errors import PrivacyError
+from ..rec.options import add_model_options, add_training_options, dp_config, local_config, server_lr, wants_dp
+
 
 def _stage_hook(text: str) -> tuple[int, int]:
     try:
@@ -31,40 +34,26 @@ def add_net_commands(sub: Any) -> None:
     srv.add_argument("--data", default="synthetic", help="data set whose item count sizes the model")
     srv.add_argument("--data-seed", type=int, default=0)
     srv.add_argument("--n-items", type=int, default=None, help="model size (instead of --data)")
-    srv.add_argument("--factors", type=int, default=16)
     srv.add_argument("--rounds", type=int, default=None,
                      help="stop once this many rounds are recorded (default: serve until stopped)")
-    srv.add_argument("--clients-per-round", type=int, default=20)
+    add_training_options(srv)  # --factors, --clients-per-round, --local-epochs, ..., the DP options
+    srv.add_argument("--dp-num-users", type=int, default=None,
+                     help="population size for DP accounting (sampling rate = clients per round / this)")
     srv.add_argument("--min-clients", type=int, default=3)
     srv.add_argument("--protocol", choices=["secagg", "secagg+"], default="secagg+")
     srv.add_argument("--threat-model", choices=["honest-but-curious", "active"], default="active")
     srv.add_argument("--dropout-fraction", type=float, default=0.3)
     srv.add_argument("--corrupt-fraction", type=float, default=0.05)
-    srv.add_argument("--quantization-range", type=int, default=2**16)
     srv.add_argument("--stage-timeout", type=float, default=10.0, help="seconds per protocol stage")
     srv.add_argument("--training-timeout", type=float, default=30.0,
                      help="seconds for the first stage (includes local training)")
     srv.add_argument("--liveness-timeout", type=float, default=10.0,
                      help="a client silent this long while owing a reply counts as dropped")
-    srv.add_argument("--local-epochs", type=int, default=1)
-    srv.add_argument("--lr", type=float, default=0.05)
-    srv.add_argument("--reg", type=float, default=0.001)
-    srv.add_argument("--clip-norm", type=float, default=1.0)
-    srv.add_argument("--server-optimizer", choices=["fedavg", "fedadam"], default="fedavg")
-    srv.add_argument("--server-lr", type=float, default=1.0)
     srv.add_argument("--keep-versions", type=int, default=5, help="model versions kept for rollback")
     srv.add_argument("--rollback-to", type=int, default=None, metavar="VERSION",
                      help="republish kept model VERSION before serving (recorded in the log and db)")
     srv.add_argument("--enroll-token-file", type=Path, default=None,
                      help="clients must present this file's contents to register")
-    srv.add_argument("--dp-noise-multiplier", type=float, default=None,
-                     help="turn on distributed DP (Skellam) with this noise multiplier")
-    srv.add_argument("--dp-epsilon", type=float, default=None,
-                     help="turn on distributed DP, calibrating the noise to this epsilon over --rounds")
-    srv.add_argument("--dp-num-users", type=int, default=None,
-                     help="population size for DP accounting (sampling rate = clients per round / this)")
-    srv.add_argument("--dp-delta", type=float, default=None, help="DP delta (default: 1 / users^1.1)")
-    srv.add_argument("--seed", type=int, default=0, help="seed of the initial model")
     srv.add_argument("--max-workers", type=int, default=None,
                      help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
@@ -78,7 +67,7 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--data", default="synthetic")
     cli.add_argument("--data-seed", type=int, default=0)
     cli.add_argument("--user", type=int, required=True, help="whose interactions this device holds")
-    cli.add_argument("--factors", type=int, default=16)
+    add_model_options(cli)  # the same --factors as the server's
     cli.add_argument("--enroll-token-file", type=Path, default=None)
     cli.add_argument("--max-rounds", type=int, default=None, help="exit after completing this many rounds")
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
@@ -124,7 +113,6 @@ def _need_grpc() -> None:
 
 def _server(args: argparse.Namespace) -> int:
     _need_grpc()
-    from ..rec.client import LocalConfig
     from . import logs
     from .server import NetServer
     from .settings import ServerSettings
@@ -132,22 +120,17 @@ def _server(args: argparse.Namespace) -> int:
 
     n_items = args.n_items if args.n_items is not None else dataset_items(args.data, args.data_seed)
     dp = None
-    if args.dp_noise_multiplier is not None or args.dp_epsilon is not None:
-        from ..dp.config import DPConfig
-        from ..errors import ConfigError
-
+    if wants_dp(args):
         if args.rounds is None or args.dp_num_users is None:
-            raise ConfigError("distributed DP needs --rounds and --dp-num-users for its accounting")
-        dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round,
-                      num_users=args.dp_num_users, rounds=args.rounds, epsilon=args.dp_epsilon,
-                      noise_multiplier=args.dp_noise_multiplier, delta=args.dp_delta)
+            raise PrivacyError("distributed DP needs --rounds and --dp-num-users for its accounting")
+        dp = dp_config(args, num_users=args.dp_num_users, rounds=args.rounds)
     settings = ServerSettings(
         n_items=n_items, factors=args.factors, clients_per_round=args.clients_per_round,
         min_clients=args.min_clients, protocol=args.protocol, threat_model=args.threat_model,
         corrupt_fraction=args.corrupt_fraction, dropout_fraction=args.dropout_fraction,
         quantization_range=args.quantization_range,
-        training=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
-        server_optimizer=args.server_optimizer, server_lr=args.server_lr,
+        training=local_config(args), server_optimizer=args.server_optimizer,
+        server_lr=server_lr(args, args.clients_per_round),
         stage_timeout=args.stage_timeout, training_timeout=args.training_timeout,
         liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions,
         dp=dp)
