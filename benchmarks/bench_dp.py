@@ -31,6 +31,7 @@ import secagg
 from secagg.core.masking import quantize_and_mask_skellam
 from secagg.dp import DPConfig, make_dp_aggregator
 from secagg.dp.skellam import sample_skellam
+from secagg.rec.options import add_training_options, local_config, server_lr
 
 
 def best_of(fn, repeats: int, clock=time.perf_counter) -> float:
@@ -87,7 +88,6 @@ def find_ml100k() -> Path | None:
 def curve(args: argparse.Namespace) -> dict:
     from secagg.rec import experiment
     from secagg.rec.baseline import CentralizedConfig
-    from secagg.rec.client import LocalConfig
     from secagg.rec.data import load_ml100k
     from secagg.rec.train import FederatedConfig, FederatedTrainer
 
@@ -115,8 +115,8 @@ def curve(args: argparse.Namespace) -> dict:
         calib = time.perf_counter() - t0
         cfg = FederatedConfig(
             factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
-            local=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
-            aggregator="secagg+", server_optimizer="fedavg", server_lr=float(args.server_lr),
+            local=local_config(args), aggregator="secagg+", quantization_range=args.quantization_range,
+            server_optimizer=args.server_optimizer, server_lr=float(args.server_lr),
             eval_every=args.rounds, seed=args.seed)
         trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set, aggregator=agg)
         t0 = time.perf_counter()
@@ -171,23 +171,16 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epsilons", default="1,2,4,8,16,inf")
     ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--clients-per-round", type=int, default=50)
-    ap.add_argument("--factors", type=int, default=16)
-    ap.add_argument("--local-epochs", type=int, default=5)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--reg", type=float, default=0.001)
-    ap.add_argument("--clip-norm", type=float, default=1.0)
-    ap.add_argument("--server-lr", type=float, default=None, help="default: clients per round")
+    add_training_options(ap, privacy=False, factors=16, clip_norm=1.0)  # the flags of `secagg train`
     ap.add_argument("--centralized-epochs", type=int, default=30)
     ap.add_argument("--bits", type=int, default=32)
     ap.add_argument("--accountant", default="skellam", choices=["skellam", "gaussian"])
     ap.add_argument("--dropout-fraction", type=float, default=0.1)
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
     args = ap.parse_args()
     if not (args.kernel or args.curve):
         args.kernel = True
-    args.server_lr = args.server_lr or float(args.clients_per_round)
+    args.server_lr = server_lr(args, args.clients_per_round)
     args.epsilons = [float(e) for e in args.epsilons.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     doc: dict = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}

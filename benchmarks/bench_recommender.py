@@ -27,8 +27,8 @@ from pathlib import Path
 
 from secagg.rec import experiment
 from secagg.rec.baseline import CentralizedConfig
-from secagg.rec.client import LocalConfig
 from secagg.rec.data import load_ml100k
+from secagg.rec.options import add_training_options, local_config, server_lr
 from secagg.rec.train import FederatedConfig
 
 
@@ -42,20 +42,13 @@ def find_ml100k() -> Path | None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=80)
-    ap.add_argument("--clients-per-round", type=int, default=100)
-    ap.add_argument("--local-epochs", type=int, default=5)
-    ap.add_argument("--factors", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=0.05)
-    ap.add_argument("--reg", type=float, default=0.001)
-    ap.add_argument("--clip-norm", type=float, default=5.0)
-    ap.add_argument("--server-lr", type=float, default=None, help="default: clients per round (FedAvg)")
+    add_training_options(ap, privacy=False, clients_per_round=100)  # the flags of `secagg train`
     ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--centralized-epochs", type=int, default=30)
     ap.add_argument("--eval-every", type=int, default=10)
     ap.add_argument("--finetune-epochs", type=int, default=2,
                     help="personalisation: local user-vector fine-tuning before each evaluation")
     ap.add_argument("--aggregators", default="plain,secagg+")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                     help="processes for the simulated clients' secure-aggregation work (default: one per "
                          "core; local training runs in the main process for every aggregator)")
@@ -82,9 +75,9 @@ def main() -> int:
     for name in args.aggregators.split(","):
         cfg = FederatedConfig(
             factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
-            local=LocalConfig(epochs=args.local_epochs, lr=args.lr, reg=args.reg, clip_norm=args.clip_norm),
-            aggregator=name, server_optimizer="fedavg",
-            server_lr=float(args.server_lr or args.clients_per_round), dropout=args.dropout,
+            local=local_config(args), aggregator=name, quantization_range=args.quantization_range,
+            server_optimizer=args.server_optimizer, server_lr=server_lr(args, args.clients_per_round),
+            dropout=args.dropout,
             eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed)
         t0 = time.perf_counter()
 

@@ -67,15 +67,18 @@ PRIVACY = (
 )
 
 
-def add_training_options(parser: argparse.ArgumentParser, **defaults: Any) -> None:
-    """Add the model, training and distributed-DP options; ``defaults`` (by destination name,
-    e.g. ``factors=16``) change a default for one command, such as a short demo."""
+def add_training_options(parser: argparse.ArgumentParser, *, privacy: bool = True, **defaults: Any) -> None:
+    """Add the model, training and (with ``privacy``) distributed-DP options; ``defaults`` (by
+    destination name, e.g. ``factors=16``) change a default for one command, such as a short demo
+    or a benchmark's documented setup."""
     flags = {flag.flag.lstrip("-").replace("-", "_"): flag for flag in (*MODEL, *TRAINING)}
     unknown = set(defaults) - set(flags)
     if unknown:  # pragma: no cover - a programming error in a command's set-up
         raise ValueError(f"no training option {sorted(unknown)}")
     for dest, flag in flags.items():
         flag.add_to(parser, defaults.get(dest, flag.default))
+    if not privacy:
+        return
     group = parser.add_argument_group("distributed differential privacy (user-level; needs the [dp] extra)")
     for flag in PRIVACY:
         flag.add_to(group, flag.default)
