@@ -18,6 +18,10 @@ from secagg.net.certs import make_certificates  # noqa: E402
 
 N_ITEMS_ARGS = ["--data", "synthetic"]
 FACTORS = "4"
+# The server's training settings that the checks depend on, pinned rather than left to the CLI's
+# defaults: helpers.check_exact_sums quantizes with clipping range 1.0 and the model replay in
+# test_processes applies FedAvg with server learning rate 1.0.
+TRAINING_ARGS = ["--factors", FACTORS, "--clip-norm", "1.0", "--server-lr", "1.0", "--local-epochs", "1"]
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +53,7 @@ class Procs:
         port_file.unlink(missing_ok=True)
         p = self.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
                         "--address", "127.0.0.1:0", "--port-file", str(port_file), *N_ITEMS_ARGS,
-                        "--factors", FACTORS, "--log-file", str(self.root / f"{name}.jsonl"), *extra],
+                        *TRAINING_ARGS, "--log-file", str(self.root / f"{name}.jsonl"), *extra],
                        self.root / f"{name}.out")
         # the port file is written atomically once the server listens (or the server exits)
         wait_for(lambda: port_file.exists() or p.poll() is not None, 120, f"{name} to listen",

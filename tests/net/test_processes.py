@@ -21,7 +21,7 @@ from secagg.rec.model import ItemModel  # noqa: E402
 from secagg.rec.optim import FedAvg  # noqa: E402
 from secagg.rec.server import RecServer  # noqa: E402
 
-from .conftest import wait_for  # noqa: E402
+from .conftest import N_ITEMS_ARGS, TRAINING_ARGS, wait_for  # noqa: E402
 from .helpers import check_exact_sums  # noqa: E402
 
 N_CLIENTS = int(os.environ.get("SECAGG_NET_CLIENTS", "20"))
@@ -200,8 +200,8 @@ def _server_on(procs, certs, db, port, args, name):
     port_file = procs.root / f"{name}.port"
     port_file.unlink(missing_ok=True)
     p = procs.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
-                     "--address", f"127.0.0.1:{port}", "--port-file", str(port_file), "--data", "synthetic",
-                     "--factors", "4", "--log-file", str(procs.root / f"{name}.jsonl"), *args],
+                     "--address", f"127.0.0.1:{port}", "--port-file", str(port_file), *N_ITEMS_ARGS,
+                     *TRAINING_ARGS, "--log-file", str(procs.root / f"{name}.jsonl"), *args],
                     procs.root / f"{name}.out")
     wait_for(lambda: port_file.exists() or p.poll() is not None, 120, f"{name} to listen",
              interval=0.05)
