@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -32,7 +33,7 @@ QUICK = [("secagg+", 100, 10**4, 0.1), ("secagg", 100, 10**4, 0.1), ("secagg+", 
 
 
 def run_point(protocol: str, n: int, d: int, dropout: float, seed: int = 0,
-              pool: secagg.ClientPool | None = None) -> dict:
+              pool: secagg.ClientPool | None = None, threat_model: str = "honest-but-curious") -> dict:
     rng = np.random.default_rng(seed)  # synthetic data only; all protocol randomness is os.urandom
     updates = {cid: rng.uniform(-1, 1, d) for cid in range(n)}
     rounding = {cid: rng.bytes(32) for cid in range(n)}
@@ -43,7 +44,7 @@ def run_point(protocol: str, n: int, d: int, dropout: float, seed: int = 0,
     start = time.perf_counter()
     res = secagg.simulate(updates, protocol=protocol, dropouts=schedule, clipping_range=1.0,
                           quantization_range=Q, dropout_fraction=max(dropout, 0.05),
-                          rounding_seeds=rounding, pool=pool)
+                          rounding_seeds=rounding, pool=pool, threat_model=threat_model)
     wall = time.perf_counter() - start
     r = res.config.modulus_range
     expected = np.zeros(d, dtype=np.uint64)
@@ -55,7 +56,8 @@ def run_point(protocol: str, n: int, d: int, dropout: float, seed: int = 0,
     up = np.mean([sum(res.bytes_sent[c].values()) for c in full])
     down = np.mean([sum(res.bytes_received[c].values()) for c in full])
     per_client = [res.client_seconds[c] for c in full]
-    return {"protocol": protocol, "n": n, "d": d, "dropout": dropout, "k": res.params.degree,
+    return {"protocol": protocol, "threat_model": threat_model, "n": n, "d": d, "dropout": dropout,
+            "k": res.params.degree,
             "t": res.params.threshold, "bits": res.config.bits, "included": len(res.included),
             "client_s_mean": float(np.mean(per_client)), "client_s_max": float(np.max(per_client)),
             "server_s": res.seconds["server"], "server_cpu_s": res.seconds["server_cpu"],
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the rows as JSON to this file")
     ap.add_argument("--quick", action="store_true", help="three points only")
     ap.add_argument("--workers", type=int, default=1, help="client worker processes (default: 1, in process)")
+    ap.add_argument("--threat-model", choices=["honest-but-curious", "active"], default="honest-but-curious",
+                    help="the sessions' threat model (default: honest-but-curious)")
+    ap.add_argument("--repeat", type=int, default=1, help="run each point this many times (default: 1)")
     ap.add_argument("--points", nargs="*", default=None,
                     help="explicit points protocol:n:d:dropout, e.g. secagg+:1000:100000:0.1")
     args = ap.parse_args(argv)
@@ -82,8 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     rows = []
     pool = secagg.ClientPool(args.workers) if args.workers > 1 else None
-    for point in points:
-        row = run_point(*point, pool=pool)
+    for point in points * args.repeat:
+        row = run_point(*point, pool=pool, threat_model=args.threat_model)
         rows.append(row)
         print(f"{row['protocol']:8} {row['n']:>5} {row['d']:>7} {row['dropout']:>5.0%} "
               f"{row['k']:>4} {row['t']:>4} {row['bits']:>4} {row['client_s_mean']:>9.3f} "
@@ -94,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         pool.close()
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"backend": secagg.prg_backend(), "workers": args.workers, "rows": rows}, fh, indent=2)
+            json.dump({"backend": secagg.prg_backend(), "workers": args.workers, "threat_model": args.threat_model,
+                       "load": os.getloadavg(), "rows": rows}, fh, indent=2)
     return 0 if all(r["correct"] for r in rows) else 1
 
 
