@@ -15,10 +15,13 @@ from ..rec.options import add_model_options, add_training_options, dp_config, lo
 
 
 def _stage_hook(text: str) -> tuple[int, int]:
+    """ROUND:STAGE, STAGE a stage name (e.g. 1:SHARE_KEYS) or number (tests only)."""
+    from ..protocol.stage import Stage
+
     try:
         r, s = text.split(":")
-        return int(r), int(s)
-    except ValueError:
+        return int(r), int(Stage[s]) if s in Stage.__members__ else int(Stage(int(s)))
+    except (ValueError, KeyError):
         raise argparse.ArgumentTypeError(f"expected ROUND:STAGE, got {text!r}") from None
 
 

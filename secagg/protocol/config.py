@@ -11,8 +11,10 @@ from ..core.masking import check_variance
 from ..core.prg import check_modulus, check_seed
 from ..errors import ConfigError, InvalidMessageError, ModulusError
 from .graphs import GRAPH_COMPLETE, GRAPH_HARARY, Graph, build_graph
-from .messages import MAX_CLIENTS, MAX_VECTOR_LENGTH, SESSION_ID_BYTES
+from .messages import MAX_CLIENTS, MAX_VECTOR_LENGTH, PROTOCOL_VERSION, SESSION_ID_BYTES
 from .params import THREAT_MODELS
+from .stage import Stage
+from .transcript import config_digest
 
 INPUT_FLOAT = "float"
 INPUT_QUANTIZED = "quantized"
@@ -55,7 +57,15 @@ def default_modulus(num_clients: int, quantization_range: int) -> int:
 
 @dataclass(frozen=True)
 class SessionConfig:
-    """Everything both sides must agree on. ``modulus_range`` is a power of two."""
+    """Everything both sides must agree on. ``modulus_range`` is a power of two.
+
+    ``max_dropouts`` is the dropout budget D the parameters were chosen for; clients of an active
+    SecAgg+ session refuse a survivor set smaller than n - D. ``graph_seed`` (None: fresh random)
+    is the server's for honest-but-curious SecAgg+; an active SecAgg+ session's is drawn by its
+    clients (:mod:`secagg.protocol.graphseed`), so it must be left unset. ``session_id`` is the
+    server's label of the session (its nonce): the id every signature covers is computed from it by
+    each party (:mod:`secagg.protocol.transcript`).
+    """
 
     client_ids: tuple[int, ...]
     graph_kind: str
@@ -67,7 +77,8 @@ class SessionConfig:
     quantization_range: int
     threat_model: str = "honest-but-curious"
     input_kind: str = INPUT_FLOAT
-    graph_seed: bytes = field(default_factory=lambda: os.urandom(32))
+    max_dropouts: int = 0
+    graph_seed: bytes | None = None
     session_id: bytes = field(default_factory=lambda: os.urandom(SESSION_ID_BYTES))
 
     def __post_init__(self) -> None:
@@ -99,7 +110,15 @@ class SessionConfig:
             raise ConfigError(f"threat_model must be one of {THREAT_MODELS}")
         if self.input_kind not in (INPUT_FLOAT, INPUT_QUANTIZED):
             raise ConfigError(f"input_kind must be {INPUT_FLOAT!r} or {INPUT_QUANTIZED!r}")
-        if not isinstance(self.graph_seed, bytes) or len(self.graph_seed) != 32:
+        if type(self.max_dropouts) is not int or not 0 <= self.max_dropouts < n:
+            raise ConfigError(f"max_dropouts must be an int in [0, {n - 1}], got {self.max_dropouts!r}")
+        if self.clients_draw_graph_seed:
+            if self.graph_seed is not None:
+                raise ConfigError("the graph seed of an active SecAgg+ session is drawn by its clients "
+                                  "(commit-reveal); the server must leave it unset")
+        elif self.graph_seed is None:
+            object.__setattr__(self, "graph_seed", os.urandom(32))
+        elif not isinstance(self.graph_seed, bytes) or len(self.graph_seed) != 32:
             raise ConfigError("graph_seed must be 32 bytes")
         if not isinstance(self.session_id, bytes) or len(self.session_id) != SESSION_ID_BYTES:
             raise ConfigError(f"session_id must be {SESSION_ID_BYTES} bytes")
@@ -112,8 +131,26 @@ class SessionConfig:
     def active(self) -> bool:
         return self.threat_model == "active"
 
-    def graph(self) -> Graph:
-        return build_graph(self.graph_kind, self.client_ids, self.degree, self.graph_seed)
+    @property
+    def clients_draw_graph_seed(self) -> bool:
+        """Active SecAgg+: the graph seed comes from the clients (the GRAPH_SEED stage runs)."""
+        return self.active and self.graph_kind == GRAPH_HARARY
+
+    def graph(self, seed: bytes | None = None) -> Graph:
+        """The session's graph (``seed``: the clients' seed, for an active SecAgg+ session)."""
+        seed = self.graph_seed if seed is None else seed
+        if seed is None:
+            raise ConfigError("an active SecAgg+ session's graph exists once its clients revealed the seed")
+        return build_graph(self.graph_kind, self.client_ids, self.degree, seed)
+
+    def digest(self) -> bytes:
+        """SHA-256 of the configuration as it travels (see :func:`~.transcript.config_digest`)."""
+        return config_digest(self.to_wire())
+
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages this session runs, in order."""
+        return tuple(s for s in Stage if (s is not Stage.GRAPH_SEED or self.clients_draw_graph_seed)
+                     and (s is not Stage.CONSISTENCY_CHECK or self.active))
 
     def to_wire(self) -> dict[str, Any]:
         return {"client_ids": list(self.client_ids), "graph_kind": self.graph_kind,
@@ -121,7 +158,8 @@ class SessionConfig:
                 "modulus_bits": self.bits, "vector_length": self.vector_length,
                 "clipping_range": self.clipping_range, "quantization_range": self.quantization_range,
                 "threat_model": self.threat_model, "input_kind": self.input_kind,
-                "graph_seed": self.graph_seed}
+                "max_dropouts": self.max_dropouts, "graph_seed": self.graph_seed,
+                "protocol_version": PROTOCOL_VERSION}
 
     @classmethod
     def from_wire(cls, body: dict[str, Any], session_id: bytes) -> SessionConfig:
@@ -133,12 +171,20 @@ class SessionConfig:
             raise InvalidMessageError("config client_ids must be a list")
         if type(bits) is not int or not 1 <= bits <= 64:
             raise InvalidMessageError(f"config modulus_bits must be an int in [1, 64], got {bits!r:.40}")
+        if body["protocol_version"] != PROTOCOL_VERSION:
+            raise InvalidMessageError(f"config is for protocol version {body['protocol_version']!r:.20}; "
+                                      f"this client speaks {PROTOCOL_VERSION}")
+        seeded_by_clients = body["threat_model"] == "active" and body["graph_kind"] == GRAPH_HARARY
+        if body["graph_seed"] is None and not seeded_by_clients:
+            raise InvalidMessageError("config graph_seed is missing")
         try:
             return cls(client_ids=tuple(ids), session_id=session_id, modulus_range=1 << bits,
-                       **{k: v for k, v in body.items() if k not in ("client_ids", "modulus_bits")})
+                       **{k: v for k, v in body.items()
+                          if k not in ("client_ids", "modulus_bits", "protocol_version")})
         except (ConfigError, TypeError) as exc:
             raise InvalidMessageError(f"invalid session config: {exc}") from None
 
 
 _WIRE_FIELDS = frozenset(("client_ids", "graph_kind", "degree", "threshold", "modulus_bits", "vector_length",
-                          "clipping_range", "quantization_range", "threat_model", "input_kind", "graph_seed"))
+                          "clipping_range", "quantization_range", "threat_model", "input_kind", "max_dropouts",
+                          "graph_seed", "protocol_version"))

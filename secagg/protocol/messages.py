@@ -18,9 +18,11 @@ from ..core.prg import MAX_VECTOR_ELEMENTS
 from ..errors import InvalidMessageError, ReplayError
 from .stage import Stage
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SESSION_ID_BYTES = 16
 KEY_BYTES = 32
+HASH_BYTES = 32
+NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 MAX_CLIENT_ID = 2**63 - 1
 MAX_CLIENTS = 1 << 20
@@ -142,6 +144,38 @@ def _signature_fast(v: Any) -> bytes | None:
     return v if type(v) is bytes and len(v) == SIGNATURE_BYTES else None
 
 
+def _optional_hash(v: Any, what: str) -> bytes:
+    b = _bytes(v, what, most=HASH_BYTES)
+    if len(b) not in (0, HASH_BYTES):
+        raise InvalidMessageError(f"{what} must be empty or {HASH_BYTES} bytes")
+    return b
+
+
+def _hashes(v: Any, what: str, count: int) -> tuple[bytes, ...]:
+    if type(v) is not list or len(v) != count:
+        raise InvalidMessageError(f"{what} must be a list of {count} hashes")
+    return tuple(_bytes(h, f"{what} hash", HASH_BYTES) for h in v)
+
+
+def _share_hashes(v: Any, what: str) -> tuple[bytes, ...]:
+    return _hashes(v, what, 2)
+
+
+def _commitment(v: Any, what: str) -> tuple[bytes, ...]:
+    return _hashes(v, what, 3)
+
+
+def _cohort_entry(v: Any, what: str) -> tuple[bytes, bytes, bytes]:
+    if type(v) is not list or len(v) != 3:
+        raise InvalidMessageError(f"{what} must be [c_public, s_public, commitment]")
+    return (_bytes(v[0], f"{what} c_public", KEY_BYTES), _bytes(v[1], f"{what} s_public", KEY_BYTES),
+            _optional_hash(v[2], f"{what} commitment"))
+
+
+def _nonce(v: Any, what: str) -> bytes:
+    return _bytes(v, what, NONCE_BYTES)
+
+
 def _pairs(d: dict[int, Any], encode: Any = lambda x: x) -> list:
     return [[k, encode(v)] for k, v in sorted(d.items())]
 
@@ -195,79 +229,134 @@ class AdvertiseKeysRequest(Message):
 
 @dataclass(frozen=True)
 class AdvertiseKeysReply(Message):
+    """The two public keys; in active SecAgg+ the graph-seed commitment; in the active model a
+    signature over them (and the session's first id)."""
+
     kind, stage = 2, Stage.ADVERTISE_KEYS
     c_public: bytes
     s_public: bytes
+    commitment: bytes
     signature: bytes
 
     @classmethod
     def parse_body(cls, body):
         return {"c_public": _bytes(body.get("c_public"), "c_public", KEY_BYTES),
                 "s_public": _bytes(body.get("s_public"), "s_public", KEY_BYTES),
+                "commitment": _optional_hash(body.get("commitment"), "commitment"),
                 "signature": _signature(body.get("signature"), "signature")}
 
 
 @dataclass(frozen=True)
-class ShareKeysRequest(Message):
-    """The advertised keys of the recipient's neighbours: id -> (c_public, s_public, signature)."""
+class GraphSeedRequest(Message):
+    """Active SecAgg+: the cohort, fixed - every client that advertised, id -> (c_public, s_public,
+    graph-seed commitment)."""
 
-    kind, stage = 3, Stage.SHARE_KEYS
-    keys: dict[int, tuple[bytes, bytes, bytes]]
+    kind, stage = 12, Stage.GRAPH_SEED
+    cohort: dict[int, tuple[bytes, bytes, bytes]]
 
     def body(self):
-        return {"keys": _pairs(self.keys, list)}
+        return {"cohort": _pairs(self.cohort, list)}
 
     @classmethod
     def parse_body(cls, body):
-        return {"keys": _id_map(body.get("keys"), "keys", _keys_entry, _keys_entry_fast)}
+        return {"cohort": _id_map(body.get("cohort"), "cohort", _cohort_entry)}
+
+
+@dataclass(frozen=True)
+class GraphSeedReply(Message):
+    """Active SecAgg+: the client's graph-seed nonce, revealed."""
+
+    kind, stage = 13, Stage.GRAPH_SEED
+    nonce: bytes
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"nonce": _nonce(body.get("nonce"), "nonce")}
+
+
+@dataclass(frozen=True)
+class ShareKeysRequest(Message):
+    """The advertised keys of the recipient's neighbours: id -> (c_public, s_public, signature),
+    and in active SecAgg+ every revealed graph-seed nonce: id -> nonce."""
+
+    kind, stage = 3, Stage.SHARE_KEYS
+    keys: dict[int, tuple[bytes, bytes, bytes]]
+    nonces: dict[int, bytes]
+
+    def body(self):
+        return {"keys": _pairs(self.keys, list), "nonces": _pairs(self.nonces)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"keys": _id_map(body.get("keys"), "keys", _keys_entry, _keys_entry_fast),
+                "nonces": _id_map(body.get("nonces"), "nonces", _nonce)}
 
 
 @dataclass(frozen=True)
 class ShareKeysReply(Message):
-    """Encrypted shares for each neighbour: receiver id -> ciphertext."""
+    """Encrypted shares for each neighbour: receiver id -> ciphertext. In the active model also the
+    commitments: to the self-mask seed, to each share dealt (holder -> [self-mask share hash, key
+    share hash]), and a signature over them."""
 
     kind, stage = 4, Stage.SHARE_KEYS
     ciphertexts: dict[int, bytes]
+    seed_commitment: bytes
+    share_hashes: dict[int, tuple[bytes, bytes]]
+    signature: bytes
 
     def body(self):
-        return {"ciphertexts": _pairs(self.ciphertexts)}
+        return {"ciphertexts": _pairs(self.ciphertexts), "seed_commitment": self.seed_commitment,
+                "share_hashes": _pairs(self.share_hashes, list), "signature": self.signature}
 
     @classmethod
     def parse_body(cls, body):
         return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
-                                       _ciphertext_fast)}
+                                       _ciphertext_fast),
+                "seed_commitment": _optional_hash(body.get("seed_commitment"), "seed_commitment"),
+                "share_hashes": _id_map(body.get("share_hashes"), "share_hashes", _share_hashes),
+                "signature": _signature(body.get("signature"), "signature")}
 
 
 @dataclass(frozen=True)
 class MaskedInputRequest(Message):
-    """The ciphertexts neighbours addressed to the recipient: sender id -> ciphertext."""
+    """The ciphertexts neighbours addressed to the recipient: sender id -> ciphertext; in the
+    active model with each sender's commitments to them: sender -> [seed, self-mask share, key
+    share] hashes."""
 
     kind, stage = 5, Stage.MASKED_INPUT
     ciphertexts: dict[int, bytes]
+    commitments: dict[int, tuple[bytes, bytes, bytes]]
 
     def body(self):
-        return {"ciphertexts": _pairs(self.ciphertexts)}
+        return {"ciphertexts": _pairs(self.ciphertexts), "commitments": _pairs(self.commitments, list)}
 
     @classmethod
     def parse_body(cls, body):
         return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
-                                       _ciphertext_fast)}
+                                       _ciphertext_fast),
+                "commitments": _id_map(body.get("commitments"), "commitments", _commitment)}
 
 
 @dataclass(frozen=True)
 class MaskedInputReply(Message):
-    """The masked vector, bit-packed at ``bits`` bits per value."""
+    """The masked vector, bit-packed at ``bits`` bits per value, and the senders whose shares this
+    client refused (they did not decrypt, parse or match their sender's commitments)."""
 
     kind, stage = 6, Stage.MASKED_INPUT
     length: int
     bits: int
     data: bytes
+    refused: tuple[int, ...]
+
+    def body(self):
+        return {"length": self.length, "bits": self.bits, "data": self.data, "refused": list(self.refused)}
 
     @classmethod
     def parse_body(cls, body):
         return {"length": _int(body.get("length"), "length", 1, MAX_VECTOR_LENGTH),
                 "bits": _int(body.get("bits"), "bits", 1, 64),
-                "data": _bytes(body.get("data"), "data", most=MAX_MESSAGE_BYTES)}
+                "data": _bytes(body.get("data"), "data", most=MAX_MESSAGE_BYTES),
+                "refused": _ids(body.get("refused"), "refused")}
 
 
 @dataclass(frozen=True)
@@ -345,8 +434,8 @@ class AbortMessage(Message):
 
 
 KINDS: dict[int, type[Message]] = {
-    cls.kind: cls for cls in (AdvertiseKeysRequest, AdvertiseKeysReply, ShareKeysRequest,
-                              ShareKeysReply, MaskedInputRequest, MaskedInputReply,
+    cls.kind: cls for cls in (AdvertiseKeysRequest, AdvertiseKeysReply, GraphSeedRequest, GraphSeedReply,
+                              ShareKeysRequest, ShareKeysReply, MaskedInputRequest, MaskedInputReply,
                               ConsistencyCheckRequest, ConsistencyCheckReply, UnmaskingRequest,
                               UnmaskingReply, AbortMessage)
 }

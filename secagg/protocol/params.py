@@ -19,11 +19,24 @@ SecAgg+ on H(n, k), k even, searched upward from k = 2 (the smallest feasible k 
 2. *No honest secret leaks.* :math:`t_1` is the smallest t with
    :math:`\Pr[X > t_1] \le 2^{-41}/n` (union bound over clients); a semi-honest server then holds
    at most :math:`t_1` shares of any honest client, so :math:`t \ge t_1 + 1`. An active server can in
-   addition get one kind of share from each honest neighbour, so :math:`2t > k + t_1`, i.e.
-   :math:`t \ge \lfloor (k + t_1)/2 \rfloor + 1`.
+   addition get one kind of share from each honest member of the client's sharing group - its k
+   neighbours *and the client itself*, which holds its own shares - by showing them different
+   survivor sets, while corrupt members give both kinds. With X corrupt neighbours the honest
+   members number k + 1 - X, so both kinds reach t only if :math:`2t \le k + 1 + X`; requiring
+   :math:`2t > k + 1 + t_1`, i.e. :math:`t \ge \lfloor (k + 1 + t_1)/2 \rfloor + 1`, leaves a
+   victim exposed with probability :math:`\Pr[X \ge 2t - k - 1] \le \Pr[X > t_1]`.
+   (Before this was fixed the bound read :math:`2t > k + t_1`, one short: the owner's own shares
+   were not counted.)
 3. *Every secret can be rebuilt.* :math:`t_2` is the largest t with
    :math:`\Pr[Y \le t - 1] \le 2^{-20}/n`, i.e. every client keeps at least t surviving neighbours
    except with probability :math:`2^{-20}`. Require :math:`t \le t_2`.
+
+*Graph seeds an active server can choose among.* In the active model the graph seed comes from
+the clients (commit-reveal, :mod:`secagg.protocol.graphseed`); a server can still steer it a
+little, by leaving committed clients out after their nonces are revealed, among at most
+:math:`2^{\tau}` seeds, :math:`\tau` = ``SEED_TRIES_BITS`` = 20 (clients refuse a session that
+allows more). Each try is a fresh draw of the graph, so both security events above get
+:math:`2^{-(41 + \tau)}` instead of :math:`2^{-41}` (union bound over the tries).
 
 The finder returns the smallest feasible k and :math:`t = \max(t_{\min}, 2)`. Every probability is
 compared *exactly*, with integer binomials (``math.comb``), so no floating-point rounding can tip a
@@ -40,36 +53,36 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from typing import Any
 
 from .._validate import check_choice, check_float, check_int, check_optional_int, check_options
 from ..errors import ConfigError
+from .graphs import GRAPH_COMPLETE, GRAPH_HARARY
 
 SECURITY_BITS = 40
 CORRECTNESS_BITS = 20
+SEED_TRIES_BITS = 20
+"""log2 of the most graph seeds an active server may choose among; clients refuse more."""
 THREAT_MODELS = ("honest-but-curious", "active")
 
 
 @dataclass(frozen=True)
 class GraphParameters:
-    """A graph choice: ``kind`` is ``"complete"`` or ``"harary"``; ``degree`` excludes the client."""
+    """A graph choice: ``kind`` is ``"complete"`` or ``"harary"``; ``degree`` excludes the client;
+    ``max_dropouts`` is the most clients the session tolerates losing (the finder's D; clients of an
+    active session refuse a survivor set smaller than n - D)."""
 
     kind: str
     degree: int
     threshold: int
+    max_dropouts: int = 0
 
 
 def check_fractions(corrupt_fraction: float, dropout_fraction: float, threat_model: str) -> None:
     for name, v in (("corrupt_fraction", corrupt_fraction), ("dropout_fraction", dropout_fraction)):
         check_float(name, v, lo=0.0, hi=1.0, hi_open=True)
     check_choice("threat_model", threat_model, THREAT_MODELS)
-
-
-def min_active_threshold(degree: int) -> int:
-    """The smallest threshold an honest client accepts under the active threat model: with
-    2t <= k a malicious server could collect t shares of each kind from the k + 1 holders of a
-    client's shares by showing them different survivor sets."""
-    return degree // 2 + 1
 
 
 @dataclass(frozen=True)
@@ -155,30 +168,76 @@ def harary_disconnect_ok(n: int, degree: int, bad: int, bits: int) -> bool:
     return n * (n - degree - 1) * math.comb(bad, degree) << bits < 2 * math.comb(n, degree)
 
 
+def event_bits(threat_model: str, kind: str) -> int:
+    """Security bits of each of the two bad events: 41, plus the graph-seed tries an active server
+    has on a Harary graph (see the module docstring)."""
+    return SECURITY_BITS + 1 + (SEED_TRIES_BITS if threat_model == "active" and kind == GRAPH_HARARY else 0)
+
+
+def _threshold_for(degree: int, t1: int, threat_model: str) -> int:
+    """The smallest t that keeps a group of ``degree + 1`` safe when at most ``t1`` are corrupt."""
+    t = t1 + 1 if threat_model == "honest-but-curious" else (degree + 1 + t1) // 2 + 1
+    return max(t, 2)
+
+
+def harary_min_threshold(n: int, degree: int, corrupt: int, dropouts: int, threat_model: str) -> int | None:
+    """The smallest secure threshold on H(n, ``degree``) with ``corrupt`` corrupt clients and at
+    most ``dropouts`` dropouts, or None when the degree is too small for any threshold (the honest
+    survivors could be disconnected)."""
+    bits = event_bits(threat_model, GRAPH_HARARY)
+    if not harary_disconnect_ok(n, degree, corrupt + dropouts, bits):
+        return None
+    return _threshold_for(degree, upper_tail_quantile(n, corrupt, degree, bits), threat_model)
+
+
 def check_harary_degree(n: int, degree: int, corrupt_fraction: float, dropout_fraction: float,
                         threat_model: str) -> int | None:
     """The threshold that makes H(n, ``degree``) secure and correct, or None if none does."""
     adversarial, dropouts, survivors = _counts(n, corrupt_fraction, dropout_fraction)
-    per_event = SECURITY_BITS + 1
-    if not harary_disconnect_ok(n, degree, adversarial + dropouts, per_event):
+    t_min = harary_min_threshold(n, degree, adversarial, dropouts, threat_model)
+    if t_min is None or t_min > lower_tail_limit(n, survivors, degree, CORRECTNESS_BITS):
         return None
-    t1 = upper_tail_quantile(n, adversarial, degree, per_event)
-    t2 = lower_tail_limit(n, survivors, degree, CORRECTNESS_BITS)
-    t_min = t1 + 1 if threat_model == "honest-but-curious" else (degree + t1) // 2 + 1
-    t_min = max(t_min, 2)
-    return t_min if t_min <= t2 else None
+    return t_min
+
+
+def complete_min_threshold(n: int, corrupt: int, threat_model: str) -> int:
+    """The smallest secure threshold on the complete graph of n clients, ``corrupt`` of them corrupt:
+    the whole cohort is every client's sharing group (see the module docstring)."""
+    return _threshold_for(n - 1, corrupt, threat_model)
 
 
 def complete_threshold(n: int, corrupt_fraction: float, threat_model: str) -> int:
     """The smallest secure threshold on the complete graph of n clients (see module docstring)."""
-    adversarial = _counts(n, corrupt_fraction, 0.0)[0]
-    t = adversarial + 1 if threat_model == "honest-but-curious" else (n + adversarial) // 2 + 1
-    t = max(t, 2)
+    t = complete_min_threshold(n, _counts(n, corrupt_fraction, 0.0)[0], threat_model)
     if t > n:
         raise ConfigError(f"no secure threshold exists for n={n} clients with corrupt_fraction="
                           f"{corrupt_fraction} under the {threat_model} model; lower "
                           "corrupt_fraction or add clients")
     return t
+
+
+def min_threshold(n: int, kind: str, degree: int, corrupt_fraction: float, max_dropouts: int,
+                  threat_model: str) -> int | None:
+    """The smallest threshold that is secure for this graph when a fraction ``corrupt_fraction`` of
+    the n clients collude with the server and at most ``max_dropouts`` drop out; None when no
+    threshold makes this Harary degree secure. Clients apply it to a server's proposal under their
+    own policy (:class:`~secagg.protocol.policy.ClientPolicy`); the finder applies it to overrides."""
+    corrupt = _counts(n, corrupt_fraction, 0.0)[0]
+    if kind == GRAPH_COMPLETE:
+        return complete_min_threshold(n, corrupt, threat_model)
+    return harary_min_threshold(n, degree, corrupt, max_dropouts, threat_model)
+
+
+def exposure_probability(n: int, degree: int, threshold: int, corrupt: int, threat_model: str) -> Fraction:
+    """Exact probability that one honest client's shares can be gathered for both kinds (active) or
+    for either kind (honest-but-curious) by a server colluding with ``corrupt`` random clients:
+    ``Pr[X >= 2t - k - 1]`` resp. ``Pr[X >= t]`` for X ~ HG(n, corrupt, k) corrupt neighbours."""
+    need = 2 * threshold - degree - 1 if threat_model == "active" else threshold
+    total = math.comb(n - 1, degree)  # the k neighbours among the n - 1 other clients
+    others = n - 1 - corrupt
+    weight = sum(math.comb(corrupt, x) * math.comb(others, degree - x)
+                 for x in range(max(need, 0), min(corrupt, degree) + 1))
+    return Fraction(weight, total)
 
 
 def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction: float = 0.1,
@@ -218,8 +277,20 @@ def find_parameters(n: int, *, corrupt_fraction: float = 0.05, dropout_fraction:
             threshold = found
     threshold = check_int("threshold (at most the size of a sharing group, degree + 1)", threshold,
                           lo=1, hi=degree + 1)
-    if threat_model == "active" and threshold < min_active_threshold(degree):
-        raise ConfigError(f"threshold {threshold} is too low for the active threat model with {degree} "
-                          f"neighbours: honest clients refuse it (they need 2t > {degree}); use "
-                          f"threshold >= {min_active_threshold(degree)} or let the finder choose")
-    return GraphParameters(kind, degree, threshold)
+    max_dropouts = _counts(n, corrupt_fraction, dropout_fraction)[1]
+    if threat_model == "active":  # the same check every honest client makes (ClientPolicy)
+        _check_active_override(n, kind, degree, threshold, corrupt_fraction, dropout_fraction, max_dropouts)
+    return GraphParameters(kind, degree, threshold, max_dropouts)
+
+
+def _check_active_override(n: int, kind: str, degree: int, threshold: int, corrupt_fraction: float,
+                           dropout_fraction: float, max_dropouts: int) -> None:
+    lowest = min_threshold(n, kind, degree, corrupt_fraction, max_dropouts, "active")
+    if lowest is None:
+        raise ConfigError(f"num_neighbors={degree} is too small to be secure for n={n}, corrupt_fraction="
+                          f"{corrupt_fraction}, dropout_fraction={dropout_fraction}: the honest "
+                          "survivors' graph could be disconnected; raise it or let the finder choose")
+    if threshold < lowest:
+        raise ConfigError(f"threshold {threshold} is too low for the active threat model with "
+                          f"{degree} neighbours and corrupt_fraction={corrupt_fraction}: honest clients "
+                          f"refuse it; use threshold >= {lowest} or let the finder choose")

@@ -14,13 +14,18 @@ from ..errors import InputError
 
 
 class Stage(enum.IntEnum):
-    """Protocol stages, in order. A dropout schedule says before which stage a client vanishes."""
+    """Protocol stages, in order. A dropout schedule says before which stage a client vanishes.
+
+    ``GRAPH_SEED`` (clients reveal the nonces that make the SecAgg+ graph) runs only in active
+    SecAgg+ sessions and ``CONSISTENCY_CHECK`` only in active sessions; other sessions skip them.
+    """
 
     ADVERTISE_KEYS = 0
-    SHARE_KEYS = 1
-    MASKED_INPUT = 2
-    CONSISTENCY_CHECK = 3
-    UNMASKING = 4
+    GRAPH_SEED = 1
+    SHARE_KEYS = 2
+    MASKED_INPUT = 3
+    CONSISTENCY_CHECK = 4
+    UNMASKING = 5
 
 
 DropoutSchedule = Mapping[int, Stage]

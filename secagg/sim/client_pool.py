@@ -49,10 +49,13 @@ _DIRECT_BYTES = 8 << 20  # inputs up to this size go through the pipes, larger o
 
 @dataclass(frozen=True)
 class ClientSpec:
-    """A device's own secrets for a session (never sent); its input comes later (``provide``)."""
+    """A device's own secrets and assumptions for a session (never sent); its input comes later
+    (``provide``). ``graph_nonce`` fixes its graph-seed nonce (reproducible tests only)."""
 
     rounding_seed: bytes | None = None
     noise: Any = None  # secagg.protocol.config.NoisePlan | None
+    policy: Any = None  # secagg.protocol.policy.ClientPolicy | None (the default policy)
+    graph_nonce: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,8 @@ def _make_clients(specs: Mapping[int, ClientSpec], identities: Mapping[int, Any]
     from ..protocol.client import SecAggClient
 
     return {cid: SecAggClient(cid, None, rounding_seed=spec.rounding_seed, identity=identities.get(cid),
-                              identity_registry=registry, noise=spec.noise)
+                              identity_registry=registry, noise=spec.noise, policy=spec.policy,
+                              graph_nonce=spec.graph_nonce)
             for cid, spec in specs.items()}
 
 

@@ -15,6 +15,7 @@ in client and server code is measured separately.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,9 @@ from ..protocol.config import (
     check_power_of_two_modulus,
     default_modulus,
 )
+from ..protocol.graphs import GRAPH_HARARY, Graph
 from ..protocol.params import GraphParameters, find_parameters
+from ..protocol.policy import ClientPolicy
 from ..protocol.server import SecAggServer
 from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
 from .client_pool import ClientPool, ClientSpec, InProcessClients
@@ -48,7 +51,9 @@ class SimulationResult:
     """Outcome of one simulated session.
 
     ``quantized_sum`` is the sum mod R of the included clients' quantized inputs; ``total`` its
-    de-quantized float64 value (None for quantized inputs). ``seconds``: wall-clock ``client``
+    de-quantized float64 value (None for quantized inputs). ``graph`` is the session's graph (in
+    active SecAgg+ drawn by the clients); ``blamed`` and ``refused`` are the server's (see
+    :class:`~secagg.protocol.server.ServerResult`). ``seconds``: wall-clock ``client``
     (all clients, summed), ``client_max`` (slowest client), ``server``; and process CPU time
     ``client_cpu`` / ``server_cpu`` (all threads; less sensitive to a busy machine).
     """
@@ -64,6 +69,9 @@ class SimulationResult:
     client_seconds: dict[int, float] = field(default_factory=dict)
     client_errors: dict[int, SecAggError] = field(default_factory=dict)
     rejected: dict[int, SecAggError] = field(default_factory=dict)
+    blamed: Mapping[int, str] = field(default_factory=dict)
+    refused: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    graph: Graph | None = None
 
 
 class SimulatedSession:
@@ -77,13 +85,16 @@ class SimulatedSession:
                  dropouts: DropoutSchedule | None = None,
                  rounding_seeds: Mapping[int, bytes] | None = None,
                  noise_plans: Mapping[int, NoisePlan] | None = None, tamper: Tamper | None = None,
-                 pool: ClientPool | None = None) -> None:
+                 pool: ClientPool | None = None, policy: ClientPolicy | None = None,
+                 graph_nonces: Mapping[int, bytes] | None = None) -> None:
         self.config, self.params, self.tamper = config, params, tamper
         self.schedule = dict(dropouts or {})
         ids = list(config.client_ids)
         seeds, plans = dict(rounding_seeds or {}), dict(noise_plans or {})
         self.clients: ClientPool | InProcessClients = pool if pool is not None else InProcessClients()
-        registry = self.clients.begin({cid: ClientSpec(seeds.get(cid), plans.get(cid)) for cid in ids},
+        nonces = dict(graph_nonces or {})
+        registry = self.clients.begin({cid: ClientSpec(seeds.get(cid), plans.get(cid), policy, nonces.get(cid))
+                                       for cid in ids},
                                       identities=config.active)
         self._open = True
         self.server = SecAggServer(config, identity_registry=registry)
@@ -226,7 +237,8 @@ class SimulatedSession:
             seconds={"client": sum(times.values()), "client_max": max(times.values()),
                      "server": self.server_time, "client_cpu": self.client_cpu,
                      "server_cpu": self.server_cpu},
-            client_seconds=times, client_errors=self.errors, rejected=self.rejected)
+            client_seconds=times, client_errors=self.errors, rejected=self.rejected,
+            blamed=result.blamed, refused=result.refused, graph=self.server.ctx.graph)
 
 
 PROTOCOLS = ("secagg", "secagg+")
@@ -288,10 +300,16 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
     if n * (q - 1) >= r:
         raise ModulusError(f"modulus_range must be a power of two > n * (quantization_range - 1) = "
                            f"{n * (q - 1)}, got {r!r}")
+    clients_seed = threat_model == "active" and params.kind == GRAPH_HARARY
+    if graph_seed is not None:
+        graph_seed = check_seed(graph_seed, "graph_seed")
     config = SessionConfig(client_ids=tuple(ids), graph_kind=params.kind, degree=params.degree,
                            threshold=params.threshold, modulus_range=r, vector_length=length,
                            clipping_range=c, quantization_range=q, threat_model=threat_model,
-                           input_kind=input_kind, **({} if graph_seed is None else {"graph_seed": graph_seed}))
+                           input_kind=input_kind, max_dropouts=params.max_dropouts,
+                           graph_seed=None if clients_seed else graph_seed)
+    # active SecAgg+: the clients draw the graph seed; a graph_seed given for tests fixes their nonces
+    nonces = {cid: fixed_graph_nonce(graph_seed, cid) for cid in ids} if clients_seed and graph_seed else None
     schedule = check_dropouts(dropouts, ids)
     seeds = {check_client_id(cid, "a client id in rounding_seeds"): check_seed(seed, f"rounding_seeds[{cid!r}]")
              for cid, seed in (rounding_seeds or {}).items()}
@@ -306,7 +324,14 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
         raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= 2**52, "
                           f"got {q}")
     return SimulatedSession(config, params, dropouts=schedule, rounding_seeds=seeds,
-                            noise_plans=plans, tamper=tamper, pool=pool)
+                            noise_plans=plans, tamper=tamper, pool=pool,
+                            policy=ClientPolicy(corrupt_fraction=corrupt_fraction), graph_nonces=nonces)
+
+
+def fixed_graph_nonce(graph_seed: bytes, client_id: int) -> bytes:
+    """The graph-seed nonce a simulated client uses when a test fixes ``graph_seed`` (in active
+    SecAgg+ the seed itself is drawn by the clients, so a test can only fix their nonces)."""
+    return hashlib.sha256(b"secagg-test-graph-nonce" + graph_seed + client_id.to_bytes(8, "little")).digest()
 
 
 def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
@@ -323,7 +348,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     Harary graph; k and t from :func:`~secagg.protocol.params.find_parameters` unless overridden).
 
     ``rounding_seeds`` (client id -> 32 bytes) and ``graph_seed`` make a run reproducible for
-    tests; by default both come from the OS CSPRNG. ``noise_plans`` (client id ->
+    tests; by default both come from the OS CSPRNG. (In active SecAgg+ the graph seed is drawn by
+    the clients; ``graph_seed`` then fixes their nonces, and ``result.graph`` is the graph they drew.) ``noise_plans`` (client id ->
     :class:`~secagg.protocol.config.NoisePlan`) makes those clients add their secret integer DP
     noise inside the fused native kernel, in the same pass as the masks. ``tamper`` lets tests
     play a malicious network or server. ``pool`` (a :class:`~secagg.sim.client_pool.ClientPool`) runs

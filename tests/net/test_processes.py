@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("grpc")
 
 from secagg.net.store import Store  # noqa: E402
+from secagg.protocol.stage import Stage  # noqa: E402
 from secagg.rec.model import ItemModel  # noqa: E402
 from secagg.rec.optim import FedAvg  # noqa: E402
 from secagg.rec.server import RecServer  # noqa: E402
@@ -61,12 +62,13 @@ def test_killed_clients_round_completes_with_exact_survivor_sum(tmp_path, certs,
     n = N_CLIENTS
     rng = random.Random(int.from_bytes(os.urandom(4), "little"))
     victims = rng.sample(range(n), max(1, round(0.3 * n)))
-    stages = {u: rng.choice([0, 1, 2, 3, 4]) for u in victims}
+    stages = {u: rng.choice([Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.MASKED_INPUT, Stage.CONSISTENCY_CHECK,
+                             Stage.UNMASKING]) for u in victims}
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", "2", "--clients-per-round", str(n),
                                 "--min-clients", str(n), "--dropout-fraction", "0.4", *FAST)
     clients = {u: procs.client(certs, port, u, "--dump-updates", str(dump),
-                               *(["--exit-at", f"1:{stages[u]}"] if u in stages else []))
+                               *(["--exit-at", f"1:{stages[u].name}"] if u in stages else []))
                for u in range(n)}
     wait_for(lambda: len(_rounds(db)) >= 1, 180, f"round 1 (victims at stages {stages})")
     for u in victims:  # every victim killed itself with SIGKILL
@@ -78,12 +80,12 @@ def test_killed_clients_round_completes_with_exact_survivor_sum(tmp_path, certs,
     assert [r.round for r in recs] == [1, 2]
     ids = {u: json.loads((tmp_path / f"client{u}" / "client.json").read_text())["client_id"] for u in range(n)}
     r1 = recs[0]
-    survivors_sent_input = {ids[u] for u in range(n) if stages.get(u, 9) > 2}
+    survivors_sent_input = {ids[u] for u in range(n) if stages.get(u, max(Stage)) > Stage.MASKED_INPUT}
     if r1.status == "completed":
         assert set(r1.included) == survivors_sent_input, stages
     else:
         assert "ThresholdError" in r1.abort_reason
-    print(json.dumps({"clients": n, "victim_stages": {ids[u]: stages[u] for u in victims},
+    print(json.dumps({"clients": n, "victim_stages": {ids[u]: stages[u].name for u in victims},
                       "rounds": [(r.round, r.status, len(r.sampled), len(r.included)) for r in recs]}))
     assert recs[1].status == "completed" and len(recs[1].included) >= n - len(victims)
     assert check_exact_sums(db, dump) == sum(r.status == "completed" for r in recs)
@@ -94,7 +96,7 @@ def test_round_below_threshold_aborts_and_the_next_round_proceeds(tmp_path, cert
     db = tmp_path / "server.db"
     server, port = procs.server(certs, db, "--rounds", "2", "--clients-per-round", str(n),
                                 "--min-clients", "3", *FAST)
-    procs_ = {u: procs.client(certs, port, u, *(["--exit-at", "1:1"] if u < 3 else [])) for u in range(n)}
+    procs_ = {u: procs.client(certs, port, u, *(["--exit-at", "1:SHARE_KEYS"] if u < 3 else [])) for u in range(n)}
     wait_for(lambda: len(_rounds(db)) >= 1, 180, "round 1")
     r1 = _rounds(db)[0]
     assert r1.status == "aborted" and "ThresholdError" in r1.abort_reason and r1.included == []

@@ -6,6 +6,7 @@ import numpy as np
 
 import secagg
 from secagg.protocol.graphs import Graph
+from secagg.protocol.graphseed import max_left_out
 from secagg.protocol.stage import Stage
 
 
@@ -14,8 +15,11 @@ def alive(schedule, cid, stage: Stage) -> bool:
     return gone is None or gone > stage
 
 
-def expected_outcome(graph: Graph, t: int, schedule, active: bool):
-    """("ok", included) or ("abort", stage name), from the protocol rules alone."""
+def expected_outcome(graph: Graph, t: int, schedule, active: bool, *, clients_seed: bool = False,
+                     max_dropouts: int = 0):
+    """("ok", included, t) or ("abort", stage name, threshold named by the error), from the
+    protocol rules alone. ``clients_seed``: an active SecAgg+ session (its clients draw the graph
+    seed, and refuse a survivor set below n - ``max_dropouts``)."""
     ids = set(graph.client_ids)
     group = graph.group
 
@@ -24,29 +28,39 @@ def expected_outcome(graph: Graph, t: int, schedule, active: bool):
 
     u1 = {c for c in ids if alive(schedule, c, Stage.ADVERTISE_KEYS)}
     if len(u1) < t:
-        return "abort", "ADVERTISE_KEYS"
+        return "abort", "ADVERTISE_KEYS", t
+    if clients_seed:
+        revealed = {c for c in u1 if alive(schedule, c, Stage.GRAPH_SEED)}
+        allowed = max_left_out(len(u1))
+        if len(u1) - len(revealed) > allowed:
+            return "abort", "GRAPH_SEED", len(u1) - allowed
+        if len(revealed) < t:
+            return "abort", "GRAPH_SEED", t
+        u1 = revealed
     u2 = {c for c in enough(u1, u1) if alive(schedule, c, Stage.SHARE_KEYS)}
     if len(u2) < t:
-        return "abort", "SHARE_KEYS"
+        return "abort", "SHARE_KEYS", t
     u3 = {c for c in enough(u2, u2) if alive(schedule, c, Stage.MASKED_INPUT)}
     if len(u3) < t:
-        return "abort", "MASKED_INPUT"
+        return "abort", "MASKED_INPUT", t
     if active:
+        if clients_seed and len(u3) < len(ids) - max_dropouts:
+            return "abort", "CONSISTENCY_CHECK", t  # every survivor refuses: nobody replies
         u4 = {c for c in enough(u3, u3) if alive(schedule, c, Stage.CONSISTENCY_CHECK)}
         if len(u4) < t:
-            return "abort", "CONSISTENCY_CHECK"
+            return "abort", "CONSISTENCY_CHECK", t
         u5 = {c for c in enough(u4, u4) if alive(schedule, c, Stage.UNMASKING)}
     else:
         u5 = {c for c in u3 if alive(schedule, c, Stage.UNMASKING)}
     if len(u5) < t:
-        return "abort", "UNMASKING"
+        return "abort", "UNMASKING", t
     for u in u3:
         if len(group(u) & u5) < t:
-            return "abort", "UNMASKING"
+            return "abort", "UNMASKING", t
     for u in u2 - u3:
         if graph.neighbors(u) & u3 and len(graph.neighbors(u) & u5) < t:
-            return "abort", "UNMASKING"
-    return "ok", frozenset(u3)
+            return "abort", "UNMASKING", t
+    return "ok", frozenset(u3), t
 
 
 def quantized_sum(updates, seeds, included, *, clipping_range, quantization_range, modulus_range):

@@ -3,6 +3,7 @@ clients still complete whenever at least t of them remain."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import msgpack
@@ -26,8 +27,7 @@ from secagg.errors import (
 from secagg.protocol.client import ClientState, SecAggClient
 from secagg.protocol.config import SessionConfig
 from secagg.protocol.messages import (
-    MaskedInputReply,
-    ShareKeysRequest,
+    PROTOCOL_VERSION,
     UnmaskingRequest,
     decode,
 )
@@ -100,7 +100,7 @@ def test_garbage_is_invalid_message(garbage):
 
 
 def test_wrong_protocol_version():
-    res = run(on(Stage.MASKED_INPUT, "reply", 4, lambda b: rewrite(b, version=2)))
+    res = run(on(Stage.MASKED_INPUT, "reply", 4, lambda b: rewrite(b, version=PROTOCOL_VERSION + 1)))
     assert isinstance(res.rejected[4], InvalidMessageError)
     assert "version" in str(res.rejected[4])
     assert 4 not in res.included
@@ -128,7 +128,7 @@ def test_message_for_another_round_is_a_replay_error():
         client.handle(captured[(Stage.SHARE_KEYS, "request", 0)])  # R1 request to a new client
     # a message whose stage field lies about its kind
     with pytest.raises(ReplayError):
-        decode(rewrite(captured[(Stage.SHARE_KEYS, "request", 0)], stage=2))
+        decode(rewrite(captured[(Stage.SHARE_KEYS, "request", 0)], stage=int(Stage.MASKED_INPUT)))
 
 
 def test_replay_from_an_earlier_session():
@@ -185,8 +185,7 @@ def test_server_injecting_a_foreign_client_is_refused():
         msg = decode(data)
         keys = dict(msg.keys)
         keys[999] = next(iter(keys.values()))
-        return ShareKeysRequest(session_id=msg.session_id, client_id=msg.client_id,
-                                keys=keys).to_bytes()
+        return dataclasses.replace(msg, keys=keys).to_bytes()
 
     res = run(on(Stage.SHARE_KEYS, "request", 2, inject))
     assert isinstance(res.client_errors[2], UnknownClientError)
@@ -226,8 +225,7 @@ def test_two_clients_advertising_the_same_key():
 def test_masked_vector_wrong_length_or_width():
     def longer(data):
         m = decode(data)
-        return MaskedInputReply(session_id=m.session_id, client_id=m.client_id, length=m.length + 8,
-                                bits=m.bits, data=m.data + bytes(m.bits)).to_bytes()
+        return dataclasses.replace(m, length=m.length + 8, data=m.data + bytes(m.bits)).to_bytes()
 
     res = run(on(Stage.MASKED_INPUT, "reply", 2, longer))
     assert isinstance(res.rejected[2], InvalidMessageError) and 2 not in res.included
@@ -257,8 +255,9 @@ def test_tampered_share_ciphertext():
         return msgpack.packb(raw, use_bin_type=True)
 
     res = run(on(Stage.MASKED_INPUT, "request", 4, flip))
-    assert isinstance(res.client_errors[4], AuthenticationError)
-    assert 4 not in res.included
+    # client 4 refuses the tampered sender's shares and goes on; it is still summed
+    assert res.refused[4] == frozenset({0}) and 4 not in res.client_errors
+    assert 4 in res.included
     check_sum(res)
 
 
@@ -277,7 +276,7 @@ def test_share_ciphertext_redirected_to_another_receiver():
         return data
 
     res = run(swap)
-    assert isinstance(res.client_errors[2], AuthenticationError)
+    assert res.refused[2] and 2 not in res.client_errors  # refused, not decrypted
     check_sum(res)
 
 
@@ -294,7 +293,7 @@ def test_forged_keys_from_server_are_detected():
     def forge(data):
         m = decode(data)
         keys = {p: (os.urandom(32), s, sig) for p, (c, s, sig) in m.keys.items()}
-        return ShareKeysRequest(session_id=m.session_id, client_id=m.client_id, keys=keys).to_bytes()
+        return dataclasses.replace(m, keys=keys).to_bytes()
 
     res = run(on(Stage.SHARE_KEYS, "request", 0, forge), threat_model="active")
     assert isinstance(res.client_errors[0], AuthenticationError)

@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 
 from secagg.errors import InvalidMessageError, ReplayError
 from secagg.protocol.messages import (
+    PROTOCOL_VERSION,
     AbortMessage,
     AdvertiseKeysReply,
     ConsistencyCheckReply,
     ConsistencyCheckRequest,
+    GraphSeedReply,
+    GraphSeedRequest,
     MaskedInputReply,
     MaskedInputRequest,
     ShareKeysReply,
@@ -24,6 +27,7 @@ from secagg.protocol.messages import (
     decode,
     expect,
 )
+from secagg.protocol.stage import Stage
 
 S = os.urandom(16)
 ids = st.lists(st.integers(0, 2**63 - 1), unique=True, max_size=8)
@@ -31,12 +35,19 @@ ids = st.lists(st.integers(0, 2**63 - 1), unique=True, max_size=8)
 
 def samples():
     return [
-        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), b""),
-        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), os.urandom(64)),
-        ShareKeysRequest(S, 1, {2: (os.urandom(32), os.urandom(32), b"")}),
-        ShareKeysReply(S, 1, {2: os.urandom(150), 5: os.urandom(150)}),
-        MaskedInputRequest(S, 2, {1: os.urandom(150)}),
-        MaskedInputReply(S, 2, 10, 13, os.urandom(17)),
+        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), b"", b""),
+        AdvertiseKeysReply(S, 3, os.urandom(32), os.urandom(32), os.urandom(32), os.urandom(64)),
+        GraphSeedRequest(S, 3, {3: (os.urandom(32), os.urandom(32), os.urandom(32))}),
+        GraphSeedReply(S, 3, os.urandom(32)),
+        ShareKeysRequest(S, 1, {2: (os.urandom(32), os.urandom(32), b"")}, {}),
+        ShareKeysRequest(S, 1, {2: (os.urandom(32), os.urandom(32), os.urandom(64))}, {2: os.urandom(32)}),
+        ShareKeysReply(S, 1, {2: os.urandom(150), 5: os.urandom(150)}, b"", {}, b""),
+        ShareKeysReply(S, 1, {2: os.urandom(150)}, os.urandom(32), {2: (os.urandom(32), os.urandom(32))},
+                       os.urandom(64)),
+        MaskedInputRequest(S, 2, {1: os.urandom(150)}, {}),
+        MaskedInputRequest(S, 2, {1: os.urandom(150)}, {1: (os.urandom(32), os.urandom(32), os.urandom(32))}),
+        MaskedInputReply(S, 2, 10, 13, os.urandom(17), ()),
+        MaskedInputReply(S, 2, 10, 13, os.urandom(17), (4, 9)),
         ConsistencyCheckRequest(S, 2, (1, 2, 3)),
         ConsistencyCheckReply(S, 2, os.urandom(64)),
         UnmaskingRequest(S, 2, (1, 2), (3,), {1: os.urandom(64)}),
@@ -64,7 +75,8 @@ def test_unmasking_request_round_trip(survivors, dropped):
     assert decode(m.to_bytes()) == m
 
 
-def envelope(*, version=1, kind=8, session=S, stage=3, client=2, body=None):
+def envelope(*, version=PROTOCOL_VERSION, kind=8, session=S, stage=int(Stage.CONSISTENCY_CHECK), client=2,
+             body=None):
     return msgpack.packb([version, kind, session, stage, client,
                           body if body is not None else {"signature": bytes(64)}], use_bin_type=True)
 
@@ -72,7 +84,7 @@ def envelope(*, version=1, kind=8, session=S, stage=3, client=2, body=None):
 def test_strict_envelope():
     decode(envelope())
     with pytest.raises(InvalidMessageError, match="version"):
-        decode(envelope(version=2))
+        decode(envelope(version=PROTOCOL_VERSION + 1))
     with pytest.raises(InvalidMessageError, match="kind"):
         decode(envelope(kind=99))
     with pytest.raises(InvalidMessageError):
@@ -94,18 +106,22 @@ def test_strict_envelope():
 
 
 def test_bounded_sizes_and_types():
-    body = {"ciphertexts": [[1, bytes(5000)]]}
+    v, stage = PROTOCOL_VERSION, int(Stage.MASKED_INPUT)
+    body = {"ciphertexts": [[1, bytes(5000)]], "commitments": []}
     with pytest.raises(InvalidMessageError, match="at most"):
-        decode(msgpack.packb([1, 5, S, 2, 1, body], use_bin_type=True))
-    body = {"ciphertexts": [[1, b"x"], [1, b"y"]]}
+        decode(msgpack.packb([v, 5, S, stage, 1, body], use_bin_type=True))
+    body = {"ciphertexts": [[1, b"x"], [1, b"y"]], "commitments": []}
     with pytest.raises(InvalidMessageError, match="more than once"):
-        decode(msgpack.packb([1, 5, S, 2, 1, body], use_bin_type=True))
-    body = {"length": 10, "bits": 65, "data": b""}
+        decode(msgpack.packb([v, 5, S, stage, 1, body], use_bin_type=True))
+    body = {"length": 10, "bits": 65, "data": b"", "refused": []}
     with pytest.raises(InvalidMessageError):
-        decode(msgpack.packb([1, 6, S, 2, 1, body], use_bin_type=True))
-    body = {"length": 10.0, "bits": 8, "data": b""}
+        decode(msgpack.packb([v, 6, S, stage, 1, body], use_bin_type=True))
+    body = {"length": 10.0, "bits": 8, "data": b"", "refused": []}
     with pytest.raises(InvalidMessageError):
-        decode(msgpack.packb([1, 6, S, 2, 1, body], use_bin_type=True))
+        decode(msgpack.packb([v, 6, S, stage, 1, body], use_bin_type=True))
+    body = {"length": 10, "bits": 8, "data": b"", "refused": [3, 3]}
+    with pytest.raises(InvalidMessageError, match="more than once"):
+        decode(msgpack.packb([v, 6, S, stage, 1, body], use_bin_type=True))
 
 
 def test_expect_checks_session_kind_and_client():
@@ -120,7 +136,7 @@ def test_expect_checks_session_kind_and_client():
 
 
 def _decode_body(kind: int, stage: int, body: dict):
-    return decode(msgpack.packb([1, kind, S, stage, 1, body], use_bin_type=True))
+    return decode(msgpack.packb([PROTOCOL_VERSION, kind, S, int(stage), 1, body], use_bin_type=True))
 
 
 K = bytes(32)
@@ -142,12 +158,12 @@ K = bytes(32)
     ([[3, [K, K, None]]], r"keys\[3\] signature must be bytes"),
 ])
 def test_id_maps_name_the_bad_entry(entries, match):
-    body = {"keys": entries}
+    body = {"keys": entries, "nonces": []}
     if match is None:
-        assert _decode_body(3, 1, body).keys == {1: (K, K, b"")}
+        assert _decode_body(3, Stage.SHARE_KEYS, body).keys == {1: (K, K, b"")}
         return
     with pytest.raises(InvalidMessageError, match=match):
-        _decode_body(3, 1, body)
+        _decode_body(3, Stage.SHARE_KEYS, body)
 
 
 @pytest.mark.parametrize("body,match", [
@@ -158,7 +174,7 @@ def test_id_maps_name_the_bad_entry(entries, match):
 ])
 def test_share_maps_name_the_bad_entry(body, match):
     with pytest.raises(InvalidMessageError, match=match):
-        _decode_body(10, 4, body)
+        _decode_body(10, Stage.UNMASKING, body)
 
 
 @pytest.mark.parametrize("body,match", [
@@ -172,7 +188,7 @@ def test_share_maps_name_the_bad_entry(body, match):
 ])
 def test_unmasking_request_names_the_bad_entry(body, match):
     with pytest.raises(InvalidMessageError, match=match):
-        _decode_body(9, 4, body)
+        _decode_body(9, Stage.UNMASKING, body)
 
 
 @given(keys=st.dictionaries(st.integers(0, 2**63 - 1),
@@ -181,7 +197,7 @@ def test_unmasking_request_names_the_bad_entry(body, match):
                                       st.sampled_from([b"", bytes(64)])), max_size=6),
        shares=st.dictionaries(st.integers(0, 2**63 - 1), st.binary(max_size=256), max_size=6))
 def test_id_map_round_trips(keys, shares):
-    for m in (ShareKeysRequest(S, 1, keys), ShareKeysReply(S, 1, shares),
+    for m in (ShareKeysRequest(S, 1, keys, {}), ShareKeysReply(S, 1, shares, b"", {}, b""),
               UnmaskingReply(S, 1, shares, {k + 1 if k < 2**63 - 1 else 0: v
                                             for k, v in shares.items()})):
         assert decode(m.to_bytes()) == m

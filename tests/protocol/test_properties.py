@@ -14,8 +14,11 @@ import secagg
 from secagg.errors import ThresholdError
 from secagg.protocol.config import default_modulus
 from secagg.protocol.graphs import build_graph
-from secagg.protocol.params import find_parameters
+from secagg.protocol.graphseed import derive_seed
+from secagg.protocol.messages import decode
+from secagg.protocol.params import find_parameters, min_threshold
 from secagg.protocol.stage import Stage
+from secagg.protocol.transcript import cohort_digest
 
 from .helpers import expected_outcome, quantized_sum
 
@@ -23,12 +26,37 @@ STAGES = [None] * 6 + list(Stage)
 CLIP = 1.0
 
 
+class GraphSpy:
+    """A tamper hook that reads an active SecAgg+ session's graph off the wire (the cohort of the
+    graph-seed requests and the nonces of the share-keys requests) and changes nothing."""
+
+    def __init__(self, kind: str, n: int, degree: int) -> None:
+        self.kind, self.n, self.degree = kind, n, degree
+        self.cohort = self.nonces = None
+
+    def __call__(self, stage, direction, cid, data):
+        if direction == "request" and stage in (Stage.GRAPH_SEED, Stage.SHARE_KEYS):
+            m = decode(data)
+            if stage is Stage.GRAPH_SEED:
+                self.cohort = m.cohort
+            else:
+                self.nonces = m.nonces
+        return data
+
+    def graph(self):
+        if self.cohort is None or self.nonces is None:
+            return None
+        seed = derive_seed(cohort_digest(self.cohort), self.nonces)
+        return build_graph(self.kind, range(self.n), self.degree, seed)
+
+
 @st.composite
 def scenarios(draw, protocol, threat_model):
     n = draw(st.integers(2, 60))
     d = draw(st.integers(1, 40))
     params = find_parameters(n, threat_model=threat_model, complete=protocol == "secagg")
-    lowest = params.degree // 2 + 1 if threat_model == "active" else 1  # clients refuse less
+    lowest = 1 if threat_model != "active" else min_threshold(  # clients refuse less
+        n, params.kind, params.degree, 0.05, params.max_dropouts, threat_model)
     t = draw(st.one_of(st.none(), st.integers(lowest, params.degree + 1)))
     schedule = {c: s for c in range(n) if (s := draw(st.sampled_from(STAGES))) is not None}
     seed = draw(st.binary(min_size=32, max_size=32))
@@ -46,19 +74,27 @@ def run(protocol, threat_model, scenario):
         updates = {c: rng.uniform(-1.5, 1.5, d) for c in range(n)}
     rounding = {c: bytes([c % 256]) + seed[1:] for c in range(n)}
     params = find_parameters(n, threat_model=threat_model, complete=protocol == "secagg", threshold=t)
-    graph = build_graph(params.kind, range(n), params.degree, seed)
-    verdict, detail = expected_outcome(graph, params.threshold, schedule, threat_model == "active")
+    clients_seed = threat_model == "active" and params.kind == "harary"
+    seen = GraphSpy(params.kind, n, params.degree)
     kwargs = dict(protocol=protocol, threat_model=threat_model, dropouts=schedule,
                   clipping_range=CLIP, quantization_range=q, threshold=t, rounding_seeds=rounding,
-                  graph_seed=seed)
+                  graph_seed=seed, tamper=seen if clients_seed else None)
+    try:
+        res = secagg.simulate(updates, **kwargs)
+    except ThresholdError as exc:
+        res, error = None, exc
+    # the graph: the server's seed, or (active SecAgg+) the one the clients drew, read off the wire
+    graph = seen.graph() if clients_seed else build_graph(params.kind, range(n), params.degree, seed)
+    graph = graph or build_graph(params.kind, range(n), params.degree, seed)  # aborted before the seed
+    verdict, detail, threshold = expected_outcome(graph, params.threshold, schedule, threat_model == "active",
+                                                  clients_seed=clients_seed, max_dropouts=params.max_dropouts)
     if verdict == "abort":
-        with pytest.raises(ThresholdError) as info:
-            secagg.simulate(updates, **kwargs)
-        assert info.value.stage == detail
-        assert info.value.threshold == params.threshold
-        assert info.value.survivors < params.threshold
+        assert res is None, f"expected an abort at {detail}"
+        assert error.stage == detail
+        assert error.threshold == threshold
+        assert error.survivors < threshold
         return
-    res = secagg.simulate(updates, **kwargs)
+    assert res is not None, f"unexpected abort: {error}"
     assert res.included == detail
     r = default_modulus(n, q)
     assert res.config.modulus_range == r

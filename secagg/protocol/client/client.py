@@ -1,5 +1,6 @@
-"""The client state machine: R0 advertise keys -> R1 share keys -> R2 masked input ->
-[R3 consistency check] -> R4 unmasking -> completed (or aborted at any point)."""
+"""The client state machine: R0 advertise keys -> [graph seed, active SecAgg+] -> R1 share keys ->
+R2 masked input -> [R3 consistency check, active] -> R4 unmasking -> completed (or aborted at any
+point). On completion or abort the client forgets every secret of the session."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from ..._validate import check_client_id
 from ...core.crypto import IdentityKey
+from ...core.prg import check_seed
 from ...errors import (
     AbortedError,
     ConfigError,
@@ -22,6 +24,7 @@ from ..messages import (
     AbortMessage,
     AdvertiseKeysRequest,
     ConsistencyCheckRequest,
+    GraphSeedRequest,
     MaskedInputRequest,
     Message,
     ShareKeysRequest,
@@ -29,7 +32,10 @@ from ..messages import (
     decode,
     expect,
 )
+from ..policy import ClientPolicy
+from ..stage import Stage
 from . import (
+    graph_seed,
     r0_advertise_keys,
     r1_share_keys,
     r2_masked_input,
@@ -41,6 +47,7 @@ from .context import ClientContext
 
 class ClientState(enum.Enum):
     ADVERTISE_KEYS = "advertise keys"
+    GRAPH_SEED = "graph seed"
     SHARE_KEYS = "share keys"
     MASKED_INPUT = "masked input"
     CONSISTENCY_CHECK = "consistency check"
@@ -51,6 +58,7 @@ class ClientState(enum.Enum):
 
 _ROUNDS = {
     ClientState.ADVERTISE_KEYS: (AdvertiseKeysRequest, r0_advertise_keys.handle),
+    ClientState.GRAPH_SEED: (GraphSeedRequest, graph_seed.handle),
     ClientState.SHARE_KEYS: (ShareKeysRequest, r1_share_keys.handle),
     ClientState.MASKED_INPUT: (MaskedInputRequest, r2_masked_input.handle),
     ClientState.CONSISTENCY_CHECK: (ConsistencyCheckRequest, r3_consistency_check.handle),
@@ -66,21 +74,27 @@ class SecAggClient:
     It may be None at first and given later with :meth:`set_input`, up to the masked-input
     round: the rounds before it (key agreement, secret sharing) do not need it.
     The active threat model needs ``identity`` (this client's Ed25519 key) and
-    ``identity_registry`` (every client id -> registered Ed25519 public key).
+    ``identity_registry`` (every client id -> registered Ed25519 public key); ``policy`` holds the
+    client's own assumption about colluders, against which it checks the server's proposal.
+    ``graph_nonce`` fixes this client's graph-seed nonce (reproducible tests only).
     """
 
     def __init__(self, client_id: int, update: np.ndarray | None, *, rounding_seed: bytes | None = None,
                  identity: IdentityKey | None = None,
                  identity_registry: Mapping[int, bytes] | None = None,
-                 noise: NoisePlan | None = None) -> None:
+                 noise: NoisePlan | None = None, policy: ClientPolicy | None = None,
+                 graph_nonce: bytes | None = None) -> None:
         client_id = check_client_id(client_id)
         if noise is not None and not isinstance(noise, NoisePlan):
             raise ConfigError(f"noise must be a NoisePlan or None, got {type(noise).__name__}")
+        if policy is not None and not isinstance(policy, ClientPolicy):
+            raise ConfigError(f"policy must be a ClientPolicy or None, got {type(policy).__name__}")
         self.ctx = ClientContext(client_id=client_id,
                                  update=None if update is None else r0_advertise_keys.as_input(update),  # type: ignore[arg-type]
                                  rounding_seed=rounding_seed, identity=identity,
                                  identity_registry=dict(identity_registry or {}),
-                                 noise=noise)
+                                 noise=noise, policy=policy or ClientPolicy(),
+                                 graph_nonce=None if graph_nonce is None else check_seed(graph_nonce, "graph_nonce"))
         self.state = ClientState.ADVERTISE_KEYS
         self.error: SecAggError | None = None
 
@@ -90,7 +104,7 @@ class SecAggClient:
 
     def set_input(self, update: np.ndarray) -> None:
         """Give this client its input, at any point before it sends its masked input."""
-        if self.state not in (ClientState.ADVERTISE_KEYS, ClientState.SHARE_KEYS,
+        if self.state not in (ClientState.ADVERTISE_KEYS, ClientState.GRAPH_SEED, ClientState.SHARE_KEYS,
                               ClientState.MASKED_INPUT):
             raise ProtocolError(f"client {self.client_id} is past the masked-input round "
                                 f"({self.state.value}); its input can no longer change")
@@ -127,20 +141,17 @@ class SecAggClient:
             self._abort(exc)
             raise
         self.state = self._next()
+        if self.state is ClientState.COMPLETED:
+            self.ctx.forget()
         return reply.to_bytes()
 
     def _next(self) -> ClientState:
-        order = list(_ROUNDS)
         if self.state is ClientState.UNMASKING:
             return ClientState.COMPLETED
-        nxt = order[order.index(self.state) + 1]
-        if nxt is ClientState.CONSISTENCY_CHECK and not self.ctx.cfg.active:
-            nxt = ClientState.UNMASKING
-        return nxt
+        stages = self.ctx.cfg.stages()
+        return ClientState[stages[stages.index(Stage[self.state.name]) + 1].name]
 
     def _abort(self, error: SecAggError) -> None:
         self.state = ClientState.ABORTED
         self.error = error
-        self.ctx.self_seed = None  # forget secrets
-        self.ctx.noise = None
-        self.ctx.held = {}
+        self.ctx.forget()

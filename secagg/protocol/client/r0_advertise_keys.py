@@ -1,6 +1,9 @@
-"""Round 0: receive the session config, create the two X25519 key pairs, advertise them."""
+"""Round 0: receive the session config, check it against this client's policy, create the two X25519
+key pairs (in active SecAgg+ also commit to a graph-seed nonce), advertise them."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -11,12 +14,11 @@ from ...errors import (
     InvalidMessageError,
     ShapeError,
     UnknownClientError,
-    UnsafeRequestError,
 )
 from ..config import INPUT_FLOAT, SessionConfig
+from ..graphseed import NONCE_BYTES, nonce_commitment
 from ..messages import AdvertiseKeysReply, AdvertiseKeysRequest
-from ..params import min_active_threshold
-from ..transcript import advertise_transcript
+from ..transcript import advertise_transcript, first_session_id, session_id
 from .context import ClientContext
 
 
@@ -26,22 +28,28 @@ def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysRe
         raise UnknownClientError(f"the session config does not list this client ({ctx.client_id})")
     if config.active and ctx.identity is None:
         raise ConfigError("the active threat model needs this client's identity key")
-    if config.active and config.threshold < min_active_threshold(config.degree):
-        raise UnsafeRequestError(f"threshold {config.threshold} is too low for the active model "
-                                 f"with {config.degree} neighbours (need 2t > {config.degree})")
+    ctx.policy.check(config)  # active: refuse a graph or threshold unsafe under this client's policy
     if ctx.update is not None:  # else it is checked when it arrives (SecAggClient.set_input)
         check_input(ctx.update, config)
     ctx.config = config
-    ctx.graph = config.graph()
+    ctx.config_digest = config.digest()
+    ctx.first_id = first_session_id(config.session_id, ctx.config_digest)
+    if not config.active:  # nobody signs: the session id needs no cohort
+        ctx.sid = session_id(config.session_id, ctx.config_digest)
+    if not config.clients_draw_graph_seed:
+        ctx.graph = config.graph()
     ctx.c_keys, ctx.s_keys = KeyPair.generate(), KeyPair.generate()
+    if config.clients_draw_graph_seed:
+        ctx.graph_nonce = ctx.graph_nonce or os.urandom(NONCE_BYTES)
+        ctx.commitment = nonce_commitment(ctx.first_id, ctx.client_id, ctx.graph_nonce)
     signature = b""
     if config.active:
         assert ctx.identity is not None
         signature = ctx.identity.sign(advertise_transcript(
-            config.session_id, ctx.client_id, ctx.c_keys.public, ctx.s_keys.public))
+            ctx.first_id, ctx.client_id, ctx.c_keys.public, ctx.s_keys.public, ctx.commitment))
     return AdvertiseKeysReply(session_id=config.session_id, client_id=ctx.client_id,
                               c_public=ctx.c_keys.public, s_public=ctx.s_keys.public,
-                              signature=signature)
+                              commitment=ctx.commitment, signature=signature)
 
 
 def check_input(update: np.ndarray, config: SessionConfig) -> None:

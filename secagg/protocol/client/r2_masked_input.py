@@ -1,5 +1,6 @@
-"""Round 2: decrypt the shares addressed to this client, then send the input masked with the
-self mask and the pairwise masks of every neighbour that shared its keys, bit-packed."""
+"""Round 2: decrypt and check the shares addressed to this client (refusing a sender's that do not
+decrypt, parse or match its commitments), then send the input masked with the self mask and the
+pairwise masks of every neighbour that shared its keys, bit-packed."""
 
 from __future__ import annotations
 
@@ -21,36 +22,52 @@ from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
 from ..messages import MaskedInputReply, MaskedInputRequest
 from ..packing import pack
 from ..stage import Stage
-from ..transcript import share_aad
+from ..transcript import KEY_SHARE, SELF_MASK_SHARE, share_aad, share_hash
 from .context import ClientContext
 
 
-def _open(ctx: ClientContext, sender: int, blob: bytes) -> tuple[bytes, bytes]:
-    """Decrypt ``sender``'s envelope; its two encoded shares are validated by :func:`_validate`."""
+def _open(ctx: ClientContext, sender: int, blob: bytes,
+          commitment: tuple[bytes, bytes, bytes] | None) -> tuple[bytes, bytes]:
+    """Decrypt ``sender``'s envelope; in the active model its two shares must match the hashes
+    ``sender`` committed to. Raises if anything is wrong (that the shares parse is checked by
+    :func:`_open_all`, in one pass)."""
     cfg, me = ctx.cfg, ctx.client_id
-    plaintext = decrypt(ctx.share_keys[sender], blob, share_aad(cfg.session_id, sender, me))
+    plaintext = decrypt(ctx.share_keys[sender], blob, share_aad(ctx.sid, sender, me))
     try:
         fields = msgpack.unpackb(plaintext, raw=False, use_list=True)
     except (ValueError, TypeError) as exc:
         raise AuthenticationError(f"shares from client {sender} are malformed: {exc}") from None
-    if not (type(fields) is list and len(fields) == 4 and fields[0] == sender and fields[1] == me):
+    if not (type(fields) is list and len(fields) == 4 and fields[0] == sender and fields[1] == me
+            and type(fields[2]) is bytes and type(fields[3]) is bytes):
         raise AuthenticationError(f"shares from client {sender} are malformed: bad share envelope")
-    return fields[2], fields[3]
+    b_share, s_share = fields[2], fields[3]
+    if cfg.active:
+        if commitment is None or (share_hash(ctx.sid, sender, me, SELF_MASK_SHARE, b_share),
+                                  share_hash(ctx.sid, sender, me, KEY_SHARE, s_share)) != commitment[1:]:
+            raise AuthenticationError(f"shares from client {sender} do not match its commitments")
+    return b_share, s_share
 
 
-def _validate(opened: dict[int, tuple[bytes, bytes]]) -> None:
-    """Every share must parse (:class:`~secagg.core.shamir.Share`); one vectorised pass, and only on
-    failure a second one per sender to name who sent the malformed share."""
-    try:
+def _open_all(ctx: ClientContext, request: MaskedInputRequest) -> tuple[dict[int, tuple[bytes, bytes]], set[int]]:
+    """The shares of every sender that pass :func:`_open`, and the senders whose do not: their
+    shares are refused (not held, never revealed) instead of aborting this client, so one
+    malicious sender cannot take its honest neighbours out of the round."""
+    opened, refused = {}, set()
+    for sender, blob in request.ciphertexts.items():
+        try:
+            opened[sender] = _open(ctx, sender, blob, request.commitments.get(sender))
+        except AuthenticationError:
+            refused.add(sender)
+    try:  # one vectorised pass; only on failure a second one per sender to find who sent what
         validate_share_bytes([share for pair in opened.values() for share in pair])
     except ShamirError:
-        for sender, pair in opened.items():
+        for sender, pair in list(opened.items()):
             try:
                 validate_share_bytes(pair)
-            except ShamirError as exc:
-                raise AuthenticationError(f"shares from client {sender} are malformed: {exc}"
-                                          ) from None
-        raise  # unreachable: the batch and the per-sender checks agree
+            except ShamirError:
+                del opened[sender]
+                refused.add(sender)
+    return opened, refused
 
 
 def noisy_masked_vector(ctx: ClientContext, peer_seeds: list[bytes],
@@ -112,14 +129,15 @@ def handle(ctx: ClientContext, request: MaskedInputRequest) -> MaskedInputReply:
         raise ThresholdError(f"only {holders} of client {me}'s group shared keys; threshold is "
                              f"{cfg.threshold}", stage=Stage.MASKED_INPUT.name, survivors=holders,
                              threshold=cfg.threshold)
-    opened = {sender: _open(ctx, sender, blob) for sender, blob in request.ciphertexts.items()}
-    _validate(opened)
+    opened, refused = _open_all(ctx, request)
     ctx.held = {me: ctx.own_shares, **opened}
+    ctx.refused = frozenset(refused)
+    # a refused sender is still masked with: it added the pairwise mask with this client too
     ctx.masked_with = frozenset(request.ciphertexts)
     peers = sorted(ctx.masked_with)
-    seeds = [pairwise_seed(ctx.s_keys, ctx.peer_keys[p][1], session_id=cfg.session_id, me=me, peer=p)
+    seeds = [pairwise_seed(ctx.s_keys, ctx.peer_keys[p][1], session_id=ctx.sid, me=me, peer=p)
              for p in peers]
     signs = [1 if me < p else -1 for p in peers]
     vector = masked_vector(ctx, seeds, signs)
     return MaskedInputReply(session_id=cfg.session_id, client_id=me, length=cfg.vector_length,
-                            bits=cfg.bits, data=pack(vector, cfg.bits))
+                            bits=cfg.bits, data=pack(vector, cfg.bits), refused=tuple(sorted(refused)))

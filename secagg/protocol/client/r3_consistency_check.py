@@ -23,11 +23,18 @@ def handle(ctx: ClientContext, request: ConsistencyCheckRequest) -> ConsistencyC
     if impossible:
         raise ConsistencyError(f"survivor set names neighbours that never shared keys with client "
                                f"{me}: {sorted(impossible)[:5]}")
+    if cfg.clients_draw_graph_seed and len(survivors) < len(cfg.client_ids) - cfg.max_dropouts:
+        # the graph's security was sized for at most max_dropouts missing clients; a server that
+        # declares more dropped could be cutting the honest clients' graph apart
+        floor = len(cfg.client_ids) - cfg.max_dropouts
+        raise ThresholdError(f"only {len(survivors)} survivors; this session's graph is secure with at "
+                             f"least {floor}", stage=Stage.CONSISTENCY_CHECK.name,
+                             survivors=len(survivors), threshold=floor)
     in_group = len(survivors & ctx.graph.group(me))
     if in_group < cfg.threshold:
         raise ThresholdError(f"only {in_group} of client {me}'s group survived; threshold is "
                              f"{cfg.threshold}", stage=Stage.CONSISTENCY_CHECK.name,
                              survivors=in_group, threshold=cfg.threshold)
     ctx.signed_survivors = survivors
-    signature = ctx.identity.sign(consistency_transcript(cfg.session_id, survivors))
+    signature = ctx.identity.sign(consistency_transcript(ctx.sid, survivors))
     return ConsistencyCheckReply(session_id=cfg.session_id, client_id=me, signature=signature)

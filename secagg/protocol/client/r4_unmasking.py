@@ -22,7 +22,7 @@ def _check_signatures(ctx: ClientContext, request: UnmaskingRequest) -> None:
     cfg, me = ctx.cfg, ctx.client_id
     assert ctx.graph is not None and ctx.signed_survivors is not None
     group = ctx.graph.group(me)
-    transcript = consistency_transcript(cfg.session_id, ctx.signed_survivors)
+    transcript = consistency_transcript(ctx.sid, ctx.signed_survivors)
     for signer, signature in request.signatures.items():
         if signer not in group or signer not in ctx.signed_survivors:
             raise UnknownClientError(f"consistency signature from client {signer}, which is not a "

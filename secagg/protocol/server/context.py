@@ -14,12 +14,25 @@ from ..graphs import Graph
 @dataclass
 class ServerContext:
     config: SessionConfig
-    graph: Graph
+    graph: Graph | None  # None until an active SecAgg+ session's clients revealed the seed
     identity_registry: Mapping[int, bytes] = field(default_factory=dict)
-    # U1: id -> (c_public, s_public, signature)
+    config_digest: bytes = b""
+    first_id: bytes = b""  # what round-0 signatures cover
+    sid: bytes = b""  # the session id everything later is bound to (set when the cohort is fixed)
+    # U1: id -> (c_public, s_public, signature); in active SecAgg+ the revealers once the seed is drawn
     keys: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
+    # active SecAgg+: id -> graph-seed commitment (all advertisers), the cohort digest, the nonces
+    commitments: dict[int, bytes] = field(default_factory=dict)
+    cohort_digest: bytes = b""
+    nonces: dict[int, bytes] = field(default_factory=dict)
     # U2: sender -> receiver -> ciphertext
     ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
+    # active: owner -> (self-mask seed commitment, holder -> (self-mask, key) share hashes, signature)
+    share_commitments: dict[int, tuple[bytes, dict[int, tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
+    # holder -> the senders whose shares it refused (it holds and reveals none of theirs)
+    refused: dict[int, frozenset[int]] = field(default_factory=dict)
+    # client -> why it was blamed (it revealed a share that does not match its owner's commitment)
+    blamed: dict[int, str] = field(default_factory=dict)
     keys_in_use: set[bytes] = field(default_factory=set)
     # U3: running sum of masked vectors (flat uint64, see packing.unpack_into); uint64 wraps
     # mod 2**64, a multiple of R
@@ -27,9 +40,9 @@ class ServerContext:
     contributors: set[int] = field(default_factory=set)
     # U4 (active): id -> consistency signature
     signatures: dict[int, bytes] = field(default_factory=dict)
-    # U5: shares received (raw bytes, parsed when needed), owner -> list of shares
-    self_mask_shares: dict[int, list[bytes]] = field(default_factory=dict)
-    key_shares: dict[int, list[bytes]] = field(default_factory=dict)
+    # U5: shares received (raw bytes, parsed when needed), owner -> [(holder, share)]
+    self_mask_shares: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
+    key_shares: dict[int, list[tuple[int, bytes]]] = field(default_factory=dict)
     unmasked_by: set[int] = field(default_factory=set)
 
     _frozen: dict[str, frozenset[int]] = field(default_factory=dict)
@@ -53,10 +66,17 @@ class ServerContext:
     def u3(self) -> frozenset[int]:
         return self._set("u3", self.contributors)
 
+    @property
+    def g(self) -> Graph:
+        assert self.graph is not None, "the graph is fixed before any share is routed"
+        return self.graph
+
     def survivors_for(self, cid: int) -> tuple[int, ...]:
-        """Contributors in ``cid``'s sharing group (whose self-mask shares it reveals)."""
-        return tuple(sorted(self.graph.group(cid) & self.u3))
+        """Contributors in ``cid``'s sharing group whose shares it holds (it reveals their
+        self-mask shares)."""
+        return tuple(sorted((self.g.group(cid) & self.u3) - self.refused.get(cid, frozenset())))
 
     def dropped_for(self, cid: int) -> tuple[int, ...]:
-        """Neighbours that shared keys with ``cid`` but whose input never arrived."""
-        return tuple(sorted((self.graph.neighbors(cid) & self.u2) - self.u3))
+        """Neighbours that shared keys with ``cid`` but whose input never arrived (it reveals their
+        key shares, if it holds them)."""
+        return tuple(sorted((self.g.neighbors(cid) & self.u2) - self.u3 - self.refused.get(cid, frozenset())))

@@ -1,31 +1,52 @@
-"""Round 0 on the server: collect advertised keys; then route each client its neighbours' keys."""
+"""Round 0 on the server: collect advertised keys (and, in active SecAgg+, graph-seed commitments);
+then fix the cohort and either ask for the graph-seed nonces (active SecAgg+) or bind the session
+and route each client its neighbours' keys."""
 
 from __future__ import annotations
 
 from ...core.crypto import verify
-from ...errors import ConsistencyError, UnknownClientError
-from ..messages import AdvertiseKeysReply, ShareKeysRequest
-from ..transcript import advertise_transcript
+from ...errors import ConsistencyError, InvalidMessageError, UnknownClientError
+from ..messages import AdvertiseKeysReply, GraphSeedRequest, Message, ShareKeysRequest
+from ..transcript import advertise_transcript, cohort_digest, session_id
 from .context import ServerContext
 
 
 def accept(ctx: ServerContext, cid: int, reply: AdvertiseKeysReply) -> None:
     cfg = ctx.config
+    if bool(reply.commitment) != cfg.clients_draw_graph_seed:
+        raise InvalidMessageError(f"client {cid} {'sent no' if not reply.commitment else 'sent a'} graph-seed "
+                                  "commitment; one belongs in active SecAgg+ sessions only")
     if cfg.active:
         identity = ctx.identity_registry.get(cid)
         if identity is None:
             raise UnknownClientError(f"client {cid} has no registered identity key")
         verify(identity, reply.signature,
-               advertise_transcript(cfg.session_id, cid, reply.c_public, reply.s_public))
+               advertise_transcript(ctx.first_id, cid, reply.c_public, reply.s_public, reply.commitment))
     in_use = ctx.keys_in_use
     if reply.c_public in in_use or reply.s_public in in_use or reply.c_public == reply.s_public:
         raise ConsistencyError(f"client {cid} advertised a public key already in use")
     in_use.update((reply.c_public, reply.s_public))
     ctx.keys[cid] = (reply.c_public, reply.s_public, reply.signature)
+    if reply.commitment:
+        ctx.commitments[cid] = reply.commitment
 
 
-def requests(ctx: ServerContext) -> dict[int, ShareKeysRequest]:
-    cfg, u1 = ctx.config, ctx.u1
+def requests(ctx: ServerContext) -> dict[int, Message]:
+    cfg = ctx.config
+    cohort = {cid: (c, s, ctx.commitments.get(cid, b"")) for cid, (c, s, _) in ctx.keys.items()}
+    if cfg.clients_draw_graph_seed:
+        ctx.cohort_digest = cohort_digest(cohort)
+        return {cid: GraphSeedRequest(session_id=cfg.session_id, client_id=cid, cohort=cohort)
+                for cid in sorted(ctx.u1)}
+    if cfg.active:
+        ctx.cohort_digest = cohort_digest(cohort)
+        ctx.sid = session_id(cfg.session_id, ctx.config_digest, ctx.cohort_digest)
+    return share_keys_requests(ctx)
+
+
+def share_keys_requests(ctx: ServerContext) -> dict[int, ShareKeysRequest]:
+    """Each client in U1 gets its neighbours' keys (and, in active SecAgg+, every revealed nonce)."""
+    cfg, u1, graph = ctx.config, ctx.u1, ctx.g
     return {cid: ShareKeysRequest(session_id=cfg.session_id, client_id=cid,
-                                  keys={p: ctx.keys[p] for p in ctx.graph.neighbors(cid) & u1})
+                                  keys={p: ctx.keys[p] for p in graph.neighbors(cid) & u1}, nonces=ctx.nonces)
             for cid in sorted(u1)}

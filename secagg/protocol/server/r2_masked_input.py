@@ -1,5 +1,5 @@
-"""Round 2 on the server: add each masked vector into the running sum as it arrives; then ask
-for the consistency check (active) or the unmasking shares."""
+"""Round 2 on the server: add each masked vector into the running sum as it arrives, and note whose
+shares each client refused; then ask for the consistency check (active) or the unmasking shares."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
     if reply.length != cfg.vector_length or reply.bits != cfg.bits:
         raise InvalidMessageError(f"client {cid} sent a vector of {reply.length} values x "
                                   f"{reply.bits} bits; expected {cfg.vector_length} x {cfg.bits}")
+    strangers = set(reply.refused) - (ctx.g.neighbors(cid) & ctx.u2)
+    if strangers:
+        raise InvalidMessageError(f"client {cid} refuses shares of clients that sent it none: {sorted(strangers)[:5]}")
     # unpacked straight into the running sum in one native pass; uint64 wrap-around is exact
     # mod R (R | 2**64); a reply that fails its checks leaves the sum untouched
     if ctx.masked_sum is None:
@@ -25,6 +28,8 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
     else:
         unpack_into(reply.data, reply.length, reply.bits, ctx.masked_sum, add=True)
     ctx.contributors.add(cid)
+    if reply.refused:
+        ctx.refused[cid] = frozenset(reply.refused)
 
 
 def requests(ctx: ServerContext) -> dict[int, Message]:

@@ -13,7 +13,7 @@ from .context import ServerContext
 
 def accept(ctx: ServerContext, cid: int, reply: ConsistencyCheckReply) -> None:
     verify(ctx.identity_registry[cid], reply.signature,
-           consistency_transcript(ctx.config.session_id, ctx.u3))
+           consistency_transcript(ctx.sid, ctx.u3))
     ctx.signatures[cid] = reply.signature
 
 
@@ -22,7 +22,7 @@ def unmasking_requests(ctx: ServerContext, recipients: Iterable[int], *,
     cfg = ctx.config
     out = {}
     for cid in sorted(recipients):
-        sigs = ({w: ctx.signatures[w] for w in ctx.graph.group(cid) if w in ctx.signatures}
+        sigs = ({w: ctx.signatures[w] for w in ctx.g.group(cid) if w in ctx.signatures}
                 if with_signatures else {})
         out[cid] = UnmaskingRequest(session_id=cfg.session_id, client_id=cid,
                                     survivors=ctx.survivors_for(cid), dropped=ctx.dropped_for(cid),

@@ -1,5 +1,5 @@
-"""The server state machine: R0 advertise keys -> R1 share keys -> R2 masked input ->
-[R3 consistency check] -> R4 unmasking -> completed (or aborted).
+"""The server state machine: R0 advertise keys -> [graph seed, active SecAgg+] -> R1 share keys ->
+R2 masked input -> [R3 consistency check, active] -> R4 unmasking -> completed (or aborted).
 
 Transport-agnostic: :meth:`SecAggServer.start` returns one request per client; replies go to
 :meth:`receive` (each is validated at once: a bad reply raises a specific error and its client is
@@ -14,7 +14,7 @@ import enum
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
@@ -34,6 +34,7 @@ from ..messages import (
     AdvertiseKeysReply,
     AdvertiseKeysRequest,
     ConsistencyCheckReply,
+    GraphSeedReply,
     MaskedInputReply,
     Message,
     ShareKeysReply,
@@ -42,7 +43,9 @@ from ..messages import (
     expect,
 )
 from ..stage import Stage
+from ..transcript import first_session_id, session_id
 from . import (
+    graph_seed,
     r0_advertise_keys,
     r1_share_keys,
     r2_masked_input,
@@ -61,14 +64,22 @@ class ServerState(enum.Enum):
 
 @dataclass(frozen=True)
 class ServerResult:
-    """The unmasked sum mod R of the inputs of ``included`` (the clients whose input counted)."""
+    """The unmasked sum mod R of the inputs of ``included`` (the clients whose input counted).
+
+    ``blamed``: clients shown to have broken the protocol without stopping it (a revealed share
+    that does not match its dealer's commitment), with the reason; ``refused``: holder -> the
+    dealers whose shares it refused (they did not decrypt or match the dealer's commitments).
+    """
 
     quantized_sum: np.ndarray
     included: frozenset[int]
+    blamed: Mapping[int, str] = field(default_factory=dict)
+    refused: Mapping[int, frozenset[int]] = field(default_factory=dict)
 
 
 _ROUNDS: dict[Stage, tuple[type[Message], ModuleType]] = {
     Stage.ADVERTISE_KEYS: (AdvertiseKeysReply, r0_advertise_keys),
+    Stage.GRAPH_SEED: (GraphSeedReply, graph_seed),
     Stage.SHARE_KEYS: (ShareKeysReply, r1_share_keys),
     Stage.MASKED_INPUT: (MaskedInputReply, r2_masked_input),
     Stage.CONSISTENCY_CHECK: (ConsistencyCheckReply, r3_consistency_check),
@@ -96,7 +107,11 @@ class SecAggServer:
         if stage_timeout is not None and not (stage_timeout > 0):
             raise ProtocolError("stage_timeout must be > 0 seconds or None")
         self.config = config
-        self.ctx = ServerContext(config=config, graph=config.graph(), identity_registry=registry)
+        digest = config.digest()
+        self.ctx = ServerContext(config=config, identity_registry=registry, config_digest=digest,
+                                 first_id=first_session_id(config.session_id, digest),
+                                 graph=None if config.clients_draw_graph_seed else config.graph(),
+                                 sid=b"" if config.active else session_id(config.session_id, digest))
         self.clock = clock
         self.stage_timeout = stage_timeout
         self.state = ServerState.NEW
@@ -165,15 +180,18 @@ class SecAggServer:
             except SecAggError:
                 self.state = ServerState.ABORTED
                 raise
-            self.result = ServerResult(total, self.ctx.u3)
+            self.result = ServerResult(total, self.ctx.u3, blamed=dict(self.ctx.blamed),
+                                       refused=dict(self.ctx.refused))
             self.state = ServerState.COMPLETED
             self.expected = frozenset()
             return {}
-        messages = module.requests(self.ctx)
-        nxt = Stage(self.stage + 1)
-        if nxt is Stage.CONSISTENCY_CHECK and not self.config.active:
-            nxt = Stage.UNMASKING
-        return self._open(nxt, messages)
+        try:
+            messages = module.requests(self.ctx)
+        except SecAggError:
+            self.state = ServerState.ABORTED
+            raise
+        stages = self.config.stages()
+        return self._open(stages[stages.index(self.stage) + 1], messages)
 
     def abort(self, reason: str) -> dict[int, bytes]:
         """Give up; returns an abort message for every client that replied in the current stage."""
