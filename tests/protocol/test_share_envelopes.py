@@ -1,6 +1,6 @@
 """Share envelopes in round 2: a neighbour that encrypts malformed shares (a valid ciphertext under
-the right key and associated data) is named, and the receiving client aborts with
-AuthenticationError; well-formed envelopes are held as sent and revealed unchanged in round 4,
+the right key and associated data) is named in the receiver's reply, which refuses its shares and
+stays in the round; well-formed envelopes are held as sent and revealed unchanged in round 4,
 where the server names the owner of a malformed revealed share and refuses inconsistent ones."""
 
 from __future__ import annotations
