@@ -57,6 +57,7 @@ void run(const AesKey& key, Counter start, size_t n, uint8_t* dst) {
     dst += 16;
     --n;
   }
+  secure_wipe(rk, sizeof rk);  // the key schedule's copy (wherever the compiler put it)
 }
 
 }  // namespace

@@ -78,6 +78,7 @@ void run(const AesKey& key, Counter start, size_t n, uint8_t* dst) {
     else if constexpr (op == CtrOp::kAdd64) _mm_storeu_si128(p, _mm_add_epi64(_mm_loadu_si128(p), k));
     else _mm_storeu_si128(p, _mm_sub_epi64(_mm_loadu_si128(p), k));
   }
+  secure_wipe(rk, sizeof rk);  // the key schedule's copy (wherever the compiler put it)
 }
 
 }  // namespace

@@ -1,6 +1,5 @@
 #include "secagg/prg.hpp"
 
-#include <cstring>
 #include <string>
 
 #include "mask_pass.hpp"
@@ -8,18 +7,17 @@
 
 namespace secagg {
 
-std::array<uint8_t, 32> derive_prg_key_bytes(const uint8_t seed[32]) {
-  std::array<uint8_t, 32> key;
+SecretBytes<32> derive_prg_key_bytes(const uint8_t seed[32]) {
+  SecretBytes<32> key;
   hkdf_sha256(seed, 32, nullptr, 0, reinterpret_cast<const uint8_t*>(kPrgInfo),
               sizeof(kPrgInfo) - 1, key.data(), key.size());
   return key;
 }
 
 AesKey derive_prg_key(const uint8_t seed[32]) {
-  auto bytes = derive_prg_key_bytes(seed);
+  auto bytes = derive_prg_key_bytes(seed);  // wiped by its destructor (a plain memset was elided)
   AesKey k;
   aes256_expand_key(bytes.data(), k);
-  std::memset(bytes.data(), 0, bytes.size());
   return k;
 }
 

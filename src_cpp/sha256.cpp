@@ -1,5 +1,6 @@
 // SHA-256 / HMAC / HKDF, straight from FIPS 180-4 and RFC 5869.
 #include "secagg/sha256.hpp"
+#include "secagg/wipe.hpp"
 
 #include <cstring>
 #include <vector>
@@ -80,20 +81,25 @@ Digest sha256(const uint8_t* data, size_t len) {
 }
 
 Digest hmac_sha256(const uint8_t* key, size_t key_len, const uint8_t* msg, size_t msg_len) {
+  // the key (an HKDF seed or PRK) and everything derived from it are wiped on return
   uint8_t k[64] = {0};
+  WipeOnExit<uint8_t[64]> wipe_k(k);
   if (key_len > 64) {
     Digest kd = sha256(key, key_len);
     std::memcpy(k, kd.data(), 32);
+    secure_wipe(kd.data(), kd.size());
   } else if (key_len > 0) {
     std::memcpy(k, key, key_len);
   }
   uint8_t ipad[64], opad[64];
+  WipeOnExit<uint8_t[64]> wipe_ipad(ipad), wipe_opad(opad);
   for (int i = 0; i < 64; ++i) { ipad[i] = k[i] ^ 0x36; opad[i] = k[i] ^ 0x5c; }
-  Sha256 inner;
+  Sha256 inner, outer;
+  WipeOnExit<Sha256> wipe_inner(inner), wipe_outer(outer);
   inner.update(ipad, 64);
   inner.update(msg, msg_len);
   Digest ih = inner.finish();
-  Sha256 outer;
+  WipeOnExit<Digest> wipe_ih(ih);
   outer.update(opad, 64);
   outer.update(ih.data(), ih.size());
   return outer.finish();
@@ -106,7 +112,9 @@ void hkdf_sha256(const uint8_t* ikm, size_t ikm_len, const uint8_t* salt, size_t
   if (salt == nullptr || salt_len == 0) { salt = zeros; salt_len = 32; }
   Digest prk = hmac_sha256(salt, salt_len, ikm, ikm_len);
   std::vector<uint8_t> msg;
+  msg.reserve(32 + info_len + 1);  // never reallocated: the one buffer is wiped at the end
   Digest t{};
+  WipeOnExit<Digest> wipe_prk(prk), wipe_t(t);
   size_t t_len = 0, done = 0;
   for (uint8_t counter = 1; done < out_len; ++counter) {
     msg.assign(t.begin(), t.begin() + t_len);
@@ -118,6 +126,7 @@ void hkdf_sha256(const uint8_t* ikm, size_t ikm_len, const uint8_t* salt, size_t
     std::memcpy(out + done, t.data(), take);
     done += take;
   }
+  secure_wipe(msg.data(), msg.size());  // holds the previous block of output key material
 }
 
 }  // namespace secagg

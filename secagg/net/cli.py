@@ -76,7 +76,6 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
     cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
     cli.add_argument("--log-file", type=Path, default=None)
-    cli.add_argument("--dump-updates", type=Path, default=None, help=argparse.SUPPRESS)
     cli.add_argument("--exit-at", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
     cli.set_defaults(handler=_client)
 
@@ -159,7 +158,8 @@ def _server(args: argparse.Namespace) -> int:
     return 0
 
 
-def _client(args: argparse.Namespace) -> int:
+def build_client(args: argparse.Namespace, **options: Any) -> Any:
+    """The NetClient the ``secagg client`` options describe (``options`` go to NetClient as they are)."""
     _need_grpc()
     from . import logs
     from .client import NetClient
@@ -167,10 +167,17 @@ def _client(args: argparse.Namespace) -> int:
 
     trainer = RecTrainer.from_dataset(args.data, args.user, factors=args.factors, data_seed=args.data_seed)
     logger = logs.get_logger("secagg.net.client", path=args.log_file)
-    client = NetClient(args.server, ca=args.ca, state_dir=args.state_dir, trainer=trainer,
-                       enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
-                       logger=logger, poll_wait=args.poll_wait, dump_dir=args.dump_updates,
-                       exit_at=dict(args.exit_at))
+    return NetClient(args.server, ca=args.ca, state_dir=args.state_dir, trainer=trainer,
+                     enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
+                     logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at), **options)
+
+
+def _client(args: argparse.Namespace) -> int:
+    return run_client(build_client(args), args)
+
+
+def run_client(client: Any, args: argparse.Namespace) -> int:
+    """Run a built client until ``--max-rounds`` / ``--max-seconds`` or a signal."""
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: client.stop())
     try:

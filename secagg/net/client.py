@@ -14,6 +14,8 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +39,29 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
+@dataclass(frozen=True)
+class UpdateRecord:
+    """One round's plaintext update as the client is about to mask it (for ``on_update``)."""
+
+    round: int
+    client_id: int
+    session_id: bytes
+    update: np.ndarray  # what is masked: the float update, or the DP integers
+    rounding_seed: bytes
+    float_update: np.ndarray
+    quantized: np.ndarray | None  # distributed DP: the client's encoded integers
+
+
 class NetClient:
     """A networked client. ``target`` is ``host:port``; ``ca`` the CA certificate (PEM path)."""
 
     def __init__(self, target: str, *, ca: str | Path, state_dir: str | Path, trainer: LocalTrainer,
                  enroll_token: bytes = b"", server_name: str | None = None, logger: Any = None,
                  poll_wait: float = 1.0, backoff: tuple[float, float] = (0.1, 5.0),
-                 rpc_timeout: float = 30.0, dump_dir: str | Path | None = None,
+                 rpc_timeout: float = 30.0, on_update: Callable[[UpdateRecord], None] | None = None,
                  exit_at: dict[int, int] | None = None) -> None:
+        """``on_update`` (for the program embedding the client, e.g. its own tests) is called with each
+        round's plaintext update before it is masked; nothing else ever sees it."""
         if not 0 < backoff[0] <= backoff[1]:
             raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
         self.target = target
@@ -54,7 +71,7 @@ class NetClient:
         self.poll_wait = poll_wait
         self.backoff = backoff
         self.rpc_timeout = rpc_timeout
-        self.dump_dir = None if dump_dir is None else Path(dump_dir)
+        self.on_update = on_update
         self.exit_at = dict(exit_at or {})
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -255,11 +272,10 @@ class NetClient:
                 raise InputError("the DP round seed must be 32 bytes")
             update = encode_update(params, bytes(task.dp_round_seed), update, rounding_seed)
             extra["quantized"] = update
-        if self.dump_dir is not None:  # test hook: reveals the update; never use in production
-            self.dump_dir.mkdir(parents=True, exist_ok=True)
-            np.savez(self.dump_dir / f"r{task.round}_c{self.client_id}.npz", update=update,
-                     rounding_seed=np.frombuffer(rounding_seed, dtype=np.uint8),
-                     session_id=np.frombuffer(bytes(task.session_id), dtype=np.uint8), **extra)
+        if self.on_update is not None:
+            assert self.client_id is not None
+            self.on_update(UpdateRecord(int(task.round), self.client_id, bytes(task.session_id), update,
+                                        rounding_seed, extra["float_update"], extra.get("quantized")))
         registry = {int(p.client_id): bytes(p.public_key) for p in task.peers}
         if registry.get(self.client_id) != self.identity.public:
             logs.log(self.logger, "peer_list_rejected", 30, client_id=self.client_id,

@@ -36,12 +36,13 @@ class Procs:
         self.root = root
         self.procs: list[subprocess.Popen] = []
 
-    def spawn(self, args: list[str], log: Path) -> subprocess.Popen:
+    def spawn(self, args: list[str], log: Path, program: list[str] | None = None) -> subprocess.Popen:
         fh = open(log, "ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         # cwd outside the repository: `python -m` puts the working directory first on sys.path,
         # which would shadow the installed package (with its compiled core) by the source tree.
-        p = subprocess.Popen([sys.executable, "-m", "secagg.cli", *args], stdout=fh, stderr=fh,
+        program = program or ["-m", "secagg.cli"]
+        p = subprocess.Popen([sys.executable, *program, *args], stdout=fh, stderr=fh,
                              stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                              cwd=self.root)
         fh.close()
@@ -62,15 +63,20 @@ class Procs:
             raise AssertionError(f"server exited: {(self.root / f'{name}.out').read_text()[-2000:]}")
         return p, int(port_file.read_text())
 
-    def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 900) -> subprocess.Popen:
+    def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 900,
+               dump: Path | None = None) -> subprocess.Popen:
         """A client process. ``max_seconds`` only stops a client orphaned by a killed test run
-        (the fixture kills every client at teardown): far longer than any test, never a limit."""
+        (the fixture kills every client at teardown): far longer than any test, never a limit.
+        ``dump``: save its plaintext updates there (tests/net/dumping_client.py; the product cannot)."""
         d = self.root / f"client{user}"
-        return self.spawn(["client", "--server", f"127.0.0.1:{port}", "--ca", str(certs.ca),
-                           "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,
-                           "--poll-wait", "0.5", "--max-seconds", str(max_seconds),
-                           "--log-file", str(self.root / f"client{user}.jsonl"), *extra],
-                          self.root / f"client{user}.out")
+        options = ["--server", f"127.0.0.1:{port}", "--ca", str(certs.ca),
+                   "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,
+                   "--poll-wait", "0.5", "--max-seconds", str(max_seconds),
+                   "--log-file", str(self.root / f"client{user}.jsonl"), *extra]
+        if dump is None:
+            return self.spawn(["client", *options], self.root / f"client{user}.out")
+        return self.spawn([str(dump), *options], self.root / f"client{user}.out",
+                          program=[str(Path(__file__).with_name("dumping_client.py"))])
 
     def kill_all(self) -> None:
         for p in self.procs:

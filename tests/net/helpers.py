@@ -49,7 +49,8 @@ class ClientThreads:
     def __init__(self, tmp: Path, certs, port: int, n: int, *, dump: Path | None = None,
                  cls: type[NetClient] = NetClient, first: int = 0) -> None:
         self.clients = [cls(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"c{first + i}",
-                            trainer=RandomTrainer(first + i), poll_wait=0.3, dump_dir=dump,
+                            trainer=RandomTrainer(first + i), poll_wait=0.3,
+                            on_update=None if dump is None else dump_updates(dump),
                             backoff=(0.05, 0.5))
                         for i in range(n)]
         # max_seconds only ends a client that stop() never reached; far longer than any test
@@ -65,6 +66,18 @@ class ClientThreads:
             t.join(60)
         for c in self.clients:
             c.close()
+
+
+def dump_updates(directory: Path):
+    """An ``on_update`` callback that saves each round's plaintext update (tests only: the product
+    never writes an update anywhere)."""
+    def save(rec) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        extra = {} if rec.quantized is None else {"quantized": rec.quantized}
+        np.savez(directory / f"r{rec.round}_c{rec.client_id}.npz", update=rec.update,
+                 rounding_seed=np.frombuffer(rec.rounding_seed, dtype=np.uint8),
+                 session_id=np.frombuffer(rec.session_id, dtype=np.uint8), float_update=rec.float_update, **extra)
+    return save
 
 
 def check_exact_sums(db: Path, dump: Path) -> int:

@@ -67,14 +67,14 @@ def test_killed_clients_round_completes_with_exact_survivor_sum(tmp_path, certs,
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", "2", "--clients-per-round", str(n),
                                 "--min-clients", str(n), "--dropout-fraction", "0.4", *FAST)
-    clients = {u: procs.client(certs, port, u, "--dump-updates", str(dump),
-                               *(["--exit-at", f"1:{stages[u].name}"] if u in stages else []))
+    clients = {u: procs.client(certs, port, u, *(["--exit-at", f"1:{stages[u].name}"] if u in stages else []),
+                               dump=dump)
                for u in range(n)}
     wait_for(lambda: len(_rounds(db)) >= 1, 180, f"round 1 (victims at stages {stages})")
     for u in victims:  # every victim killed itself with SIGKILL
         assert clients[u].wait(60) == -signal.SIGKILL, f"client {u} did not die at its stage"
     for u in victims:  # they restart with their saved identity and rejoin
-        clients[u] = procs.client(certs, port, u, "--dump-updates", str(dump))
+        clients[u] = procs.client(certs, port, u, dump=dump)
     assert server.wait(180) == 0, "server did not finish round 2"
     recs = _rounds(db)
     assert [r.round for r in recs] == [1, 2]

@@ -10,11 +10,15 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "secagg/wipe.hpp"
+
 namespace secagg {
 
 // Expanded AES-256 key: 15 round keys of 16 bytes in FIPS-197 byte order (usable by AES-NI as is).
+// An expanded AES-256 key schedule (secret: wiped when destroyed).
 struct AesKey {
   alignas(32) uint8_t rk[15 * 16];
+  ~AesKey() { secure_wipe(rk, sizeof rk); }
 };
 
 void aes256_expand_key(const uint8_t key[32], AesKey& out);

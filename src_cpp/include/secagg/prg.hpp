@@ -16,17 +16,18 @@
 
 #include "secagg/aes.hpp"
 #include "secagg/modulus.hpp"
+#include "secagg/wipe.hpp"
 
 namespace secagg {
 
-using Seed = std::array<uint8_t, 32>;
+using Seed = SecretBytes<32>;  // a 32-byte seed, wiped when it goes out of scope
 
 inline constexpr char kPrgInfo[] = "secagg-prg-v1";
 
 // HKDF-SHA256(seed, no salt, info "secagg-prg-v1") expanded into an AES-256 key schedule.
 AesKey derive_prg_key(const uint8_t seed[32]);
-// The raw 32-byte AES key (for tests and other implementations).
-std::array<uint8_t, 32> derive_prg_key_bytes(const uint8_t seed[32]);
+// The raw 32-byte AES key (for tests and other implementations); wiped when dropped.
+SecretBytes<32> derive_prg_key_bytes(const uint8_t seed[32]);
 
 // out[0..length) = the first `length` elements of PRG(seed) mod R. T must be uint64_t when
 // R > 2^32 and uint32_t otherwise. threads: 0 = automatic.
