@@ -106,22 +106,6 @@ def _rebuild_threshold_error(message: str, stage: str | None, survivors: int | N
     return ThresholdError(message, stage=stage, survivors=survivors, threshold=threshold)
 
 
-class CheatingError(ProtocolError):
-    """A client provably broke the protocol: its own signed commitments show that the shares it
-    dealt cannot rebuild the secret it committed to. ``culprits`` names the clients."""
-
-    def __init__(self, message: str, *, culprits: tuple[int, ...] = ()) -> None:
-        super().__init__(message)
-        self.culprits = tuple(culprits)
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]  # keyword-only fields survive pickling
-        return _rebuild_cheating_error, (str(self), self.culprits)
-
-
-def _rebuild_cheating_error(message: str, culprits: tuple[int, ...]) -> CheatingError:
-    return CheatingError(message, culprits=culprits)
-
-
 class AbortedError(ProtocolError):
     """The session was aborted; no aggregate is available."""
 

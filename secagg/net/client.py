@@ -220,6 +220,9 @@ class NetClient:
                                               session_id=task.session_id, reply=reply))
         if stage is Stage.UNMASKING:
             self.rounds_done += 1
+            if not self.session.ctx.cfg.active:  # active: an exclusion request may still follow
+                self.session = None
+        elif stage is Stage.EXCLUSION:
             self.session = None
 
     def _train(self, model: Any, config: LocalConfig, session_id: bytes) -> np.ndarray:

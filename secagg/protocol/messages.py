@@ -421,6 +421,56 @@ class UnmaskingReply(Message):
                 "key_shares": _id_map(body.get("key_shares"), "key_shares", _share, _share_fast)}
 
 
+Proof = tuple[int, bytes, dict[int, tuple[bytes, bytes]], bytes, dict[int, bytes]]
+"""Why a client is to be excluded: (0 = self-mask / 1 = key shares, its seed commitment, its share
+hashes holder -> (self-mask, key), its signature over them, the revealed shares holder -> share)."""
+
+
+def _proof(v: Any, what: str) -> Proof:
+    if type(v) is not list or len(v) != 5:
+        raise InvalidMessageError(f"{what} must be [kind, seed_commitment, share_hashes, signature, shares]")
+    return (_int(v[0], f"{what} kind", 0, 1), _bytes(v[1], f"{what} seed_commitment", HASH_BYTES),
+            _id_map(v[2], f"{what} share_hashes", _share_hashes), _signature_bytes(v[3], f"{what} signature"),
+            _id_map(v[4], f"{what} shares", _share, _share_fast))
+
+
+def _encode_proof(p: Proof) -> list:
+    kind, seed_commit, hashes, signature, shares = p
+    return [kind, seed_commit, _pairs(hashes, list), signature, _pairs(shares)]
+
+
+@dataclass(frozen=True)
+class ExclusionRequest(Message):
+    """Clients proven to have dealt shares that cannot rebuild what they committed to: liar ->
+    proof. The recipient, a surviving neighbour, checks each proof and reveals its pairwise seed
+    with the liar, so the server can take the liar out of the sum."""
+
+    kind, stage = 14, Stage.EXCLUSION
+    proofs: dict[int, Proof]
+
+    def body(self):
+        return {"proofs": _pairs(self.proofs, _encode_proof)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"proofs": _id_map(body.get("proofs"), "proofs", _proof)}
+
+
+@dataclass(frozen=True)
+class ExclusionReply(Message):
+    """The recipient's pairwise seed with each proven liar: liar -> seed."""
+
+    kind, stage = 15, Stage.EXCLUSION
+    seeds: dict[int, bytes]
+
+    def body(self):
+        return {"seeds": _pairs(self.seeds)}
+
+    @classmethod
+    def parse_body(cls, body):
+        return {"seeds": _id_map(body.get("seeds"), "seeds", _nonce)}
+
+
 @dataclass(frozen=True)
 class AbortMessage(Message):
     """The server gave up on the session (sent to every client still taking part)."""
@@ -437,7 +487,7 @@ KINDS: dict[int, type[Message]] = {
     cls.kind: cls for cls in (AdvertiseKeysRequest, AdvertiseKeysReply, GraphSeedRequest, GraphSeedReply,
                               ShareKeysRequest, ShareKeysReply, MaskedInputRequest, MaskedInputReply,
                               ConsistencyCheckRequest, ConsistencyCheckReply, UnmaskingRequest,
-                              UnmaskingReply, AbortMessage)
+                              UnmaskingReply, ExclusionRequest, ExclusionReply, AbortMessage)
 }
 
 

@@ -18,6 +18,8 @@ class Stage(enum.IntEnum):
 
     ``GRAPH_SEED`` (clients reveal the nonces that make the SecAgg+ graph) runs only in active
     SecAgg+ sessions and ``CONSISTENCY_CHECK`` only in active sessions; other sessions skip them.
+    ``EXCLUSION`` runs only when the unmasking proves that a client dealt shares it cannot stand by:
+    its neighbours then help remove it from the sum.
     """
 
     ADVERTISE_KEYS = 0
@@ -26,6 +28,7 @@ class Stage(enum.IntEnum):
     MASKED_INPUT = 3
     CONSISTENCY_CHECK = 4
     UNMASKING = 5
+    EXCLUSION = 6
 
 
 DropoutSchedule = Mapping[int, Stage]

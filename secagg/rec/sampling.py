@@ -43,7 +43,11 @@ class ClientSampler:
 
 
 class DropoutSimulator:
-    """Each sampled client drops with probability ``rate``, before a uniformly chosen stage."""
+    """Each sampled client drops with probability ``rate``, before a uniformly chosen stage of the
+    five every secure session has (the GRAPH_SEED and EXCLUSION stages run only in some)."""
+
+    STAGES = (Stage.ADVERTISE_KEYS, Stage.SHARE_KEYS, Stage.MASKED_INPUT, Stage.CONSISTENCY_CHECK,
+              Stage.UNMASKING)
 
     def __init__(self, rate: float = 0.0) -> None:
         if not 0 <= rate < 1:
@@ -52,5 +56,5 @@ class DropoutSimulator:
 
     def draw(self, clients: np.ndarray, rng: np.random.Generator) -> dict[int, Stage]:
         drops = rng.random(len(clients)) < self.rate
-        stages = rng.integers(0, len(Stage), len(clients))
-        return {int(c): Stage(int(s)) for c, d, s in zip(clients, drops, stages) if d}
+        stages = rng.integers(0, len(self.STAGES), len(clients))
+        return {int(c): self.STAGES[int(s)] for c, d, s in zip(clients, drops, stages) if d}

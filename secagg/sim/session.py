@@ -52,7 +52,7 @@ class SimulationResult:
 
     ``quantized_sum`` is the sum mod R of the included clients' quantized inputs; ``total`` its
     de-quantized float64 value (None for quantized inputs). ``graph`` is the session's graph (in
-    active SecAgg+ drawn by the clients); ``blamed`` and ``refused`` are the server's (see
+    active SecAgg+ drawn by the clients); ``blamed``, ``excluded`` and ``refused`` are the server's (see
     :class:`~secagg.protocol.server.ServerResult`). ``seconds``: wall-clock ``client``
     (all clients, summed), ``client_max`` (slowest client), ``server``; and process CPU time
     ``client_cpu`` / ``server_cpu`` (all threads; less sensitive to a busy machine).
@@ -71,6 +71,7 @@ class SimulationResult:
     rejected: dict[int, SecAggError] = field(default_factory=dict)
     blamed: Mapping[int, str] = field(default_factory=dict)
     refused: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    excluded: frozenset[int] = frozenset()
     graph: Graph | None = None
 
 
@@ -238,7 +239,7 @@ class SimulatedSession:
                      "server": self.server_time, "client_cpu": self.client_cpu,
                      "server_cpu": self.server_cpu},
             client_seconds=times, client_errors=self.errors, rejected=self.rejected,
-            blamed=result.blamed, refused=result.refused, graph=self.server.ctx.graph)
+            blamed=result.blamed, refused=result.refused, excluded=result.excluded, graph=self.server.ctx.graph)
 
 
 PROTOCOLS = ("secagg", "secagg+")

@@ -12,9 +12,11 @@ from secagg.protocol.server import SecAggServer
 N, D = 6, 8
 
 
-def forgot_everything(client: SecAggClient) -> bool:
+def forgot_everything(client: SecAggClient, *, but_the_masking_key: bool = False) -> bool:
     ctx = client.ctx
-    return (ctx.c_keys is None and ctx.s_keys is None and ctx.self_seed is None and ctx.own_shares is None
+    masking_key_kept = ctx.s_keys is not None
+    return (ctx.c_keys is None and masking_key_kept == but_the_masking_key and ctx.self_seed is None
+            and ctx.own_shares is None
             and ctx.held == {} and ctx.share_keys == {} and ctx.update is None and ctx.noise is None
             and ctx.rounding_seed is None and ctx.graph_nonce is None)
 
@@ -40,7 +42,10 @@ def test_a_completed_client_holds_no_secret():
             requests = server.advance()
         assert server.result is not None
         for client in clients.values():
-            assert client.state is ClientState.COMPLETED and forgot_everything(client)
+            if active:  # it keeps its masking key pair for a possible exclusion request, nothing else
+                assert client.state is ClientState.EXCLUSION and forgot_everything(client, but_the_masking_key=True)
+            else:
+                assert client.state is ClientState.COMPLETED and forgot_everything(client)
 
 
 def test_an_aborted_client_holds_no_secret():

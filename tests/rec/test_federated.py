@@ -161,7 +161,7 @@ def test_sampling_and_dropout_simulation():
     sizes = [len(poisson.sample(rng)) for _ in range(20)]
     assert 60 < np.mean(sizes) < 140
     drops = DropoutSimulator(0.5).draw(np.arange(400), rng)
-    assert 150 < len(drops) < 250 and set(drops.values()) == set(Stage)
+    assert 150 < len(drops) < 250 and set(drops.values()) == set(DropoutSimulator.STAGES)
     with pytest.raises(ConfigError):
         ClientSampler(np.arange(5), per_round=6)
     with pytest.raises(ConfigError):

@@ -1,6 +1,8 @@
 """The client state machine: R0 advertise keys -> [graph seed, active SecAgg+] -> R1 share keys ->
-R2 masked input -> [R3 consistency check, active] -> R4 unmasking -> completed (or aborted at any
-point). On completion or abort the client forgets every secret of the session."""
+R2 masked input -> [R3 consistency check, active] -> R4 unmasking -> [exclusion, active, only after
+a conviction] -> completed (or aborted at any point). On completion or abort the client forgets
+every secret of the session; an active client keeps its masking key pair after round 4 for a
+possible exclusion request, until the session's client object is dropped."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from ..messages import (
     AbortMessage,
     AdvertiseKeysRequest,
     ConsistencyCheckRequest,
+    ExclusionRequest,
     GraphSeedRequest,
     MaskedInputRequest,
     Message,
@@ -35,6 +38,7 @@ from ..messages import (
 from ..policy import ClientPolicy
 from ..stage import Stage
 from . import (
+    exclusion,
     graph_seed,
     r0_advertise_keys,
     r1_share_keys,
@@ -52,6 +56,7 @@ class ClientState(enum.Enum):
     MASKED_INPUT = "masked input"
     CONSISTENCY_CHECK = "consistency check"
     UNMASKING = "unmasking"
+    EXCLUSION = "exclusion"  # active: unmasked; only a possible exclusion request may follow
     COMPLETED = "completed"
     ABORTED = "aborted"
 
@@ -63,6 +68,7 @@ _ROUNDS = {
     ClientState.MASKED_INPUT: (MaskedInputRequest, r2_masked_input.handle),
     ClientState.CONSISTENCY_CHECK: (ConsistencyCheckRequest, r3_consistency_check.handle),
     ClientState.UNMASKING: (UnmaskingRequest, r4_unmasking.handle),
+    ClientState.EXCLUSION: (ExclusionRequest, exclusion.handle),
 }
 
 
@@ -143,10 +149,14 @@ class SecAggClient:
         self.state = self._next()
         if self.state is ClientState.COMPLETED:
             self.ctx.forget()
+        elif self.state is ClientState.EXCLUSION:
+            self.ctx.forget(keep_masking_key=True)  # for a possible exclusion request, then dropped
         return reply.to_bytes()
 
     def _next(self) -> ClientState:
         if self.state is ClientState.UNMASKING:
+            return ClientState.EXCLUSION if self.ctx.cfg.active else ClientState.COMPLETED
+        if self.state is ClientState.EXCLUSION:
             return ClientState.COMPLETED
         stages = self.ctx.cfg.stages()
         return ClientState[stages[stages.index(Stage[self.state.name]) + 1].name]

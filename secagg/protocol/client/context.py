@@ -56,12 +56,15 @@ class ClientContext:
         assert self.config is not None
         return self.config
 
-    def forget(self) -> None:
+    def forget(self, *, keep_masking_key: bool = False) -> None:
         """Drop every secret of the session (its end, or an abort): key pairs, the self-mask
-        seed, shares dealt and held, pairwise keys, the noise plan and the raw input. Python cannot
-        overwrite immutable bytes; the references go, and ``cryptography`` frees (and clears) the
-        private keys it holds."""
-        self.c_keys = self.s_keys = None
+        seed, shares dealt and held, pairwise keys, the noise plan and the raw input
+        (``keep_masking_key``: all but the ``s`` key pair, which an exclusion request may still
+        need). Python cannot overwrite immutable bytes; the references go, and ``cryptography``
+        frees (and clears) the private keys it holds."""
+        self.c_keys = None
+        if not keep_masking_key:
+            self.s_keys = None
         self.self_seed = None
         self.own_shares = None
         self.held = {}

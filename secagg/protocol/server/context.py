@@ -33,6 +33,17 @@ class ServerContext:
     refused: dict[int, frozenset[int]] = field(default_factory=dict)
     # client -> why it was blamed (it revealed a share that does not match its owner's commitment)
     blamed: dict[int, str] = field(default_factory=dict)
+    # active: every masked input as received (bit-packed), kept until the round ends in case a
+    # client must be taken out of the sum (see r4_unmasking / exclusion)
+    masked_inputs: dict[int, bytes] = field(default_factory=dict)
+    # round 4 results: rebuilt self-mask seeds of contributors, masking keys of dropped clients
+    self_seeds: dict[int, bytes] = field(default_factory=dict)
+    dropped_keys: dict[int, bytes] = field(default_factory=dict)
+    # clients proven (by their own signed commitments) to have dealt bad shares -> the proof, and
+    # the surviving neighbours' pairwise seeds with them (liar -> neighbour -> seed)
+    liars: dict[int, tuple[int, bytes, dict[int, tuple[bytes, bytes]], bytes, dict[int, bytes]]] = field(
+        default_factory=dict)
+    exclusion_seeds: dict[int, dict[int, bytes]] = field(default_factory=dict)
     keys_in_use: set[bytes] = field(default_factory=set)
     # U3: running sum of masked vectors (flat uint64, see packing.unpack_into); uint64 wraps
     # mod 2**64, a multiple of R

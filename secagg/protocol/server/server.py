@@ -34,6 +34,7 @@ from ..messages import (
     AdvertiseKeysReply,
     AdvertiseKeysRequest,
     ConsistencyCheckReply,
+    ExclusionReply,
     GraphSeedReply,
     MaskedInputReply,
     Message,
@@ -45,6 +46,7 @@ from ..messages import (
 from ..stage import Stage
 from ..transcript import first_session_id, session_id
 from . import (
+    exclusion,
     graph_seed,
     r0_advertise_keys,
     r1_share_keys,
@@ -66,15 +68,18 @@ class ServerState(enum.Enum):
 class ServerResult:
     """The unmasked sum mod R of the inputs of ``included`` (the clients whose input counted).
 
-    ``blamed``: clients shown to have broken the protocol without stopping it (a revealed share
-    that does not match its dealer's commitment), with the reason; ``refused``: holder -> the
-    dealers whose shares it refused (they did not decrypt or match the dealer's commitments).
+    ``blamed``: clients shown to have broken the protocol, with the reason (a revealed share that
+    does not match its dealer's commitment; or dealt shares that do not rebuild what the dealer
+    committed to); ``excluded``: those of them taken out of the sum (their input sent but not
+    counted); ``refused``: holder -> the dealers whose shares it refused (they did not decrypt or
+    match the dealer's commitments).
     """
 
     quantized_sum: np.ndarray
     included: frozenset[int]
     blamed: Mapping[int, str] = field(default_factory=dict)
     refused: Mapping[int, frozenset[int]] = field(default_factory=dict)
+    excluded: frozenset[int] = frozenset()
 
 
 _ROUNDS: dict[Stage, tuple[type[Message], ModuleType]] = {
@@ -84,6 +89,7 @@ _ROUNDS: dict[Stage, tuple[type[Message], ModuleType]] = {
     Stage.MASKED_INPUT: (MaskedInputReply, r2_masked_input),
     Stage.CONSISTENCY_CHECK: (ConsistencyCheckReply, r3_consistency_check),
     Stage.UNMASKING: (UnmaskingReply, r4_unmasking),
+    Stage.EXCLUSION: (ExclusionReply, exclusion),
 }
 
 
@@ -168,20 +174,30 @@ class SecAggServer:
         if self.state is not ServerState.COLLECTING:
             raise ProtocolError(f"cannot advance a session that is {self.state.value}")
         count, t = len(self.replied), self.config.threshold
-        if count < t:
+        if count < t and self.stage is not Stage.EXCLUSION:  # there only the liars' neighbours answer
             self.state = ServerState.ABORTED
             raise ThresholdError(f"only {count} clients replied at stage {self.stage.name}; the "
                                  f"threshold is {t}", stage=self.stage.name, survivors=count,
                                  threshold=t)
         module = _ROUNDS[self.stage][1]
-        if self.stage is Stage.UNMASKING:
+        if self.stage in (Stage.UNMASKING, Stage.EXCLUSION):
             try:
+                if self.stage is Stage.UNMASKING:
+                    r4_unmasking.rebuild(self.ctx)
+                    if self.ctx.liars:  # someone dealt shares it cannot stand by: exclude it first
+                        return self._open(Stage.EXCLUSION, r4_unmasking.requests(self.ctx))
+                else:
+                    exclusion.check_complete(self.ctx)
                 total = r4_unmasking.finish(self.ctx)
             except SecAggError:
                 self.state = ServerState.ABORTED
                 raise
-            self.result = ServerResult(total, self.ctx.u3, blamed=dict(self.ctx.blamed),
-                                       refused=dict(self.ctx.refused))
+            excluded = {c: "dealt shares that do not rebuild what it committed to (proven by its signature)"
+                        for c in self.ctx.liars}
+            self.result = ServerResult(total, self.ctx.u3 - set(self.ctx.liars),
+                                       blamed={**self.ctx.blamed, **excluded}, refused=dict(self.ctx.refused),
+                                       excluded=frozenset(self.ctx.liars))
+            self.ctx.masked_inputs = {}
             self.state = ServerState.COMPLETED
             self.expected = frozenset()
             return {}

@@ -18,7 +18,6 @@ import pytest
 
 import secagg
 from secagg.core import shamir
-from secagg.errors import CheatingError
 from secagg.protocol.messages import decode
 from secagg.protocol.stage import Stage
 
@@ -48,18 +47,32 @@ def on(stage, direction, who, edit):
     return tamper
 
 
-@pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
-def test_a_dealer_whose_shares_do_not_open_its_seed_commitment_is_named(protocol):
-    """Client 3 shares one seed and commits to another (as a client masking with a seed other
-    than the one it shared would): the server rebuilds the shared seed, sees that it does not
-    open the commitment, and names client 3."""
-    def lie(data):
-        m = decode(data)
-        return dataclasses.replace(m, seed_commitment=os.urandom(32)).to_bytes()
+def one_dealer_shares(monkeypatch, dealer_split: int, replace) -> None:
+    """Make the ``dealer_split``-th Shamir split of round 1 (two per dealer, in client order: the
+    self-mask seed, then the masking key) return ``replace(secret, t, n)`` instead."""
+    from secagg.protocol.client import r1_share_keys
 
-    with pytest.raises(CheatingError) as info:
-        run(on(Stage.SHARE_KEYS, "reply", 3, lie), protocol)
-    assert info.value.culprits == (3,)
+    real, calls = shamir.split_to_bytes, {"n": 0}
+
+    def split(secret, threshold, num_shares):
+        calls["n"] += 1
+        return replace(real, secret, threshold, num_shares) if calls["n"] == dealer_split else \
+            real(secret, threshold, num_shares)
+
+    monkeypatch.setattr(r1_share_keys.shamir, "split_to_bytes", split)
+
+
+@pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
+def test_a_dealer_that_shares_one_seed_and_masks_with_another_is_excluded(monkeypatch, protocol):
+    """Client 3 commits to (and masks with) its seed b but deals shares of another seed b': the
+    server rebuilds b', sees that it does not open 3's signed commitment, convicts 3, its surviving
+    neighbours check the proof and reveal their pairwise seeds with it, and the round completes,
+    exact, without 3."""
+    one_dealer_shares(monkeypatch, 2 * 3 + 1, lambda real, secret, t, n: real(os.urandom(32), t, n))
+    res = run(None, protocol)
+    assert res.excluded == frozenset({3}) and 3 in res.blamed
+    assert res.included == frozenset(range(N)) - {3}
+    exact(res)
 
 
 @pytest.mark.parametrize("protocol", ["secagg", "secagg+"])
@@ -101,23 +114,40 @@ def test_a_bad_share_sent_to_one_holder_is_refused_and_the_round_completes(proto
     exact(res)
 
 
-def test_a_dealer_whose_committed_shares_are_inconsistent_is_named(monkeypatch):
-    """Client 2 deals shares of two different polynomials (each matching the hash it commits to):
-    no holder can tell, but the server's reconstruction can, and names client 2."""
-    from secagg.protocol.client import r1_share_keys
+@pytest.mark.parametrize("split", [2 * 2 + 1, 2 * 2 + 2])
+def test_a_dealer_whose_committed_shares_are_inconsistent_is_excluded(monkeypatch, split):
+    """Client 2 deals shares of two different polynomials (each matching the hash it commits to),
+    of its self-mask seed or of its masking key: no holder can tell, the server's reconstruction
+    can; 2 is convicted and excluded and the round completes, exact."""
+    def two_faced(real, secret, t, n):
+        return real(secret, t, n)[: n // 2] + real(os.urandom(32), t, n)[n // 2:]
 
-    real = shamir.split_to_bytes
-    calls = {"n": 0}
+    one_dealer_shares(monkeypatch, split, two_faced)
+    tamper = None
+    if split % 2 == 0:  # the key shares only matter if 2 is dropped: make it drop after sharing
+        tamper = on(Stage.MASKED_INPUT, "request", 2, lambda data: None)
+    res = run(tamper, "secagg")
+    assert res.excluded == frozenset({2}) and 2 in res.blamed
+    assert res.included == frozenset(range(N)) - {2}
+    exact(res)
 
-    def two_faced(secret, threshold, num_shares):
-        calls["n"] += 1
-        shares = real(secret, threshold, num_shares)
-        if calls["n"] == 5:  # the 3rd dealer's self-mask split (two splits per dealer)
-            other = real(os.urandom(32), threshold, num_shares)
-            shares = shares[: num_shares // 2] + other[num_shares // 2:]
-        return shares
 
-    monkeypatch.setattr(r1_share_keys.shamir, "split_to_bytes", two_faced)
-    with pytest.raises(CheatingError) as info:
-        run(None, "secagg")
-    assert info.value.culprits == (2,)
+def test_a_fake_proof_reveals_nothing():
+    """A server that claims an honest client cheated (its shares rebuild what it committed to)
+    gets no pairwise seed: every neighbour refuses the request as unsafe."""
+    from secagg.errors import UnsafeRequestError
+    from secagg.protocol.messages import ExclusionRequest
+    from secagg.protocol.params import find_parameters
+
+    from .harness import Adversary
+
+    p = find_parameters(8, threat_model="active", complete=True)
+    adv = Adversary(8, kind="complete", degree=7, threshold=p.threshold)
+    requests = adv.run_until(Stage.UNMASKING)
+    replies = {cid: adv.send(cid, request) for cid, request in requests.items()}
+    seed_commit, hashes, signature = adv.server.ctx.share_commitments[5]
+    shares = {cid: m.self_mask_shares[5] for cid, m in replies.items() if m is not None and 5 in m.self_mask_shares}
+    proof = (0, seed_commit, hashes, signature, shares)
+    for cid in (0, 1):
+        adv.send(cid, ExclusionRequest(session_id=adv.config.session_id, client_id=cid, proofs={5: proof}))
+        assert isinstance(adv.errors[cid], UnsafeRequestError)
