@@ -9,6 +9,8 @@ requests) or from (client replies).
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -22,11 +24,12 @@ PROTOCOL_VERSION = 2
 SESSION_ID_BYTES = 16
 KEY_BYTES = 32
 HASH_BYTES = 32
+COMMITMENT_BYTES = 2 * HASH_BYTES  # in front of an active envelope: its self-mask and key share hashes
 NONCE_BYTES = 32
 SIGNATURE_BYTES = 64
 MAX_CLIENT_ID = 2**63 - 1
 MAX_CLIENTS = 1 << 20
-MAX_CIPHERTEXT_BYTES = 1024
+MAX_CIPHERTEXT_BYTES = 1024  # a share envelope, its commitments included
 MAX_SHARE_BYTES = 256
 MAX_VECTOR_LENGTH = MAX_VECTOR_ELEMENTS  # the longest vector any kernel takes
 MAX_MESSAGE_BYTES = 1 << 32
@@ -151,18 +154,53 @@ def _optional_hash(v: Any, what: str) -> bytes:
     return b
 
 
-def _hashes(v: Any, what: str, count: int) -> tuple[bytes, ...]:
-    if type(v) is not list or len(v) != count:
-        raise InvalidMessageError(f"{what} must be a list of {count} hashes")
-    return tuple(_bytes(h, f"{what} hash", HASH_BYTES) for h in v)
+class SharedIdMap(dict):  # type: ignore[type-arg]
+    """An id map sent unchanged to many clients (the cohort, the revealed nonces): it travels as one
+    msgpack blob, encoded once however many requests carry it. Do not change it once sent."""
+
+    _packed: bytes | None = None
+
+    def packed(self, encode: Any) -> bytes:
+        if self._packed is None:
+            self._packed = msgpack.packb(_pairs(self, encode), use_bin_type=True)
+        return self._packed
 
 
-def _share_hashes(v: Any, what: str) -> tuple[bytes, ...]:
-    return _hashes(v, what, 2)
+def _shared(m: dict[int, Any], encode: Any = lambda x: x) -> bytes:
+    return (m if isinstance(m, SharedIdMap) else SharedIdMap(m)).packed(encode)
 
 
-def _commitment(v: Any, what: str) -> tuple[bytes, ...]:
-    return _hashes(v, what, 3)
+def _parse_shared(v: Any, what: str, value: Any) -> SharedIdMap:
+    blob = _bytes(v, what, most=MAX_MESSAGE_BYTES)
+    try:
+        raw = msgpack.unpackb(blob, raw=False, use_list=True, strict_map_key=True)
+    except Exception as exc:  # msgpack raises several unrelated types for malformed input
+        raise InvalidMessageError(f"{what} is not valid msgpack ({type(exc).__name__})") from None
+    out = SharedIdMap(_id_map(raw, what, value))
+    out._packed = blob
+    return out
+
+
+_HASH_RECORD = struct.Struct(f"<Q{HASH_BYTES}s{HASH_BYTES}s")  # client id, self-mask share hash, key share hash
+
+
+def pack_hash_pairs(pairs: Mapping[int, tuple[bytes, bytes]]) -> bytes:
+    """id -> (self-mask share hash, key share hash), as one blob of fixed-size records in id order
+    (parsed with slicing, not as tens of thousands of msgpack objects)."""
+    pack = _HASH_RECORD.pack
+    return b"".join(pack(cid, *pairs[cid]) for cid in sorted(pairs))
+
+
+def _hash_pairs(v: Any, what: str) -> dict[int, tuple[bytes, bytes]]:
+    blob = _bytes(v, what, most=_HASH_RECORD.size * MAX_CLIENTS)
+    if len(blob) % _HASH_RECORD.size:
+        raise InvalidMessageError(f"{what} must be whole {_HASH_RECORD.size}-byte records")
+    out: dict[int, tuple[bytes, bytes]] = {}
+    for cid, b_hash, s_hash in _HASH_RECORD.iter_unpack(blob):
+        if cid > MAX_CLIENT_ID or cid in out:
+            raise InvalidMessageError(f"{what} names client {cid} out of range or more than once")
+        out[cid] = (b_hash, s_hash)
+    return out
 
 
 def _cohort_entry(v: Any, what: str) -> tuple[bytes, bytes, bytes]:
@@ -255,11 +293,11 @@ class GraphSeedRequest(Message):
     cohort: dict[int, tuple[bytes, bytes, bytes]]
 
     def body(self):
-        return {"cohort": _pairs(self.cohort, list)}
+        return {"cohort": _shared(self.cohort, list)}
 
     @classmethod
     def parse_body(cls, body):
-        return {"cohort": _id_map(body.get("cohort"), "cohort", _cohort_entry)}
+        return {"cohort": _parse_shared(body.get("cohort"), "cohort", _cohort_entry)}
 
 
 @dataclass(frozen=True)
@@ -284,57 +322,58 @@ class ShareKeysRequest(Message):
     nonces: dict[int, bytes]
 
     def body(self):
-        return {"keys": _pairs(self.keys, list), "nonces": _pairs(self.nonces)}
+        return {"keys": _pairs(self.keys, list), "nonces": _shared(self.nonces)}
 
     @classmethod
     def parse_body(cls, body):
         return {"keys": _id_map(body.get("keys"), "keys", _keys_entry, _keys_entry_fast),
-                "nonces": _id_map(body.get("nonces"), "nonces", _nonce)}
+                "nonces": _parse_shared(body.get("nonces"), "nonces", _nonce)}
 
 
 @dataclass(frozen=True)
 class ShareKeysReply(Message):
-    """Encrypted shares for each neighbour: receiver id -> ciphertext. In the active model also the
-    commitments: to the self-mask seed, to each share dealt (holder -> [self-mask share hash, key
-    share hash]), and a signature over them."""
+    """Encrypted shares for each neighbour: receiver id -> envelope. In the active model each
+    envelope starts with the sender's commitments to the two shares inside (self-mask share hash,
+    key share hash: 64 bytes), and the reply also carries the hashes of the shares the sender keeps
+    (``own_hashes``), its self-mask seed commitment and a signature over all of them."""
 
     kind, stage = 4, Stage.SHARE_KEYS
     ciphertexts: dict[int, bytes]
+    own_hashes: bytes
     seed_commitment: bytes
-    share_hashes: dict[int, tuple[bytes, bytes]]
     signature: bytes
 
     def body(self):
-        return {"ciphertexts": _pairs(self.ciphertexts), "seed_commitment": self.seed_commitment,
-                "share_hashes": _pairs(self.share_hashes, list), "signature": self.signature}
+        return {"ciphertexts": _pairs(self.ciphertexts), "own_hashes": self.own_hashes,
+                "seed_commitment": self.seed_commitment, "signature": self.signature}
 
     @classmethod
     def parse_body(cls, body):
+        own = _bytes(body.get("own_hashes"), "own_hashes", most=2 * HASH_BYTES)
+        if len(own) not in (0, 2 * HASH_BYTES):
+            raise InvalidMessageError(f"own_hashes must be empty or {2 * HASH_BYTES} bytes")
         return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
                                        _ciphertext_fast),
+                "own_hashes": own,
                 "seed_commitment": _optional_hash(body.get("seed_commitment"), "seed_commitment"),
-                "share_hashes": _id_map(body.get("share_hashes"), "share_hashes", _share_hashes),
                 "signature": _signature(body.get("signature"), "signature")}
 
 
 @dataclass(frozen=True)
 class MaskedInputRequest(Message):
-    """The ciphertexts neighbours addressed to the recipient: sender id -> ciphertext; in the
-    active model with each sender's commitments to them: sender -> [seed, self-mask share, key
-    share] hashes."""
+    """The envelopes neighbours addressed to the recipient: sender id -> envelope (in the active
+    model prefixed by the sender's 64 bytes of share commitments; see :class:`ShareKeysReply`)."""
 
     kind, stage = 5, Stage.MASKED_INPUT
     ciphertexts: dict[int, bytes]
-    commitments: dict[int, tuple[bytes, bytes, bytes]]
 
     def body(self):
-        return {"ciphertexts": _pairs(self.ciphertexts), "commitments": _pairs(self.commitments, list)}
+        return {"ciphertexts": _pairs(self.ciphertexts)}
 
     @classmethod
     def parse_body(cls, body):
         return {"ciphertexts": _id_map(body.get("ciphertexts"), "ciphertexts", _ciphertext,
-                                       _ciphertext_fast),
-                "commitments": _id_map(body.get("commitments"), "commitments", _commitment)}
+                                       _ciphertext_fast)}
 
 
 @dataclass(frozen=True)
@@ -430,13 +469,13 @@ def _proof(v: Any, what: str) -> Proof:
     if type(v) is not list or len(v) != 5:
         raise InvalidMessageError(f"{what} must be [kind, seed_commitment, share_hashes, signature, shares]")
     return (_int(v[0], f"{what} kind", 0, 1), _bytes(v[1], f"{what} seed_commitment", HASH_BYTES),
-            _id_map(v[2], f"{what} share_hashes", _share_hashes), _signature_bytes(v[3], f"{what} signature"),
+            _hash_pairs(v[2], f"{what} share_hashes"), _signature_bytes(v[3], f"{what} signature"),
             _id_map(v[4], f"{what} shares", _share, _share_fast))
 
 
 def _encode_proof(p: Proof) -> list:
     kind, seed_commit, hashes, signature, shares = p
-    return [kind, seed_commit, _pairs(hashes, list), signature, _pairs(shares)]
+    return [kind, seed_commit, pack_hash_pairs(hashes), signature, _pairs(shares)]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Session ids, as every party computes them itself (never taken from the server):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import struct
 from collections.abc import Iterable, Mapping
@@ -79,9 +80,20 @@ def consistency_transcript(sid: bytes, survivors: Iterable[int]) -> bytes:
 SELF_MASK_SHARE, KEY_SHARE = b"b", b"s"
 
 
+_PAIR = struct.Struct("<QQ")
+
+
+@functools.lru_cache(maxsize=16)
+def _share_prefix(sid: bytes, kind: bytes) -> Any:
+    return hashlib.sha256(_DOMAIN + b"share" + kind + sid)  # the constant part, hashed once
+
+
 def share_hash(sid: bytes, owner: int, holder: int, kind: bytes, share: bytes) -> bytes:
-    """The commitment to one encoded Shamir share (``kind``: self-mask or key share)."""
-    return _sha256(_DOMAIN + b"share" + kind, sid, _ID.pack(owner), _ID.pack(holder), share)
+    """The commitment to one encoded Shamir share (``kind``: self-mask or key share):
+    SHA-256(domain, kind, session id, owner, holder, share)."""
+    h = _share_prefix(sid, kind).copy()
+    h.update(_PAIR.pack(owner, holder) + share)
+    return h.digest()
 
 
 def seed_commitment(sid: bytes, owner: int, seed: bytes) -> bytes:

@@ -103,20 +103,23 @@ def handle(ctx: ClientContext, request: ShareKeysRequest) -> ShareKeysReply:
     hashes: dict[int, tuple[bytes, bytes]] = {}
     sid, c_keys, packb = ctx.sid, ctx.c_keys, msgpack.packb
     for holder, b_share, s_share in zip(group, b_shares, s_shares):
-        if cfg.active:
+        commitment = b""
+        if cfg.active:  # the envelope starts with the commitments to the two shares inside
             hashes[holder] = (share_hash(sid, me, holder, SELF_MASK_SHARE, b_share),
                               share_hash(sid, me, holder, KEY_SHARE, s_share))
+            commitment = hashes[holder][0] + hashes[holder][1]
         if holder == me:
             ctx.own_shares = (b_share, s_share)
             continue
         key = share_key(c_keys, ctx.peer_keys[holder][0], session_id=sid, me=me, peer=holder)
         ctx.share_keys[holder] = key
         plaintext = packb([me, holder, b_share, s_share], use_bin_type=True)
-        ciphertexts[holder] = encrypt(key, plaintext, share_aad(sid, me, holder))
-    seed_commit, signature = b"", b""
+        ciphertexts[holder] = commitment + encrypt(key, plaintext, share_aad(sid, me, holder))
+    seed_commit, own, signature = b"", b"", b""
     if cfg.active:
         assert ctx.identity is not None
         seed_commit = seed_commitment(sid, me, ctx.self_seed)
+        own = hashes[me][0] + hashes[me][1]
         signature = ctx.identity.sign(commitment_transcript(sid, me, seed_commit, hashes))
-    return ShareKeysReply(session_id=cfg.session_id, client_id=me, ciphertexts=ciphertexts,
-                          seed_commitment=seed_commit, share_hashes=hashes, signature=signature)
+    return ShareKeysReply(session_id=cfg.session_id, client_id=me, ciphertexts=ciphertexts, own_hashes=own,
+                          seed_commitment=seed_commit, signature=signature)

@@ -19,19 +19,19 @@ from ...errors import (
     UnknownClientError,
 )
 from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
-from ..messages import MaskedInputReply, MaskedInputRequest
+from ..messages import COMMITMENT_BYTES, MaskedInputReply, MaskedInputRequest
 from ..packing import pack
 from ..stage import Stage
 from ..transcript import KEY_SHARE, SELF_MASK_SHARE, share_aad, share_hash
 from .context import ClientContext
 
 
-def _open(ctx: ClientContext, sender: int, blob: bytes,
-          commitment: tuple[bytes, bytes, bytes] | None) -> tuple[bytes, bytes]:
+def _open(ctx: ClientContext, sender: int, envelope: bytes) -> tuple[bytes, bytes]:
     """Decrypt ``sender``'s envelope; in the active model its two shares must match the hashes
-    ``sender`` committed to. Raises if anything is wrong (that the shares parse is checked by
-    :func:`_open_all`, in one pass)."""
+    ``sender`` committed to in front of the ciphertext. Raises if anything is wrong (that the shares
+    parse is checked by :func:`_open_all`, in one pass)."""
     cfg, me = ctx.cfg, ctx.client_id
+    commitment, blob = (envelope[:COMMITMENT_BYTES], envelope[COMMITMENT_BYTES:]) if cfg.active else (b"", envelope)
     plaintext = decrypt(ctx.share_keys[sender], blob, share_aad(ctx.sid, sender, me))
     try:
         fields = msgpack.unpackb(plaintext, raw=False, use_list=True)
@@ -41,10 +41,9 @@ def _open(ctx: ClientContext, sender: int, blob: bytes,
             and type(fields[2]) is bytes and type(fields[3]) is bytes):
         raise AuthenticationError(f"shares from client {sender} are malformed: bad share envelope")
     b_share, s_share = fields[2], fields[3]
-    if cfg.active:
-        if commitment is None or (share_hash(ctx.sid, sender, me, SELF_MASK_SHARE, b_share),
-                                  share_hash(ctx.sid, sender, me, KEY_SHARE, s_share)) != commitment[1:]:
-            raise AuthenticationError(f"shares from client {sender} do not match its commitments")
+    if cfg.active and (share_hash(ctx.sid, sender, me, SELF_MASK_SHARE, b_share)
+                       + share_hash(ctx.sid, sender, me, KEY_SHARE, s_share)) != commitment:
+        raise AuthenticationError(f"shares from client {sender} do not match its commitments")
     return b_share, s_share
 
 
@@ -55,7 +54,7 @@ def _open_all(ctx: ClientContext, request: MaskedInputRequest) -> tuple[dict[int
     opened, refused = {}, set()
     for sender, blob in request.ciphertexts.items():
         try:
-            opened[sender] = _open(ctx, sender, blob, request.commitments.get(sender))
+            opened[sender] = _open(ctx, sender, blob)
         except AuthenticationError:
             refused.add(sender)
     try:  # one vectorised pass; only on failure a second one per sender to find who sent what

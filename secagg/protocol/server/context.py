@@ -27,8 +27,9 @@ class ServerContext:
     nonces: dict[int, bytes] = field(default_factory=dict)
     # U2: sender -> receiver -> ciphertext
     ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
-    # active: owner -> (self-mask seed commitment, holder -> (self-mask, key) share hashes, signature)
-    share_commitments: dict[int, tuple[bytes, dict[int, tuple[bytes, bytes]], bytes]] = field(default_factory=dict)
+    # active: owner -> (self-mask seed commitment, hashes of its own kept shares, signature); the
+    # hashes of the shares it dealt head its envelopes (see r1_share_keys.share_hashes)
+    share_commitments: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
     # holder -> the senders whose shares it refused (it holds and reveals none of theirs)
     refused: dict[int, frozenset[int]] = field(default_factory=dict)
     # client -> why it was blamed (it revealed a share that does not match its owner's commitment)

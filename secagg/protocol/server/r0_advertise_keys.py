@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...core.crypto import verify
 from ...errors import ConsistencyError, InvalidMessageError, UnknownClientError
-from ..messages import AdvertiseKeysReply, GraphSeedRequest, Message, ShareKeysRequest
+from ..messages import AdvertiseKeysReply, GraphSeedRequest, Message, SharedIdMap, ShareKeysRequest
 from ..transcript import advertise_transcript, cohort_digest, session_id
 from .context import ServerContext
 
@@ -33,7 +33,7 @@ def accept(ctx: ServerContext, cid: int, reply: AdvertiseKeysReply) -> None:
 
 def requests(ctx: ServerContext) -> dict[int, Message]:
     cfg = ctx.config
-    cohort = {cid: (c, s, ctx.commitments.get(cid, b"")) for cid, (c, s, _) in ctx.keys.items()}
+    cohort = SharedIdMap((cid, (c, s, ctx.commitments.get(cid, b""))) for cid, (c, s, _) in ctx.keys.items())
     if cfg.clients_draw_graph_seed:
         ctx.cohort_digest = cohort_digest(cohort)
         return {cid: GraphSeedRequest(session_id=cfg.session_id, client_id=cid, cohort=cohort)
@@ -47,6 +47,7 @@ def requests(ctx: ServerContext) -> dict[int, Message]:
 def share_keys_requests(ctx: ServerContext) -> dict[int, ShareKeysRequest]:
     """Each client in U1 gets its neighbours' keys (and, in active SecAgg+, every revealed nonce)."""
     cfg, u1, graph = ctx.config, ctx.u1, ctx.g
+    nonces = SharedIdMap(ctx.nonces)  # one map for every request: encoded once
     return {cid: ShareKeysRequest(session_id=cfg.session_id, client_id=cid,
-                                  keys={p: ctx.keys[p] for p in graph.neighbors(cid) & u1}, nonces=ctx.nonces)
+                                  keys={p: ctx.keys[p] for p in graph.neighbors(cid) & u1}, nonces=nonces)
             for cid in sorted(u1)}

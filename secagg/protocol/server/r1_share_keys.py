@@ -4,7 +4,7 @@ commitments to them); then route each client the shares for it with their commit
 from __future__ import annotations
 
 from ...errors import InvalidMessageError
-from ..messages import MaskedInputRequest, ShareKeysReply
+from ..messages import COMMITMENT_BYTES, HASH_BYTES, MaskedInputRequest, ShareKeysReply
 from .context import ServerContext
 
 
@@ -16,21 +16,27 @@ def accept(ctx: ServerContext, cid: int, reply: ShareKeysReply) -> None:
         raise InvalidMessageError(f"client {cid} must send shares to exactly its {len(expected)} "
                                   f"neighbours that advertised keys, got {len(reply.ciphertexts)}")
     if cfg.active:
-        if set(reply.share_hashes) != expected | {cid} or not reply.seed_commitment or not reply.signature:
+        if not (reply.own_hashes and reply.seed_commitment and reply.signature) or \
+                min(map(len, reply.ciphertexts.values()), default=COMMITMENT_BYTES) < COMMITMENT_BYTES:
             raise InvalidMessageError(f"client {cid} must commit to its self-mask seed and to the shares of "
                                       "every holder, itself included, with a signature")
-        ctx.share_commitments[cid] = (reply.seed_commitment, dict(reply.share_hashes), reply.signature)
-    elif reply.share_hashes or reply.seed_commitment or reply.signature:
+        ctx.share_commitments[cid] = (reply.seed_commitment, reply.own_hashes, reply.signature)
+    elif reply.own_hashes or reply.seed_commitment or reply.signature:
         raise InvalidMessageError(f"client {cid} sent share commitments in an honest-but-curious session")
     ctx.ciphertexts[cid] = dict(reply.ciphertexts)
 
 
 def requests(ctx: ServerContext) -> dict[int, MaskedInputRequest]:
-    cfg, u2, commitments = ctx.config, ctx.u2, ctx.share_commitments
-    out = {}
-    for cid in sorted(u2):
-        senders = ctx.g.neighbors(cid) & u2
-        out[cid] = MaskedInputRequest(
-            session_id=cfg.session_id, client_id=cid, ciphertexts={s: ctx.ciphertexts[s][cid] for s in senders},
-            commitments={s: (commitments[s][0], *commitments[s][1][cid]) for s in senders if s in commitments})
+    cfg, u2, graph, ciphertexts = ctx.config, ctx.u2, ctx.g, ctx.ciphertexts
+    return {cid: MaskedInputRequest(session_id=cfg.session_id, client_id=cid,
+                                    ciphertexts={s: ciphertexts[s][cid] for s in graph.neighbors(cid) & u2})
+            for cid in sorted(u2)}
+
+
+def share_hashes(ctx: ServerContext, owner: int) -> dict[int, tuple[bytes, bytes]]:
+    """``owner``'s commitments to the shares it dealt: holder -> (self-mask share hash, key share
+    hash), read off the envelopes it sent (and the hashes of the shares it kept)."""
+    own = ctx.share_commitments[owner][1]
+    out = {holder: (env[:HASH_BYTES], env[HASH_BYTES:COMMITMENT_BYTES]) for holder, env in ctx.ciphertexts[owner].items()}
+    out[owner] = (own[:HASH_BYTES], own[HASH_BYTES:])
     return out

@@ -12,6 +12,8 @@ Outside the active model nothing is committed, and such shares abort the round.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ...core import shamir
@@ -23,6 +25,7 @@ from ..packing import unpack_into
 from ..stage import Stage
 from ..transcript import KEY_SHARE, SELF_MASK_SHARE, seed_commitment, share_hash
 from .context import ServerContext
+from .r1_share_keys import share_hashes
 
 SPARE_SHARES = 1
 """Shares used beyond the threshold: combine_many checks that they all lie on one polynomial,
@@ -40,71 +43,99 @@ def accept(ctx: ServerContext, cid: int, reply: UnmaskingReply) -> None:
     ctx.unmasked_by.add(cid)
 
 
-def _committed(ctx: ServerContext, owner: int, revealed: list[tuple[int, bytes]],
-               kind: bytes) -> list[tuple[int, bytes]]:
-    """The revealed (holder, share) pairs that match their dealer's commitments (all of them
-    outside the active model); a holder whose share does not is blamed."""
-    commitments = ctx.share_commitments.get(owner)
-    if commitments is None:
+def _committed(ctx: ServerContext, owner: int, revealed: list[tuple[int, bytes]], kind: bytes,
+               need: int) -> list[tuple[int, bytes]]:
+    """The first ``need`` revealed (holder, share) pairs that match their dealer's commitments (all
+    revealed ones outside the active model); a holder whose share is examined and does not match
+    is blamed. Shares beyond the first ``need`` good ones are not used, so not examined."""
+    if owner not in ctx.share_commitments:
         return revealed
-    hashes, slot, kept = commitments[1], 0 if kind == SELF_MASK_SHARE else 1, []
+    hashes, slot, kept, sid = share_hashes(ctx, owner), 0 if kind == SELF_MASK_SHARE else 1, [], ctx.sid
     for holder, raw in revealed:
-        if share_hash(ctx.sid, owner, holder, kind, raw) == hashes[holder][slot]:
+        if share_hash(sid, owner, holder, kind, raw) == hashes[holder][slot]:
             kept.append((holder, raw))
+            if len(kept) == need:
+                break
         else:
             what = "self-mask" if kind == SELF_MASK_SHARE else "key"
             ctx.blamed[holder] = f"revealed a {what} share of client {owner} that does not match its commitment"
     return kept
 
 
-def _combine(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], owners: list[int],
-             kind: bytes, what: str) -> dict[int, bytes | None]:
-    """owner -> its rebuilt secret, or None for a dealer proven (active) to have dealt shares that
-    do not form one sharing (it goes to ``ctx.liars``)."""
-    threshold = ctx.config.threshold
-    used: list[list[tuple[int, bytes]]] = []
-    for owner in owners:
-        got = _committed(ctx, owner, groups.get(owner, []), kind)
-        if len(got) < threshold:
-            raise ThresholdError(f"only {len(got)} clients returned valid {what} shares of client "
-                                 f"{owner}; threshold is {threshold}", stage=Stage.UNMASKING.name,
-                                 survivors=len(got), threshold=threshold)
-        used.append(got[: threshold + SPARE_SHARES])
-    out: dict[int, bytes | None] = {}
-    try:  # every share used, parsed and validated in one pass
-        flat = shamir.shares_from_bytes([raw for pairs in used for _, raw in pairs])
+def _combine_batch(ctx: ServerContext, used: dict[int, list[bytes]],
+                   what: str) -> tuple[dict[int, bytes], dict[int, str]]:
+    """Combine each owner's shares, all owners in one native batch: (owner -> secret, owner ->
+    why its shares did not combine). Outside the active model a failure is an error at once."""
+    bad: dict[int, str] = {}
+    owners = list(used)
+    try:  # every share parsed and validated in one pass
+        flat = shamir.shares_from_bytes([raw for raws in used.values() for raw in raws])
     except ShamirError:
-        for owner, pairs in zip(owners, used):  # only now: whose share is malformed
+        for owner in owners:  # only now: whose share is malformed
             try:
-                shamir.validate_share_bytes([raw for _, raw in pairs])
+                shamir.validate_share_bytes(used[owner])
             except ShamirError as exc:
                 if owner not in ctx.share_commitments:
                     raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {exc}") from None
-                _convict(ctx, owner, kind, pairs)
-                out[owner] = None
-        return {**out, **_combine(ctx, groups, [o for o in owners if o not in out], kind, what)}
+                bad[owner] = f"malformed: {exc}"
+        owners = [o for o in owners if o not in bad]
+        flat = shamir.shares_from_bytes([raw for o in owners for raw in used[o]])
     batch, pos = [], 0
-    for pairs in used:
-        batch.append(flat[pos : pos + len(pairs)])
-        pos += len(pairs)
+    for owner in owners:
+        batch.append(flat[pos : pos + len(used[owner])])
+        pos += len(used[owner])
     try:
-        return dict(zip(owners, shamir.combine_many(batch)))
+        return dict(zip(owners, shamir.combine_many(batch))), bad
     except ShamirError:  # inconsistent shares: find whose
-        for owner, shares, pairs in zip(owners, batch, used):
+        secrets = {}
+        for owner, shares in zip(owners, batch):
             try:
-                out[owner] = shamir.combine(shares)
+                secrets[owner] = shamir.combine(shares)
             except ShamirError as exc:
                 if owner not in ctx.share_commitments:
                     raise ConsistencyError(f"{what} shares are inconsistent (client {owner}): {exc}") from None
-                _convict(ctx, owner, kind, pairs)
-                out[owner] = None
-        return out
+                bad[owner] = str(exc)
+        return secrets, bad
+
+
+def _rebuild(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], owners: list[int], kind: bytes,
+             valid: Callable[[int, bytes], bool], invalid: str) -> dict[int, bytes]:
+    """owner -> its rebuilt secret. The fast path combines the first t + 1 revealed shares of every
+    owner in one batch and checks the secret (``valid``: the seed commitment, or the advertised
+    key): one hash per owner, not one per share. Only an owner whose shares fail goes the slow way:
+    every revealed share is checked against the dealer's commitments (a holder that revealed a
+    forged one is blamed), and if the matching ones still rebuild nothing valid, the dealer is
+    convicted (``ctx.liars``; it is absent from the result)."""
+    t, what = ctx.config.threshold, "self-mask" if kind == SELF_MASK_SHARE else "key"
+    for owner in owners:
+        got = len(groups.get(owner, []))
+        if got < t:
+            raise ThresholdError(f"only {got} clients returned {what} shares of client {owner}; threshold is {t}",
+                                 stage=Stage.UNMASKING.name, survivors=got, threshold=t)
+    secrets, bad = _combine_batch(ctx, {o: [raw for _, raw in groups[o][: t + SPARE_SHARES]] for o in owners}, what)
+    for owner in [o for o, secret in secrets.items() if not valid(o, secret)]:
+        if owner not in ctx.share_commitments:
+            raise ConsistencyError(f"rebuilt {invalid} of client {owner} does not match (bad shares)")
+        bad[owner] = f"the rebuilt secret does not match its {invalid}"
+        del secrets[owner]
+    for owner in bad:  # the slow way: only the shares that match the dealer's commitments
+        good = _committed(ctx, owner, groups[owner], kind, t + SPARE_SHARES)
+        if len(good) < t:
+            raise ThresholdError(f"only {len(good)} clients returned valid {what} shares of client {owner}; "
+                                 f"threshold is {t}", stage=Stage.UNMASKING.name, survivors=len(good), threshold=t)
+        retry, failed = _combine_batch(ctx, {owner: [raw for _, raw in good]}, what)
+        if failed or not valid(owner, retry[owner]):
+            _convict(ctx, owner, kind, good)  # t + 1 shares: their inconsistency shows too
+        else:
+            secrets[owner] = retry[owner]
+    return secrets
 
 
 def _convict(ctx: ServerContext, owner: int, kind: bytes, pairs: list[tuple[int, bytes]]) -> None:
     """Record the proof that ``owner`` dealt shares it committed to but that rebuild nothing valid."""
-    seed_commit, hashes, signature = ctx.share_commitments[owner]
-    ctx.liars[owner] = (0 if kind == SELF_MASK_SHARE else 1, seed_commit, hashes, signature, dict(pairs))
+    seed_commit, _, signature = ctx.share_commitments[owner]
+    ctx.liars[owner] = (0 if kind == SELF_MASK_SHARE else 1, seed_commit, share_hashes(ctx, owner), signature,
+                        dict(pairs))
 
 
 def rebuild(ctx: ServerContext) -> None:
@@ -113,26 +144,18 @@ def rebuild(ctx: ServerContext) -> None:
     graph = ctx.g
     contributors = sorted(ctx.u3)
     dropped = sorted(o for o in ctx.u2 - ctx.u3 if graph.neighbors(o) & ctx.u3)
-    seeds = _combine(ctx, ctx.self_mask_shares, contributors, SELF_MASK_SHARE, "self-mask")
-    for owner, seed in seeds.items():
-        if seed is not None and owner in ctx.share_commitments and \
-                seed_commitment(ctx.sid, owner, seed) != ctx.share_commitments[owner][0]:
-            _convict(ctx, owner, SELF_MASK_SHARE, _committed(ctx, owner, ctx.self_mask_shares[owner],
-                                                             SELF_MASK_SHARE)[: ctx.config.threshold])
-            seeds[owner] = None
-    ctx.self_seeds = {o: s for o, s in seeds.items() if s is not None}
-    keys = _combine(ctx, ctx.key_shares, dropped, KEY_SHARE, "key")
-    for owner, key in keys.items():
-        if key is None:
-            continue
-        if KeyPair.from_private_bytes(key).public != ctx.keys[owner][1]:
-            if owner not in ctx.share_commitments:
-                raise ConsistencyError(f"rebuilt masking key of client {owner} does not match the "
-                                       "key it advertised (bad shares)")
-            _convict(ctx, owner, KEY_SHARE, _committed(ctx, owner, ctx.key_shares[owner],
-                                                       KEY_SHARE)[: ctx.config.threshold])
-            continue
-        ctx.dropped_keys[owner] = key
+
+    def opens_its_commitment(owner: int, seed: bytes) -> bool:
+        commitments = ctx.share_commitments.get(owner)
+        return commitments is None or seed_commitment(ctx.sid, owner, seed) == commitments[0]
+
+    def is_its_advertised_key(owner: int, key: bytes) -> bool:
+        return KeyPair.from_private_bytes(key).public == ctx.keys[owner][1]
+
+    ctx.self_seeds = _rebuild(ctx, ctx.self_mask_shares, contributors, SELF_MASK_SHARE, opens_its_commitment,
+                              "self-mask seed commitment")
+    ctx.dropped_keys = _rebuild(ctx, ctx.key_shares, dropped, KEY_SHARE, is_its_advertised_key,
+                                "masking key (the one it advertised)")
 
 
 def requests(ctx: ServerContext) -> dict[int, ExclusionRequest]:

@@ -145,7 +145,10 @@ def test_a_fake_proof_reveals_nothing():
     adv = Adversary(8, kind="complete", degree=7, threshold=p.threshold)
     requests = adv.run_until(Stage.UNMASKING)
     replies = {cid: adv.send(cid, request) for cid, request in requests.items()}
-    seed_commit, hashes, signature = adv.server.ctx.share_commitments[5]
+    from secagg.protocol.server.r1_share_keys import share_hashes
+
+    seed_commit, _, signature = adv.server.ctx.share_commitments[5]
+    hashes = share_hashes(adv.server.ctx, 5)
     shares = {cid: m.self_mask_shares[5] for cid, m in replies.items() if m is not None and 5 in m.self_mask_shares}
     proof = (0, seed_commit, hashes, signature, shares)
     for cid in (0, 1):
