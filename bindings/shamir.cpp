@@ -241,6 +241,84 @@ py::tuple combine_shares(const py::sequence& groups, const py::type& share_type,
   return run_combine(f, rho);
 }
 
+// Encoded shares (secagg/core/shamir.py, Share.to_bytes): version u8 | index u32 LE | threshold u32
+// LE | split_id (16 bytes) | value (kValueBytes). Layout fixed by the Python format version.
+constexpr std::size_t kEncodedHeader = 1 + 4 + 4 + 16;
+constexpr std::size_t kEncodedBytes = kEncodedHeader + sh::kValueBytes;
+
+std::uint32_t read_u32le(const std::uint8_t* p) {
+  return static_cast<std::uint32_t>(p[0]) | static_cast<std::uint32_t>(p[1]) << 8 |
+         static_cast<std::uint32_t>(p[2]) << 16 | static_cast<std::uint32_t>(p[3]) << 24;
+}
+
+// Appends one group of encoded shares to f; the bytes objects stay alive through `keep`.
+std::int32_t gather_encoded(PyObject* grp, std::uint8_t version, Flat& f, std::vector<py::object>& keep,
+                            std::uint32_t& threshold) {
+  if (PyUnicode_Check(grp) || PyBytes_Check(grp) || PyByteArray_Check(grp) || !PySequence_Check(grp))
+    return kNotASequence;
+  py::object fast = py::reinterpret_steal<py::object>(PySequence_Fast(grp, "not a sequence"));
+  if (!fast) throw py::error_already_set();
+  const py::ssize_t m = PySequence_Fast_GET_SIZE(fast.ptr());
+  if (m == 0) return kEmpty;
+  PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
+  const std::uint8_t* first = nullptr;
+  bool mixed_split = false, mixed_threshold = false;
+  for (py::ssize_t i = 0; i < m; ++i) {
+    PyObject* o = items[i];
+    if (!PyBytes_Check(o) || PyBytes_GET_SIZE(o) != static_cast<py::ssize_t>(kEncodedBytes)) return kMalformed;
+    const auto* p = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(o));
+    if (p[0] != version) return kMalformed;
+    const std::uint32_t t = read_u32le(p + 5), index = read_u32le(p + 1);
+    // what Share.from_bytes refuses comes before how the shares fit together
+    if (t == 0 || t > sh::kMaxShares) return static_cast<std::int32_t>(sh::Status::kBadThreshold);
+    if (index == 0 || index > sh::kMaxShares) return static_cast<std::int32_t>(sh::Status::kBadIndex);
+    for (std::size_t w = 0; w < sh::kChunks; ++w) {
+      std::uint64_t word;
+      std::memcpy(&word, p + kEncodedHeader + 8 * w, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      word = __builtin_bswap64(word);
+#endif
+      if (word >= sh::kPrime) return static_cast<std::int32_t>(sh::Status::kValueOutOfRange);
+    }
+    if (i == 0) {
+      threshold = t;
+      first = p;
+    } else {
+      mixed_threshold |= t != threshold;
+      mixed_split |= std::memcmp(p + 9, first + 9, 16) != 0;
+    }
+    f.idx.push_back(index);
+    f.ptr.push_back(p + kEncodedHeader);
+  }
+  keep.push_back(std::move(fast));  // holds references to every item
+  if (mixed_split) return kMixedSplit;
+  if (mixed_threshold) return kMixedThreshold;
+  return 0;
+}
+
+// groups: a sequence of sequences of encoded shares (bytes); statuses as for combine_shares.
+py::tuple combine_encoded(const py::sequence& groups, std::uint8_t version, const U64Array& check_points) {
+  const auto rho = check_points_of(check_points);
+  const py::tuple gt(groups);
+  const auto num_groups = static_cast<std::size_t>(gt.size());
+  Flat f;
+  f.thr.assign(num_groups, 0);
+  f.pre.assign(num_groups, 0);
+  std::vector<py::object> keep;
+  for (std::size_t g = 0; g < num_groups; ++g) {
+    const std::size_t start = f.idx.size();
+    const std::int32_t st =
+        gather_encoded(PyTuple_GET_ITEM(gt.ptr(), static_cast<py::ssize_t>(g)), version, f, keep, f.thr[g]);
+    if (st != 0) {
+      f.pre[g] = st;
+      f.idx.resize(start);
+      f.ptr.resize(start);
+    }
+    f.off.push_back(f.idx.size());
+  }
+  return run_combine(f, rho);
+}
+
 }  // namespace
 
 namespace secagg_bindings {
@@ -263,6 +341,10 @@ void register_shamir(py::module_& m) {
         "Reconstruct groups of Share objects; returns (secrets, int32 status per group). Negative\n"
         "statuses: -1 not a sequence, -2 empty, -3 not a share_type, -4 mixed split_id,\n"
         "-5 mixed threshold, -6 malformed fields.");
+  m.def("shamir_combine_encoded", &combine_encoded, py::arg("groups"), py::arg("version"),
+        py::arg("check_points"),
+        "Reconstruct groups of encoded shares (bytes, Share.to_bytes layout); returns (secrets, int32\n"
+        "status per group), statuses as for shamir_combine_shares (-6: wrong length or version).");
   m.def("shamir_status_message",
         [](std::int32_t code) { return std::string(sh::status_message(static_cast<sh::Status>(code))); },
         py::arg("code"), "Human-readable message for a combine status code.");

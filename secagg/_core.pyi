@@ -79,6 +79,11 @@ def shamir_combine_shares(
     share_type: type,
     check_points: npt.NDArray[np.uint64],
 ) -> tuple[bytes, npt.NDArray[np.int32]]: ...
+def shamir_combine_encoded(
+    groups: Sequence[Sequence[bytes]],
+    version: int,
+    check_points: npt.NDArray[np.uint64],
+) -> tuple[bytes, npt.NDArray[np.int32]]: ...
 def shamir_status_message(code: int) -> str: ...
 
 # --- end shamir -------------------------------------------------------------------------------

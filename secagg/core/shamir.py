@@ -60,7 +60,9 @@ __all__ = [
     "SECRET_BYTES",
     "SHARE_BYTES",
     "Share",
+    "MALFORMED_STATUSES",
     "combine",
+    "combine_encoded_many",
     "combine_many",
     "shares_from_bytes",
     "split",
@@ -257,6 +259,36 @@ def _describe(code: int, group: Sequence[Share]) -> str:
         t = group[0].threshold
         return f"not enough shares: got {len(group)}, threshold is {t}; collect at least {t} distinct shares"
     return _GATHER_ERRORS.get(code) or _core.shamir_status_message(code)
+
+
+MALFORMED_STATUSES = frozenset({-6, 2, 3, 5})
+"""Statuses of a group with a share that :meth:`Share.from_bytes` would refuse (wrong length or
+version, threshold or index out of range, a value >= p); the others say the shares do not fit
+together (mixed splits, duplicate indices, too few, not on one polynomial)."""
+
+
+def combine_encoded_many(groups: Sequence[Sequence[bytes]]) -> tuple[list[bytes | None], dict[int, tuple[int, str]]]:
+    """Rebuild each group of encoded shares (:meth:`Share.to_bytes` output) natively, without
+    building :class:`Share` objects: (secrets, None where a group failed; group position ->
+    (status, why)). A status in :data:`MALFORMED_STATUSES` means a share is malformed. Unlike
+    :func:`combine_many`, a bad group does not stop the others."""
+    if isinstance(groups, (bytes, str)) or not isinstance(groups, Sequence):
+        raise ShamirError("groups must be a sequence of sequences of encoded shares")
+    check_points = _uniform_field_elements(_core.SHAMIR_CHECK_POINTS)
+    raw, status = _core.shamir_combine_encoded(groups, FORMAT_VERSION, check_points)
+    secrets: list[bytes | None] = [raw[SECRET_BYTES * g : SECRET_BYTES * (g + 1)] for g in range(len(groups))]
+    failed: dict[int, tuple[int, str]] = {}
+    for g in np.flatnonzero(status).tolist():
+        code = int(status[g])
+        secrets[g] = None
+        if code == -6:
+            why = "a share is not a valid encoding (length or format version)"
+        elif code == _TOO_FEW:
+            why = f"not enough shares: got {len(groups[g])}"
+        else:
+            why = _GATHER_ERRORS.get(code) or _core.shamir_status_message(code)
+        failed[g] = (code, why)
+    return secrets, failed
 
 
 def _combine_groups(groups: Sequence[Sequence[Share]], single: bool = False) -> list[bytes]:

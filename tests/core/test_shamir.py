@@ -392,6 +392,41 @@ def test_batch_decoding_names_the_first_bad_entry():
     assert shamir.shares_from_bytes([]) == [] and shamir.validate_share_bytes([]) is None
 
 
+@given(data=st.data())
+def test_combine_encoded_many_equals_combine_and_isolates_bad_groups(data):
+    rng = random.Random(data.draw(st.integers(0, 2**32)))
+    groups, want = [], []
+    for _ in range(data.draw(st.integers(1, 10))):
+        t = rng.randint(1, 5)
+        secret = os.urandom(32)
+        shares = shamir.split(secret, t, t + rng.randint(0, 4))
+        groups.append([s.to_bytes() for s in rng.sample(shares, rng.randint(t, len(shares)))])
+        want.append(secret)
+    good = shamir.split(os.urandom(32), 2, 3)
+    bad = data.draw(st.sampled_from(malformed_encodings(good[0].to_bytes())))
+    spot = data.draw(st.integers(0, len(groups)))
+    groups.insert(spot, [bad] + [s.to_bytes() for s in good[1:]])
+    want.insert(spot, None)
+    secrets, failed = shamir.combine_encoded_many(groups)
+    assert secrets == want and list(failed) == [spot]
+    if isinstance(bad, bytes):  # a malformed share is told apart from shares that do not fit together
+        assert failed[spot][0] in shamir.MALFORMED_STATUSES
+    assert shamir.combine_encoded_many([g for g in groups if g is not groups[spot]])[0] == \
+        [shamir.combine(shamir.shares_from_bytes(g)) for g in groups if g is not groups[spot]]
+
+
+def test_combine_encoded_many_names_how_shares_do_not_fit():
+    a, b = shamir.split(os.urandom(32), 2, 3), shamir.split(os.urandom(32), 2, 3)
+    enc = [[s.to_bytes() for s in g] for g in (a, b)]
+    tampered = enc[0][:2] + [enc[0][2][:-1] + bytes([enc[0][2][-1] ^ 1])]
+    secrets, failed = shamir.combine_encoded_many([enc[0][:1], [enc[0][0], enc[1][1]], tampered, [], enc[1]])
+    assert secrets[:4] == [None] * 4 and secrets[4] == shamir.combine(b)
+    assert {g: code for g, (code, _) in failed.items()} == {0: 1, 1: -4, 2: 6, 3: -2}
+    assert not set(code for code, _ in failed.values()) & shamir.MALFORMED_STATUSES
+    with pytest.raises(ShamirError, match="sequence"):
+        shamir.combine_encoded_many(b"abc")  # type: ignore[arg-type]
+
+
 def test_share_validates_fields_and_hides_value():
     sid, val = b"\1" * 16, b"\0" * 64
     for kw in ({"index": True}, {"index": 1.0}, {"threshold": 0}, {"split_id": b"\1" * 15},

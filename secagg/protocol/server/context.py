@@ -34,8 +34,8 @@ class ServerContext:
     refused: dict[int, frozenset[int]] = field(default_factory=dict)
     # client -> why it was blamed (it revealed a share that does not match its owner's commitment)
     blamed: dict[int, str] = field(default_factory=dict)
-    # active: every masked input as received (bit-packed), kept until the round ends in case a
-    # client must be taken out of the sum (see r4_unmasking / exclusion)
+    # active: every MaskedInputReply message as received, kept until the round ends in case its
+    # sender must be taken out of the sum (see r4_unmasking / exclusion)
     masked_inputs: dict[int, bytes] = field(default_factory=dict)
     # round 4 results: rebuilt self-mask seeds of contributors, masking keys of dropped clients
     self_seeds: dict[int, bytes] = field(default_factory=dict)

@@ -28,8 +28,6 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
     else:
         unpack_into(reply.data, reply.length, reply.bits, ctx.masked_sum, add=True)
     ctx.contributors.add(cid)
-    if cfg.active:  # kept (not copied) until the round ends, in case cid must be excluded
-        ctx.masked_inputs[cid] = reply.data
     if reply.refused:
         ctx.refused[cid] = frozenset(reply.refused)
 

@@ -20,7 +20,7 @@ from ...core import shamir
 from ...core.crypto import KeyPair, pairwise_seed
 from ...core.masking import unmask
 from ...errors import ConsistencyError, InvalidMessageError, ShamirError, ThresholdError
-from ..messages import ExclusionRequest, UnmaskingReply
+from ..messages import ExclusionRequest, MaskedInputReply, UnmaskingReply, decode
 from ..packing import unpack_into
 from ..stage import Stage
 from ..transcript import KEY_SHARE, SELF_MASK_SHARE, seed_commitment, share_hash
@@ -64,38 +64,19 @@ def _committed(ctx: ServerContext, owner: int, revealed: list[tuple[int, bytes]]
 
 def _combine_batch(ctx: ServerContext, used: dict[int, list[bytes]],
                    what: str) -> tuple[dict[int, bytes], dict[int, str]]:
-    """Combine each owner's shares, all owners in one native batch: (owner -> secret, owner ->
-    why its shares did not combine). Outside the active model a failure is an error at once."""
-    bad: dict[int, str] = {}
+    """Combine each owner's encoded shares, all owners in one native batch: (owner -> secret, owner
+    -> why its shares did not combine). Outside the active model a failure is an error at once."""
     owners = list(used)
-    try:  # every share parsed and validated in one pass
-        flat = shamir.shares_from_bytes([raw for raws in used.values() for raw in raws])
-    except ShamirError:
-        for owner in owners:  # only now: whose share is malformed
-            try:
-                shamir.validate_share_bytes(used[owner])
-            except ShamirError as exc:
-                if owner not in ctx.share_commitments:
-                    raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {exc}") from None
-                bad[owner] = f"malformed: {exc}"
-        owners = [o for o in owners if o not in bad]
-        flat = shamir.shares_from_bytes([raw for o in owners for raw in used[o]])
-    batch, pos = [], 0
-    for owner in owners:
-        batch.append(flat[pos : pos + len(used[owner])])
-        pos += len(used[owner])
-    try:
-        return dict(zip(owners, shamir.combine_many(batch))), bad
-    except ShamirError:  # inconsistent shares: find whose
-        secrets = {}
-        for owner, shares in zip(owners, batch):
-            try:
-                secrets[owner] = shamir.combine(shares)
-            except ShamirError as exc:
-                if owner not in ctx.share_commitments:
-                    raise ConsistencyError(f"{what} shares are inconsistent (client {owner}): {exc}") from None
-                bad[owner] = str(exc)
-        return secrets, bad
+    secrets, failed = shamir.combine_encoded_many([used[o] for o in owners])
+    bad: dict[int, str] = {}
+    for pos, (code, why) in failed.items():
+        owner = owners[pos]
+        if owner not in ctx.share_commitments:
+            if code in shamir.MALFORMED_STATUSES:
+                raise InvalidMessageError(f"a {what} share of client {owner} is malformed: {why}")
+            raise ConsistencyError(f"{what} shares are inconsistent (client {owner}): {why}")
+        bad[owner] = why
+    return {o: s for o, s in zip(owners, secrets) if s is not None}, bad
 
 
 def _rebuild(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], owners: list[int], kind: bytes,
@@ -181,7 +162,9 @@ def finish(ctx: ServerContext) -> np.ndarray:
     peer_seeds, peer_signs = [], []
     for liar in sorted(liars):
         if liar in ctx.u3:  # its masked input is in the running sum: take it out
-            total -= unpack_into(ctx.masked_inputs[liar], cfg.vector_length, cfg.bits,
+            reply = decode(ctx.masked_inputs[liar])  # its raw MaskedInputReply, checked when it came
+            assert isinstance(reply, MaskedInputReply)
+            total -= unpack_into(reply.data, cfg.vector_length, cfg.bits,
                                  np.empty(cfg.vector_length, dtype=np.uint64))
         for w, seed in sorted(ctx.exclusion_seeds.get(liar, {}).items()):
             peer_seeds.append(seed)  # w masked with the liar; w used sign +1 iff w < liar

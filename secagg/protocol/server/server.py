@@ -163,6 +163,10 @@ class SecAggServer:
         except SecAggError as exc:
             self.rejected[client_id] = exc
             raise
+        if self.stage is Stage.MASKED_INPUT and self.config.active:
+            # kept as received (the message, not its decoded copy) until the round ends, in case
+            # this client must be excluded; bytes are immutable, anything else is copied once
+            self.ctx.masked_inputs[client_id] = data if type(data) is bytes else bytes(data)
         self.replied.add(client_id)
 
     def ready(self) -> bool:
