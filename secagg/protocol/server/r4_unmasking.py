@@ -19,7 +19,7 @@ import numpy as np
 from ...core import shamir
 from ...core.crypto import KeyPair, pairwise_seed
 from ...core.masking import unmask
-from ...errors import ConsistencyError, InvalidMessageError, ShamirError, ThresholdError
+from ...errors import ConsistencyError, InvalidMessageError, ThresholdError
 from ..messages import ExclusionRequest, MaskedInputReply, UnmaskingReply, decode
 from ..packing import unpack_into
 from ..stage import Stage
