@@ -76,6 +76,12 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
     cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
     cli.add_argument("--log-file", type=Path, default=None)
+    cli.add_argument("--corrupt-fraction", type=float, default=0.05,
+                     help="fraction of the cohort this device assumes may collude with the server: it refuses "
+                          "sessions whose threshold is unsafe under that (default: 0.05)")
+    cli.add_argument("--accept-honest-but-curious", action="store_true",
+                     help="also take part in honest-but-curious sessions, private only if the server follows "
+                          "the protocol (default: refuse them)")
     cli.add_argument("--exit-at", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
     cli.set_defaults(handler=_client)
 
@@ -161,6 +167,7 @@ def _server(args: argparse.Namespace) -> int:
 def build_client(args: argparse.Namespace, **options: Any) -> Any:
     """The NetClient the ``secagg client`` options describe (``options`` go to NetClient as they are)."""
     _need_grpc()
+    from ..protocol.policy import ClientPolicy
     from . import logs
     from .client import NetClient
     from .trainer import RecTrainer
@@ -169,7 +176,9 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
     logger = logs.get_logger("secagg.net.client", path=args.log_file)
     return NetClient(args.server, ca=args.ca, state_dir=args.state_dir, trainer=trainer,
                      enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
-                     logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at), **options)
+                     logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at),
+                     policy=ClientPolicy(args.corrupt_fraction, require_active=not args.accept_honest_but_curious),
+                     **options)
 
 
 def _client(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError, SecAggError
 from ..protocol.client import SecAggClient
+from ..protocol.policy import ClientPolicy
 from ..protocol.stage import Stage
 from ..rec.client import LocalConfig
 from . import logs
@@ -59,9 +60,10 @@ class NetClient:
                  enroll_token: bytes = b"", server_name: str | None = None, logger: Any = None,
                  poll_wait: float = 1.0, backoff: tuple[float, float] = (0.1, 5.0),
                  rpc_timeout: float = 30.0, on_update: Callable[[UpdateRecord], None] | None = None,
-                 exit_at: dict[int, int] | None = None) -> None:
+                 exit_at: dict[int, int] | None = None, policy: ClientPolicy | None = None) -> None:
         """``on_update`` (for the program embedding the client, e.g. its own tests) is called with each
-        round's plaintext update before it is masked; nothing else ever sees it."""
+        round's plaintext update before it is masked; nothing else ever sees it. ``policy``: what
+        sessions this device takes part in (default: active sessions only, 5% assumed corrupt)."""
         if not 0 < backoff[0] <= backoff[1]:
             raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
         self.target = target
@@ -73,6 +75,9 @@ class NetClient:
         self.rpc_timeout = rpc_timeout
         self.on_update = on_update
         self.exit_at = dict(exit_at or {})
+        if policy is not None and not isinstance(policy, ClientPolicy):
+            raise ConfigError(f"policy must be a ClientPolicy or None, got {type(policy).__name__}")
+        self.policy = policy or ClientPolicy(require_active=True)
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.identity = self._load_identity()
@@ -286,7 +291,7 @@ class NetClient:
             return False
         assert self.client_id is not None
         self.session = SecAggClient(self.client_id, update, rounding_seed=rounding_seed,
-                                    identity=self.identity.key, identity_registry=registry)
+                                    identity=self.identity.key, identity_registry=registry, policy=self.policy)
         self.session_id = bytes(task.session_id)
         self.rounds_joined += 1
         return True

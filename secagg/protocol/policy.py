@@ -7,6 +7,9 @@ server (its own belief, not the server's) and at most the proposed ``max_dropout
 refuses a session below it (:class:`~secagg.errors.UnsafeRequestError`). For the complete graph
 that is ``2t > n + A``; for SecAgg+ ``2t > k + 1 + t_1``, with the 2^20 graph seeds a server may
 still choose among counted in ``t_1`` (:mod:`secagg.protocol.params`).
+
+With ``require_active`` a client also refuses honest-but-curious sessions, whose privacy holds only
+if the server follows the protocol (the network client sets it unless told otherwise).
 """
 
 from __future__ import annotations
@@ -14,24 +17,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._validate import check_float
-from ..errors import UnsafeRequestError
+from ..errors import ConfigError, UnsafeRequestError
 from .config import SessionConfig
 from .params import min_threshold
 
 
 @dataclass(frozen=True)
 class ClientPolicy:
-    """A client's own security assumptions: the fraction of the cohort it assumes may collude."""
+    """A client's own security assumptions: the fraction of the cohort it assumes may collude, and
+    whether it takes part in sessions that trust the server to follow the protocol."""
 
     corrupt_fraction: float = 0.05
+    require_active: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corrupt_fraction",
                            check_float("corrupt_fraction", self.corrupt_fraction, lo=0.0, hi=1.0, hi_open=True))
+        if type(self.require_active) is not bool:
+            raise ConfigError(f"require_active must be True or False, got {self.require_active!r}")
 
     def check(self, config: SessionConfig) -> None:
-        """Refuse an active session whose graph or threshold is unsafe under this policy."""
+        """Refuse an active session whose graph or threshold is unsafe under this policy (and, with
+        ``require_active``, any honest-but-curious session)."""
         if not config.active:
+            if self.require_active:
+                raise UnsafeRequestError(
+                    "the server proposes an honest-but-curious session, private only if the server follows "
+                    "the protocol; this client requires the active threat model (run the server with "
+                    "--threat-model active, or let the client accept it: --accept-honest-but-curious)")
             return  # honest-but-curious: the server is trusted to follow the protocol
         n = len(config.client_ids)
         lowest = min_threshold(n, config.graph_kind, config.degree, self.corrupt_fraction,

@@ -53,3 +53,22 @@ def test_server_refuses_a_bad_certificate_path(tmp_path, capsys):
     rc = main(["server", "--db", str(tmp_path / "s.db"), "--cert", str(tmp_path / "none.pem"),
                "--key", str(tmp_path / "none.key"), "--n-items", "10", "--address", "127.0.0.1:0"])
     assert rc == 2 and "cannot read the server" in capsys.readouterr().err
+
+
+def test_client_policy_options(tmp_path):
+    from secagg.net.cli import build_client
+    from secagg.protocol.policy import ClientPolicy
+
+    assert main(["certs", "--out", str(tmp_path / "tls")]) == 0
+    base = ["client", "--server", "localhost:1", "--ca", str(tmp_path / "tls" / "ca.pem"), "--user", "0",
+            "--factors", "4"]
+    default = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "a")]))
+    relaxed = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "b"),
+                                                             "--corrupt-fraction", "0.1",
+                                                             "--accept-honest-but-curious"]))
+    try:
+        assert default.policy == ClientPolicy(0.05, require_active=True)  # the safe default
+        assert relaxed.policy == ClientPolicy(0.1, require_active=False)
+    finally:
+        default.close()
+        relaxed.close()

@@ -36,7 +36,8 @@ class Adversary:
     def __init__(self, n: int, *, kind: str, degree: int, threshold: int, max_dropouts: int = 0,
                  d: int = 16, q: int = 16, colluders: Iterable[int] = (), policy: ClientPolicy | None = None,
                  graph_seed: bytes | None = None, seed: int = 7, label: bytes | None = None,
-                 identities: Mapping[int, IdentityKey] | None = None) -> None:
+                 identities: Mapping[int, IdentityKey] | None = None,
+                 threat_model: str = "active") -> None:
         rng = np.random.default_rng(seed)
         self.inputs = {c: rng.integers(0, q, d).astype(np.uint32) for c in range(n)}
         self.identities = dict(identities) if identities else {c: IdentityKey() for c in range(n)}
@@ -44,7 +45,7 @@ class Adversary:
         modulus = 1 << (n * (q - 1)).bit_length()
         self.config = SessionConfig(client_ids=tuple(range(n)), graph_kind=kind, degree=degree,
                                     threshold=threshold, modulus_range=modulus, vector_length=d,
-                                    clipping_range=1.0, quantization_range=q, threat_model="active",
+                                    clipping_range=1.0, quantization_range=q, threat_model=threat_model,
                                     input_kind=INPUT_QUANTIZED, max_dropouts=max_dropouts,
                                     graph_seed=graph_seed, **({} if label is None else {"session_id": label}))
         self.clients = {c: SecAggClient(c, self.inputs[c], identity=self.identities[c],
