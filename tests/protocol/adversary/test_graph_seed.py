@@ -132,3 +132,16 @@ def test_the_corrected_bound_counts_the_owner(n):
     t1 = upper_tail_quantile(n, corrupt, p.degree, SECURITY_BITS + 1 + SEED_TRIES_BITS)
     assert 2 * p.threshold > p.degree + 1 + t1
     assert 2 * (p.threshold - 1) <= p.degree + 1 + t1  # and it is the smallest such threshold
+
+
+@pytest.mark.parametrize("n", [20, 40])
+def test_clients_refuse_a_secagg_plus_threshold_one_below_the_corrected_bound(n):
+    """The old bound's threshold (one short: the owner's own shares not counted) on the same
+    Harary graph is refused by every honest client before it sends anything."""
+    p = params(n)
+    assert p.kind == "harary"
+    adv = Adversary(n, kind=p.kind, degree=p.degree, threshold=p.threshold - 1, max_dropouts=p.max_dropouts)
+    for cid, request in adv.server.start().items():
+        assert adv.send(cid, request) is None
+        assert isinstance(adv.errors[cid], UnsafeRequestError)
+        assert f"needs t >= {p.threshold}" in str(adv.errors[cid])
