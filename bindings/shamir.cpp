@@ -167,6 +167,15 @@ py::object get_attr(PyObject* o, PyObject* name) {
   return py::reinterpret_steal<py::object>(r);
 }
 
+// A group as a fast sequence (a new reference in `fast`): 0, or kNotASequence / kEmpty.
+std::int32_t open_group(PyObject* grp, py::object& fast) {
+  if (PyUnicode_Check(grp) || PyBytes_Check(grp) || PyByteArray_Check(grp) || !PySequence_Check(grp))
+    return kNotASequence;
+  fast = py::reinterpret_steal<py::object>(PySequence_Fast(grp, "not a sequence"));
+  if (!fast) throw py::error_already_set();
+  return PySequence_Fast_GET_SIZE(fast.ptr()) == 0 ? kEmpty : 0;
+}
+
 // Appends the shares of one group to f (index, value pointer) and keeps the value objects alive.
 std::int32_t gather_group(PyObject* grp, PyObject* share_type, Flat& f, std::vector<py::object>& keep,
                           std::uint32_t& threshold) {
@@ -174,12 +183,9 @@ std::int32_t gather_group(PyObject* grp, PyObject* share_type, Flat& f, std::vec
   static PyObject* const k_threshold = PyUnicode_InternFromString("threshold");
   static PyObject* const k_split_id = PyUnicode_InternFromString("split_id");
   static PyObject* const k_value = PyUnicode_InternFromString("value");
-  if (PyUnicode_Check(grp) || PyBytes_Check(grp) || PyByteArray_Check(grp) || !PySequence_Check(grp))
-    return kNotASequence;
-  const py::object fast = py::reinterpret_steal<py::object>(PySequence_Fast(grp, "not a sequence"));
-  if (!fast) throw py::error_already_set();
+  py::object fast;
+  if (const std::int32_t st = open_group(grp, fast)) return st;
   const py::ssize_t m = PySequence_Fast_GET_SIZE(fast.ptr());
-  if (m == 0) return kEmpty;
   PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
   py::object sid0;
   bool mixed_split = false, mixed_threshold = false;
@@ -216,21 +222,21 @@ std::int32_t gather_group(PyObject* grp, PyObject* share_type, Flat& f, std::vec
   return 0;
 }
 
-// groups: a sequence of sequences of share_type objects (fields index, threshold, split_id, value).
-py::tuple combine_shares(const py::sequence& groups, const py::type& share_type,
-                         const U64Array& check_points) {
+// Gathers every group with gather(group, f, keep, threshold) -> status, then combines them. A group
+// whose status is nonzero keeps it and contributes no shares; `keep` holds the Python objects whose
+// bytes f points into, alive until we return.
+template <class Gather>
+py::tuple gather_and_combine(const py::sequence& groups, const U64Array& check_points, Gather gather) {
   const auto rho = check_points_of(check_points);
   const py::tuple gt(groups);
   const auto num_groups = static_cast<std::size_t>(gt.size());
   Flat f;
   f.thr.assign(num_groups, 0);
   f.pre.assign(num_groups, 0);
-  std::vector<py::object> keep;  // value bytes, alive (and referenced) until we return
+  std::vector<py::object> keep;
   for (std::size_t g = 0; g < num_groups; ++g) {
     const std::size_t start = f.idx.size();
-    const std::int32_t st =
-        gather_group(PyTuple_GET_ITEM(gt.ptr(), static_cast<py::ssize_t>(g)), share_type.ptr(), f, keep,
-                     f.thr[g]);
+    const std::int32_t st = gather(PyTuple_GET_ITEM(gt.ptr(), static_cast<py::ssize_t>(g)), f, keep, f.thr[g]);
     if (st != 0) {
       f.pre[g] = st;
       f.idx.resize(start);
@@ -239,6 +245,15 @@ py::tuple combine_shares(const py::sequence& groups, const py::type& share_type,
     f.off.push_back(f.idx.size());
   }
   return run_combine(f, rho);
+}
+
+// groups: a sequence of sequences of share_type objects (fields index, threshold, split_id, value).
+py::tuple combine_shares(const py::sequence& groups, const py::type& share_type,
+                         const U64Array& check_points) {
+  return gather_and_combine(groups, check_points,
+                            [&](PyObject* grp, Flat& f, std::vector<py::object>& keep, std::uint32_t& t) {
+                              return gather_group(grp, share_type.ptr(), f, keep, t);
+                            });
 }
 
 // Encoded shares (secagg/core/shamir.py, Share.to_bytes): version u8 | index u32 LE | threshold u32
@@ -254,12 +269,9 @@ std::uint32_t read_u32le(const std::uint8_t* p) {
 // Appends one group of encoded shares to f; the bytes objects stay alive through `keep`.
 std::int32_t gather_encoded(PyObject* grp, std::uint8_t version, Flat& f, std::vector<py::object>& keep,
                             std::uint32_t& threshold) {
-  if (PyUnicode_Check(grp) || PyBytes_Check(grp) || PyByteArray_Check(grp) || !PySequence_Check(grp))
-    return kNotASequence;
-  py::object fast = py::reinterpret_steal<py::object>(PySequence_Fast(grp, "not a sequence"));
-  if (!fast) throw py::error_already_set();
+  py::object fast;
+  if (const std::int32_t st = open_group(grp, fast)) return st;
   const py::ssize_t m = PySequence_Fast_GET_SIZE(fast.ptr());
-  if (m == 0) return kEmpty;
   PyObject** items = PySequence_Fast_ITEMS(fast.ptr());
   const std::uint8_t* first = nullptr;
   bool mixed_split = false, mixed_threshold = false;
@@ -298,25 +310,10 @@ std::int32_t gather_encoded(PyObject* grp, std::uint8_t version, Flat& f, std::v
 
 // groups: a sequence of sequences of encoded shares (bytes); statuses as for combine_shares.
 py::tuple combine_encoded(const py::sequence& groups, std::uint8_t version, const U64Array& check_points) {
-  const auto rho = check_points_of(check_points);
-  const py::tuple gt(groups);
-  const auto num_groups = static_cast<std::size_t>(gt.size());
-  Flat f;
-  f.thr.assign(num_groups, 0);
-  f.pre.assign(num_groups, 0);
-  std::vector<py::object> keep;
-  for (std::size_t g = 0; g < num_groups; ++g) {
-    const std::size_t start = f.idx.size();
-    const std::int32_t st =
-        gather_encoded(PyTuple_GET_ITEM(gt.ptr(), static_cast<py::ssize_t>(g)), version, f, keep, f.thr[g]);
-    if (st != 0) {
-      f.pre[g] = st;
-      f.idx.resize(start);
-      f.ptr.resize(start);
-    }
-    f.off.push_back(f.idx.size());
-  }
-  return run_combine(f, rho);
+  return gather_and_combine(groups, check_points,
+                            [version](PyObject* grp, Flat& f, std::vector<py::object>& keep, std::uint32_t& t) {
+                              return gather_encoded(grp, version, f, keep, t);
+                            });
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ from typing import Any
 
 import msgpack
 
+from ..core.crypto import KeyPair
 from .stage import Stage
 
 _DOMAIN = b"secagg-v2/"
@@ -96,9 +97,24 @@ def share_hash(sid: bytes, owner: int, holder: int, kind: bytes, share: bytes) -
     return h.digest()
 
 
+def share_hash_pair(sid: bytes, owner: int, holder: int, b_share: bytes, s_share: bytes) -> tuple[bytes, bytes]:
+    """The commitments to the two shares ``owner`` dealt ``holder``: (self-mask share, key share)."""
+    return (share_hash(sid, owner, holder, SELF_MASK_SHARE, b_share),
+            share_hash(sid, owner, holder, KEY_SHARE, s_share))
+
+
 def seed_commitment(sid: bytes, owner: int, seed: bytes) -> bytes:
     """The commitment to a client's self-mask seed."""
     return _sha256(_DOMAIN + b"self-mask-seed", sid, _ID.pack(owner), seed)
+
+
+def is_committed_secret(sid: bytes, owner: int, kind: bytes, secret: bytes, seed_commit: bytes,
+                        s_public: bytes) -> bool:
+    """Whether ``secret``, rebuilt from ``owner``'s shares of ``kind``, is what ``owner`` stands by:
+    the self-mask seed that opens ``seed_commit``, or the private key of its advertised ``s_public``."""
+    if kind == SELF_MASK_SHARE:
+        return seed_commitment(sid, owner, secret) == seed_commit
+    return KeyPair.from_private_bytes(secret).public == s_public
 
 
 def commitment_transcript(sid: bytes, owner: int, seed_commit: bytes,

@@ -12,22 +12,20 @@ Anything less is an unsafe request and refused.
 from __future__ import annotations
 
 from ...core import shamir
-from ...core.crypto import KeyPair, pairwise_seed, verify
+from ...core.crypto import pairwise_seed, verify
 from ...errors import ShamirError, UnknownClientError, UnsafeRequestError
 from ..messages import ExclusionReply, ExclusionRequest, Proof
-from ..transcript import KEY_SHARE, SELF_MASK_SHARE, commitment_transcript, seed_commitment, share_hash
+from ..transcript import KEY_SHARE, SELF_MASK_SHARE, commitment_transcript, is_committed_secret, share_hash
 from .context import ClientContext
 
 
-def _shares_open_nothing_valid(ctx: ClientContext, liar: int, kind: int, seed_commit: bytes,
+def _shares_open_nothing_valid(ctx: ClientContext, liar: int, tag: bytes, seed_commit: bytes,
                                shares: list[bytes]) -> bool:
     try:
         secret = shamir.combine(shamir.shares_from_bytes(shares))
     except ShamirError:
         return True  # malformed, mixed or inconsistent: not one sharing of anything
-    if kind == 0:
-        return seed_commitment(ctx.sid, liar, secret) != seed_commit
-    return KeyPair.from_private_bytes(secret).public != ctx.peer_keys[liar][1]
+    return not is_committed_secret(ctx.sid, liar, tag, secret, seed_commit, ctx.peer_keys[liar][1])
 
 
 def _check_proof(ctx: ClientContext, liar: int, proof: Proof) -> None:
@@ -45,7 +43,7 @@ def _check_proof(ctx: ClientContext, liar: int, proof: Proof) -> None:
     for holder, share in shares.items():
         if holder not in hashes or share_hash(ctx.sid, liar, holder, tag, share) != hashes[holder][kind]:
             raise UnsafeRequestError(f"a share in the proof against client {liar} does not match its commitments")
-    if not _shares_open_nothing_valid(ctx, liar, kind, seed_commit, list(shares.values())):
+    if not _shares_open_nothing_valid(ctx, liar, tag, seed_commit, list(shares.values())):
         raise UnsafeRequestError(f"the shares committed by client {liar} rebuild what it committed to: no "
                                  "proof of cheating; this client will not reveal its pairwise seed with it")
 

@@ -16,15 +16,13 @@ from ..graphseed import derive_seed, max_left_out, nonce_commitment
 from ..messages import ShareKeysReply, ShareKeysRequest
 from ..stage import Stage
 from ..transcript import (
-    KEY_SHARE,
-    SELF_MASK_SHARE,
     advertise_transcript,
     cohort_digest,
     commitment_transcript,
     seed_commitment,
     session_id,
     share_aad,
-    share_hash,
+    share_hash_pair,
 )
 from .context import ClientContext
 
@@ -105,8 +103,7 @@ def handle(ctx: ClientContext, request: ShareKeysRequest) -> ShareKeysReply:
     for holder, b_share, s_share in zip(group, b_shares, s_shares):
         commitment = b""
         if cfg.active:  # the envelope starts with the commitments to the two shares inside
-            hashes[holder] = (share_hash(sid, me, holder, SELF_MASK_SHARE, b_share),
-                              share_hash(sid, me, holder, KEY_SHARE, s_share))
+            hashes[holder] = share_hash_pair(sid, me, holder, b_share, s_share)
             commitment = hashes[holder][0] + hashes[holder][1]
         if holder == me:
             ctx.own_shares = (b_share, s_share)

@@ -22,7 +22,7 @@ from ..config import INPUT_FLOAT, MAX_NOISY_QUANTIZATION
 from ..messages import COMMITMENT_BYTES, MaskedInputReply, MaskedInputRequest
 from ..packing import pack
 from ..stage import Stage
-from ..transcript import KEY_SHARE, SELF_MASK_SHARE, share_aad, share_hash
+from ..transcript import share_aad, share_hash_pair
 from .context import ClientContext
 
 
@@ -41,8 +41,7 @@ def _open(ctx: ClientContext, sender: int, envelope: bytes) -> tuple[bytes, byte
             and type(fields[2]) is bytes and type(fields[3]) is bytes):
         raise AuthenticationError(f"shares from client {sender} are malformed: bad share envelope")
     b_share, s_share = fields[2], fields[3]
-    if cfg.active and (share_hash(ctx.sid, sender, me, SELF_MASK_SHARE, b_share)
-                       + share_hash(ctx.sid, sender, me, KEY_SHARE, s_share)) != commitment:
+    if cfg.active and b"".join(share_hash_pair(ctx.sid, sender, me, b_share, s_share)) != commitment:
         raise AuthenticationError(f"shares from client {sender} do not match its commitments")
     return b_share, s_share
 

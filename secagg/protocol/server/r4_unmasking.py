@@ -12,8 +12,6 @@ Outside the active model nothing is committed, and such shares abort the round.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from ...core import shamir
@@ -23,7 +21,7 @@ from ...errors import ConsistencyError, InvalidMessageError, ThresholdError
 from ..messages import ExclusionRequest, MaskedInputReply, UnmaskingReply, decode
 from ..packing import unpack_into
 from ..stage import Stage
-from ..transcript import KEY_SHARE, SELF_MASK_SHARE, seed_commitment, share_hash
+from ..transcript import KEY_SHARE, SELF_MASK_SHARE, is_committed_secret, share_hash
 from .context import ServerContext
 from .r1_share_keys import share_hashes
 
@@ -79,22 +77,32 @@ def _combine_batch(ctx: ServerContext, used: dict[int, list[bytes]],
     return {o: s for o, s in zip(owners, secrets) if s is not None}, bad
 
 
-def _rebuild(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], owners: list[int], kind: bytes,
-             valid: Callable[[int, bytes], bool], invalid: str) -> dict[int, bytes]:
+def _is_committed(ctx: ServerContext, owner: int, kind: bytes, secret: bytes) -> bool:
+    """Whether ``secret``, rebuilt from ``owner``'s shares, is what it stands by (outside the active
+    model no self-mask seed is committed, so only a rebuilt key can be checked)."""
+    commitments = ctx.share_commitments.get(owner)
+    if commitments is None and kind == SELF_MASK_SHARE:
+        return True
+    return is_committed_secret(ctx.sid, owner, kind, secret, commitments[0] if commitments else b"", ctx.keys[owner][1])
+
+
+def _rebuild(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], owners: list[int],
+             kind: bytes) -> dict[int, bytes]:
     """owner -> its rebuilt secret. The fast path combines the first t + 1 revealed shares of every
-    owner in one batch and checks the secret (``valid``: the seed commitment, or the advertised
-    key): one hash per owner, not one per share. Only an owner whose shares fail goes the slow way:
+    owner in one batch and checks the secret (:func:`_is_committed`: the seed commitment, or the
+    advertised key): one hash per owner, not one per share. Only an owner whose shares fail goes the slow way:
     every revealed share is checked against the dealer's commitments (a holder that revealed a
     forged one is blamed), and if the matching ones still rebuild nothing valid, the dealer is
     convicted (``ctx.liars``; it is absent from the result)."""
     t, what = ctx.config.threshold, "self-mask" if kind == SELF_MASK_SHARE else "key"
+    invalid = "self-mask seed commitment" if kind == SELF_MASK_SHARE else "masking key (the one it advertised)"
     for owner in owners:
         got = len(groups.get(owner, []))
         if got < t:
             raise ThresholdError(f"only {got} clients returned {what} shares of client {owner}; threshold is {t}",
                                  stage=Stage.UNMASKING.name, survivors=got, threshold=t)
     secrets, bad = _combine_batch(ctx, {o: [raw for _, raw in groups[o][: t + SPARE_SHARES]] for o in owners}, what)
-    for owner in [o for o, secret in secrets.items() if not valid(o, secret)]:
+    for owner in [o for o, secret in secrets.items() if not _is_committed(ctx, o, kind, secret)]:
         if owner not in ctx.share_commitments:
             raise ConsistencyError(f"rebuilt {invalid} of client {owner} does not match (bad shares)")
         bad[owner] = f"the rebuilt secret does not match its {invalid}"
@@ -105,7 +113,7 @@ def _rebuild(ctx: ServerContext, groups: dict[int, list[tuple[int, bytes]]], own
             raise ThresholdError(f"only {len(good)} clients returned valid {what} shares of client {owner}; "
                                  f"threshold is {t}", stage=Stage.UNMASKING.name, survivors=len(good), threshold=t)
         retry, failed = _combine_batch(ctx, {owner: [raw for _, raw in good]}, what)
-        if failed or not valid(owner, retry[owner]):
+        if failed or not _is_committed(ctx, owner, kind, retry[owner]):
             _convict(ctx, owner, kind, good)  # t + 1 shares: their inconsistency shows too
         else:
             secrets[owner] = retry[owner]
@@ -125,18 +133,8 @@ def rebuild(ctx: ServerContext) -> None:
     graph = ctx.g
     contributors = sorted(ctx.u3)
     dropped = sorted(o for o in ctx.u2 - ctx.u3 if graph.neighbors(o) & ctx.u3)
-
-    def opens_its_commitment(owner: int, seed: bytes) -> bool:
-        commitments = ctx.share_commitments.get(owner)
-        return commitments is None or seed_commitment(ctx.sid, owner, seed) == commitments[0]
-
-    def is_its_advertised_key(owner: int, key: bytes) -> bool:
-        return KeyPair.from_private_bytes(key).public == ctx.keys[owner][1]
-
-    ctx.self_seeds = _rebuild(ctx, ctx.self_mask_shares, contributors, SELF_MASK_SHARE, opens_its_commitment,
-                              "self-mask seed commitment")
-    ctx.dropped_keys = _rebuild(ctx, ctx.key_shares, dropped, KEY_SHARE, is_its_advertised_key,
-                                "masking key (the one it advertised)")
+    ctx.self_seeds = _rebuild(ctx, ctx.self_mask_shares, contributors, SELF_MASK_SHARE)
+    ctx.dropped_keys = _rebuild(ctx, ctx.key_shares, dropped, KEY_SHARE)
 
 
 def requests(ctx: ServerContext) -> dict[int, ExclusionRequest]:
