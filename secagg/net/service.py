@@ -7,6 +7,9 @@ unknown client, bad signature, replayed counter UNAUTHENTICATED
 wrong enrolment token, not in this session      PERMISSION_DENIED
 malformed protocol message / garbage            INVALID_ARGUMENT
 reply for another round or stage                FAILED_PRECONDITION
+process superseded / not registered (instance)  FAILED_PRECONDITION (DuplicateIdentityError /
+                                                StaleInstanceError: re-register)
+model shape differs from the server's           FAILED_PRECONDITION (ConfigError)
 reply after the stage deadline                  DEADLINE_EXCEEDED
 model version no longer kept                    NOT_FOUND
 request over the size limit                     RESOURCE_EXHAUSTED (enforced by gRPC itself)
@@ -23,6 +26,7 @@ from ..errors import (
     AbortedError,
     AuthenticationError,
     CheckpointError,
+    ConfigError,
     DeadlineError,
     InvalidMessageError,
     ReplayError,
@@ -43,6 +47,7 @@ _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
     (AbortedError, grpc.StatusCode.FAILED_PRECONDITION),
     (CheckpointError, grpc.StatusCode.NOT_FOUND),
+    (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
     (SecAggError, grpc.StatusCode.INVALID_ARGUMENT),
 ]
 
@@ -74,6 +79,10 @@ class AggregationService(pb_grpc.AggregationServicer):
         except SecAggError as exc:  # AuthenticationError or ReplayError (replayed counter)
             self._reject(context, method, grpc.StatusCode.UNAUTHENTICATED, exc, cid)
             raise AssertionError("unreachable")  # context.abort raises
+        try:  # the signature covers the instance token: only this identity's process could send it
+            self.co.check_instance(client_id, bytes(request.instance))
+        except SecAggError as exc:
+            self._reject(context, method, status_of(exc), exc, client_id)
         self.co.touch(client_id)
         return client_id
 
@@ -84,21 +93,28 @@ class AggregationService(pb_grpc.AggregationServicer):
         except SecAggError as exc:
             self._reject(context, "Register", grpc.StatusCode.UNAUTHENTICATED, exc)
         try:
-            cid = self.co.register(bytes(request.public_key), bytes(request.enroll_token))
+            cid, instance = self.co.register(bytes(request.public_key), bytes(request.enroll_token),
+                                             (int(request.n_items), int(request.factors)))
         except UnknownClientError as exc:
             self._reject(context, "Register", grpc.StatusCode.PERMISSION_DENIED, exc)
-        return pb.RegisterReply(client_id=cid, run_id=self.co.run_id)
+        except ConfigError as exc:
+            self._reject(context, "Register", grpc.StatusCode.FAILED_PRECONDITION, exc)
+        return pb.RegisterReply(client_id=cid, run_id=self.co.run_id, instance=instance)
 
     def GetTask(self, request: pb.TaskRequest, context: grpc.ServicerContext) -> pb.Task:
         cid = self._authenticate("GetTask", request, context)
         wait = min(request.wait_ms / 1000.0, max(0.0, (context.time_remaining() or 30.0) - 0.2))
-        return self.co.get_task(cid, bytes(request.have_session), int(request.have_stage), wait)
+        try:
+            return self.co.get_task(cid, bytes(request.have_session), int(request.have_stage), wait,
+                                    bytes(request.instance))
+        except SecAggError as exc:  # superseded by a newer process while waiting
+            self._reject(context, "GetTask", status_of(exc), exc, cid)
 
     def Submit(self, request: pb.SubmitRequest, context: grpc.ServicerContext) -> pb.SubmitReply:
         cid = self._authenticate("Submit", request, context)
         try:
             self.co.submit(cid, int(request.round), int(request.stage), bytes(request.session_id),
-                           bytes(request.reply))
+                           bytes(request.reply), bytes(request.instance))
         except SecAggError as exc:
             self._reject(context, "Submit", status_of(exc), exc, cid)
         return pb.SubmitReply(accepted=True)
