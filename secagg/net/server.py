@@ -41,18 +41,46 @@ class NetServer:
                  logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0) -> None:
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
-        self.lock = DatabaseLock(db)
+        self._bind(settings, cert, key, address, max_workers)  # before any file is touched
         self.store: Store | None = None
         try:
-            self._setup(settings, db, cert, key, address, enroll_token, max_workers, max_skew)
+            self.lock = DatabaseLock(db)
         except BaseException:
+            self.grpc.stop(None)
+            raise
+        try:
+            self._setup(settings, db, enroll_token, max_skew)
+        except BaseException:
+            self.grpc.stop(None)
             if self.store is not None:
                 self.store.close()
             self.lock.release()
             raise
 
-    def _setup(self, settings: ServerSettings, db: str | Path, cert: str | Path, key: str | Path,
-               address: str, enroll_token: bytes | None, max_workers: int | None,
+    def _bind(self, settings: ServerSettings, cert: str | Path, key: str | Path, address: str,
+              max_workers: int | None) -> None:
+        """The gRPC server, bound to ``address`` (refused if taken: no SO_REUSEPORT)."""
+        workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
+        limit = settings.message_limit
+        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                                maximum_concurrent_rpcs=4 * workers,
+                                options=[("grpc.so_reuseport", 0),  # never share the port silently
+                                         ("grpc.max_receive_message_length", limit),
+                                         ("grpc.max_send_message_length",
+                                          max(limit, 4 * settings.vector_length + (1 << 20)))])
+        creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
+        try:
+            self.port = self.grpc.add_secure_port(address, creds)
+        except RuntimeError:  # grpcio >= 1.60 raises when the address cannot be bound
+            self.port = 0
+        if self.port == 0:
+            raise ConfigError(f"cannot listen on {address}: the address is in use (another server?) "
+                              "or not a local address; stop the other server or choose another "
+                              "--address")
+        self.host = address.rsplit(":", 1)[0]
+        self._thread: threading.Thread | None = None
+
+    def _setup(self, settings: ServerSettings, db: str | Path, enroll_token: bytes | None,
                max_skew: float) -> None:
         self.store = Store(db, keep_versions=settings.keep_versions,
                            keep_round_sums=settings.keep_round_sums)
@@ -68,28 +96,9 @@ class NetServer:
             run_id = secrets.token_hex(8)
             self.store.set_meta("run_id", run_id)
         self.coordinator.run_id = run_id
-        workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
-        limit = settings.message_limit
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                                maximum_concurrent_rpcs=4 * workers,
-                                options=[("grpc.so_reuseport", 0),  # never share the port silently
-                                         ("grpc.max_receive_message_length", limit),
-                                         ("grpc.max_send_message_length",
-                                          max(limit, 4 * settings.vector_length + (1 << 20)))])
         pb_grpc.add_AggregationServicer_to_server(
             AggregationService(self.coordinator, RequestVerifier(max_skew, counters=self.store),
                                self.logger), self.grpc)
-        creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
-        try:
-            self.port = self.grpc.add_secure_port(address, creds)
-        except RuntimeError:  # grpcio >= 1.60 raises when the address cannot be bound
-            self.port = 0
-        if self.port == 0:
-            raise ConfigError(f"cannot listen on {address}: the address is in use (another server?) "
-                              "or not a local address; stop the other server or choose another "
-                              "--address")
-        self.host = address.rsplit(":", 1)[0]
-        self._thread: threading.Thread | None = None
 
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""
