@@ -119,8 +119,9 @@ class NetServer:
     def tell_clients_the_end(self, timeout: float | None = None) -> set[int]:
         """After the run ended, keep serving until every online client has been told so (their
         next poll gets an END task), for at most ``timeout`` seconds (default: the liveness
-        window). Returns the clients not told (they notice the server is gone and retry)."""
-        limit = self.settings.liveness_timeout if timeout is None else timeout
+        window, at least 30 s; it returns as soon as every online client has been told). Returns
+        the clients not told (they notice the server is gone and retry)."""
+        limit = max(self.settings.liveness_timeout, 30.0) if timeout is None else timeout
         end = time.monotonic() + limit
         while self.coordinator.ended is not None and time.monotonic() < end:
             if not self.coordinator.clients_not_told():
