@@ -330,7 +330,9 @@ class Coordinator:
         assert session is not None
         if session.ready():
             return True
-        owing = session.expected - session.replied - set(session.rejected)
+        owing = session.expected - session.replied - set(session.rejected) - self.instances.replaced()
+        if not owing:
+            return True
         now = time.monotonic()
         live = self.settings.liveness_timeout
         if now - self.stage_opened < live:

@@ -67,5 +67,10 @@ class Instances:
             raise StaleInstanceError(f"client {client_id}: this process did not advertise keys in "
                                      "the running session (it restarted); it rejoins at the next round")
 
+    def replaced(self) -> set[int]:
+        """Clients of the running session whose joining process was replaced: they will never
+        answer it again (the stage need not wait for them)."""
+        return {c for c, owner in self.owner.items() if self.current.get(c) != owner}
+
     def joined(self, client_id: int, instance: bytes) -> None:
         self.owner[client_id] = instance
