@@ -159,3 +159,7 @@ class DatabaseLockedError(ConfigError):
 
 class RegistrationError(ConfigError):
     """The server refused to register a client (e.g. it is configured for another model shape)."""
+
+
+class TooManyCallsError(ProtocolError):
+    """A client has more calls in flight than the server allows one client."""

@@ -73,6 +73,8 @@ def add_net_commands(sub: Any) -> None:
                           "record only (default: as many as --keep-versions; 0: none)")
     srv.add_argument("--enroll-token-file", type=Path, default=None,
                      help="clients must present this file's contents to register")
+    srv.add_argument("--calls-per-client", type=int, default=4,
+                     help="calls one client may have in flight at once; more are refused (default: 4)")
     srv.add_argument("--max-workers", type=int, default=None,
                      help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
@@ -165,7 +167,7 @@ def _server(args: argparse.Namespace) -> int:
         stage_timeout=args.stage_timeout, training_timeout=args.training_timeout,
         liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions,
         keep_round_sums=args.keep_round_sums, timeout_per_client=args.timeout_per_client,
-        max_aborted_rounds=args.max_aborted_rounds, dp=dp)
+        max_aborted_rounds=args.max_aborted_rounds, calls_per_client=args.calls_per_client, dp=dp)
     if args.rounds is not None and args.rounds < 1:
         from ..errors import ConfigError
 

@@ -98,7 +98,7 @@ class NetServer:
         self.coordinator.run_id = run_id
         pb_grpc.add_AggregationServicer_to_server(
             AggregationService(self.coordinator, RequestVerifier(max_skew, counters=self.store),
-                               self.logger), self.grpc)
+                               self.logger, settings.calls_per_client), self.grpc)
 
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""

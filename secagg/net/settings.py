@@ -23,7 +23,8 @@ class ServerSettings:
     server for ``liveness_timeout`` seconds is treated as dropped, so the stage can close early.
     ``min_clients`` clients must be online before a round starts. ``max_aborted_rounds``
     consecutive aborted rounds end the run as failed. ``keep_round_sums``: rounds whose aggregate
-    the database keeps (None: as many as ``keep_versions``).
+    the database keeps (None: as many as ``keep_versions``). ``calls_per_client``: calls one client
+    may have in flight at once (more are refused, so no client can hold the RPC threads).
     """
 
     n_items: int
@@ -47,6 +48,7 @@ class ServerSettings:
     keep_versions: int = 5
     keep_round_sums: int | None = None
     max_aborted_rounds: int = 10
+    calls_per_client: int = 4
     max_message_bytes: int | None = None
     init_scale: float = 0.1
     dp: DPConfig | None = None  # distributed DP (Skellam), accounted per round; None: off
@@ -72,6 +74,8 @@ class ServerSettings:
             raise ConfigError("timeout_per_client must be >= 0 seconds")
         if self.max_aborted_rounds < 1:
             raise ConfigError("max_aborted_rounds must be >= 1")
+        if self.calls_per_client < 1:
+            raise ConfigError("calls_per_client must be >= 1")
         if self.dp is not None and (self.dp.clients_per_round < self.clients_per_round
                                     or self.dp.clip_norm != self.training.clip_norm):
             raise ConfigError("the DP config must plan for clients_per_round clients and use the "
