@@ -153,7 +153,8 @@ def test_server_killed_mid_round_resumes_without_losing_or_repeating_rounds(tmp_
     n = 5
     db = tmp_path / "server.db"
     port = _free_port()
-    args = ["--rounds", "4", "--clients-per-round", str(n), "--min-clients", str(n), *FAST]
+    args = ["--rounds", "4", "--clients-per-round", str(n), "--min-clients", str(n), *FAST,
+            "--keep-round-sums", "100"]  # every round's sum, to replay the model below
     server = _server_on(procs, certs, db, port, args, "server1")
     for u in range(n):
         procs.client(certs, port, u)

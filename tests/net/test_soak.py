@@ -36,7 +36,8 @@ def test_soak_no_lost_round_and_bounded_memory(tmp_path, certs, procs):
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", str(ROUNDS), "--clients-per-round", str(CLIENTS),
                                 "--min-clients", str(CLIENTS), "--stage-timeout", "120",
-                                "--training-timeout", "120", "--liveness-timeout", "30")
+                                "--training-timeout", "120", "--liveness-timeout", "30",
+                                "--keep-round-sums", str(ROUNDS))  # every sum, for the exact-sum check
     shape = (dataset_items("synthetic"), int(FACTORS))  # the server's model (conftest's options)
     clients = ClientThreads(tmp_path, certs, port, CLIENTS, dump=dump, model_shape=shape)
     try:
