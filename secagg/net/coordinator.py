@@ -323,6 +323,7 @@ class Coordinator:
         self.tasks = {cid: self._stage_task(cid, req, stage, round_, sid, sampled)
                       for cid, req in requests.items()}
         self.stage_opened = time.monotonic()
+        self.stage_deadline_s = timeout
         self.cond.notify_all()
 
     def _stage_done(self) -> bool:
@@ -396,7 +397,8 @@ class Coordinator:
                 stage = session.stage
                 stages[stage.name] = {"expected": len(session.expected), "replied": len(session.replied),
                                       "rejected": len(session.rejected),
-                                      "seconds": round(time.monotonic() - self.stage_opened, 4)}
+                                      "seconds": round(time.monotonic() - self.stage_opened, 4),
+                                      "deadline_s": round(self.stage_deadline_s, 3)}
                 logs.log(self.logger, "stage_closed", round=round_, stage=stage.name,
                          **stages[stage.name])
                 try:

@@ -94,3 +94,23 @@ def test_rollback_is_no_longer_a_server_flag(capsys):
     with pytest.raises(SystemExit) as e:
         main(["server", "--db", "x", "--cert", "c", "--key", "k", "--rollback-to", "3"])
     assert e.value.code == 2 and "--rollback-to" in capsys.readouterr().err
+
+
+def test_each_stage_is_recorded_with_the_deadline_the_rule_gave_it(tmp_path, certs):
+    from .helpers import ClientThreads, settings, start_server
+    from .test_inprocess import _rounds
+
+    s = settings(stage_timeout=50.0, training_timeout=70.0, timeout_per_client=2.5)
+    server = start_server(tmp_path, certs, s, rounds=1)
+    clients = ClientThreads(tmp_path, certs, server.port, 6)
+    try:
+        assert server.wait(120)
+    finally:
+        clients.stop()
+        server.stop()
+    (rec,) = _rounds(tmp_path / "server.db")
+    assert rec.status == "completed"
+    deadlines = {name: st["deadline_s"] for name, st in rec.stages.items()}
+    assert deadlines.pop("ADVERTISE_KEYS") == 70.0 + 6 * 2.5
+    # later stages: the base plus 2.5 s per client expected at that stage (6: nobody dropped)
+    assert deadlines and all(d == 50.0 + 6 * 2.5 for d in deadlines.values()), deadlines
