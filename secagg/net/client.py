@@ -6,8 +6,9 @@ State kept in ``state_dir`` (mode 700): ``identity.key`` (raw Ed25519 private ke
 and ``client.json`` (mode 600: client id, run id, the newest model version seen: older ones are
 refused).
 
-Each process registers when it starts, declaring the model shape it is configured for (a
-mismatch is refused up front: :class:`~secagg.errors.RegistrationError`), and gets an instance token
+Each process registers when it starts, declaring the model shape and session policy it is
+configured for (a client that cannot train the model or would refuse the server's sessions is
+refused up front: :class:`~secagg.errors.RegistrationError`), and gets an instance token
 that its requests carry. A process that another process of the same identity replaced gets
 :class:`~secagg.errors.DuplicateIdentityError` and stops. :meth:`NetClient.run` returns when the
 server announces the end of the run (:attr:`NetClient.ended` says why), or at the caller's limits.
@@ -157,7 +158,9 @@ class NetClient:
         try:
             reply = self.stub.Register(pb.RegisterRequest(
                 public_key=self.identity.public, enroll_token=self.enroll_token, counter=counter,
-                signature=sig, n_items=self.model_shape[0], factors=self.model_shape[1]),
+                signature=sig, n_items=self.model_shape[0], factors=self.model_shape[1],
+                require_active=self.policy.require_active,
+                corrupt_fraction=self.policy.corrupt_fraction),
                 timeout=self.rpc_timeout)
         except grpc.RpcError as exc:
             if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):

@@ -123,15 +123,18 @@ class Coordinator:
         return self.store.version(version)[0]
 
     # --- registry ----------------------------------------------------------------------------
-    def register(self, public_key: bytes, token: bytes, model_shape: tuple[int, int] = (0, 0)
-                 ) -> tuple[int, bytes]:
-        """(client id, instance token) for a client process that starts; ``model_shape`` is the
-        (items, factors) it is configured for, refused before anything is recorded if wrong."""
+    def register(self, public_key: bytes, token: bytes, model_shape: tuple[int, int] = (0, 0),
+                 policy: tuple[bool, float] = (False, 0.0)) -> tuple[int, bytes]:
+        """(client id, instance token) for a client process that starts. ``model_shape`` (items,
+        factors) and ``policy`` (requires active sessions?, assumed corrupt fraction) are what it
+        is configured for: a client that cannot train this model or would refuse this server's
+        sessions is refused (ConfigError) before anything is recorded."""
         import hmac
 
         if self.enroll_token is not None and not hmac.compare_digest(token, self.enroll_token):
             raise UnknownClientError("wrong enrolment token")
         self.check_model_shape(model_shape)
+        self.check_client_policy(*policy)
         cid, new = self.store.register(public_key)
         with self.cond:
             self.keys[cid] = public_key
@@ -150,6 +153,23 @@ class Coordinator:
             raise ConfigError(f"this server trains a model of {s.n_items} items x {s.factors} factors; "
                               f"the client is configured for {shape[0]} x {shape[1]}: start it with "
                               f"the server's data set and --factors {s.factors}")
+
+    def check_client_policy(self, require_active: bool, corrupt_fraction: float) -> None:
+        """Refuse a client whose policy would refuse every session of this server: it would be
+        sampled and stall rounds. Conservative rule: an active server's thresholds are sized for
+        its ``corrupt_fraction``; a client assuming more colluders may refuse them."""
+        s = self.settings
+        if s.threat_model != "active":
+            if require_active:
+                raise ConfigError("this server runs honest-but-curious sessions, which this client "
+                                  "refuses: start the client with --accept-honest-but-curious, or the "
+                                  "server with --threat-model active")
+            return
+        if corrupt_fraction > s.corrupt_fraction + 1e-12:
+            raise ConfigError(f"this server sizes its thresholds for {s.corrupt_fraction:g} of the clients "
+                              f"colluding; this client assumes {corrupt_fraction:g} and would refuse its "
+                              f"sessions: start the client with --corrupt-fraction {s.corrupt_fraction:g} "
+                              f"or less, or the server with --corrupt-fraction {corrupt_fraction:g}")
 
     def check_instance(self, client_id: int, instance: bytes) -> None:
         """Refuse requests of a process that is not ``client_id``'s current one."""

@@ -117,7 +117,8 @@ class AggregationService(pb_grpc.AggregationServicer):
             self._reject(context, "Register", grpc.StatusCode.UNAUTHENTICATED, exc)
         try:
             cid, instance = self.co.register(bytes(request.public_key), bytes(request.enroll_token),
-                                             (int(request.n_items), int(request.factors)))
+                                             (int(request.n_items), int(request.factors)),
+                                             (bool(request.require_active), float(request.corrupt_fraction)))
         except UnknownClientError as exc:
             self._reject(context, "Register", grpc.StatusCode.PERMISSION_DENIED, exc)
         except ConfigError as exc:

@@ -114,3 +114,31 @@ def test_each_stage_is_recorded_with_the_deadline_the_rule_gave_it(tmp_path, cer
     assert deadlines.pop("ADVERTISE_KEYS") == 70.0 + 6 * 2.5
     # later stages: the base plus 2.5 s per client expected at that stage (6: nobody dropped)
     assert deadlines and all(d == 50.0 + 6 * 2.5 for d in deadlines.values()), deadlines
+
+
+@pytest.mark.parametrize("server_kw, policy, needs", [
+    (dict(threat_model="honest-but-curious"), dict(require_active=True), "--accept-honest-but-curious"),
+    (dict(corrupt_fraction=0.05), dict(corrupt_fraction=0.2), "--corrupt-fraction 0.05 or less"),
+])
+def test_a_client_that_would_refuse_every_session_is_refused_at_registration(tmp_path, certs, server_kw,
+                                                                             policy, needs):
+    from secagg.errors import RegistrationError
+    from secagg.net.client import NetClient
+    from secagg.protocol.policy import ClientPolicy
+
+    from .helpers import settings, start_server
+
+    server = start_server(tmp_path, certs, settings(**server_kw), rounds=None)
+    client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "c", trainer=None,
+                       model_shape=(20, 3), policy=ClientPolicy(**policy))
+    fine = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "d", trainer=None,
+                     model_shape=(20, 3), policy=ClientPolicy(require_active=False, corrupt_fraction=0.05))
+    try:
+        with pytest.raises(RegistrationError, match=needs):
+            client.register()
+        assert client.client_id is None and server.coordinator.online() == []
+        assert fine.register() >= 1  # a compatible client is welcome
+    finally:
+        client.close()
+        fine.close()
+        server.stop()

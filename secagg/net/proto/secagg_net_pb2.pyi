@@ -22,20 +22,24 @@ class Auth(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("public_key", "enroll_token", "counter", "signature", "n_items", "factors")
+    __slots__ = ("public_key", "enroll_token", "counter", "signature", "n_items", "factors", "require_active", "corrupt_fraction")
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENROLL_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COUNTER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     N_ITEMS_FIELD_NUMBER: _ClassVar[int]
     FACTORS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FRACTION_FIELD_NUMBER: _ClassVar[int]
     public_key: bytes
     enroll_token: bytes
     counter: int
     signature: bytes
     n_items: int
     factors: int
-    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ...) -> None: ...
+    require_active: bool
+    corrupt_fraction: float
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: _Optional[bool] = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("client_id", "run_id", "instance")
