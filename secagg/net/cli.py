@@ -75,8 +75,12 @@ def add_net_commands(sub: Any) -> None:
                      help="clients must present this file's contents to register")
     srv.add_argument("--calls-per-client", type=int, default=4,
                      help="calls one client may have in flight at once; more are refused (default: 4)")
+    srv.add_argument("--engine", choices=["aio", "threads"], default="aio",
+                     help="aio: asyncio gRPC server, waiting clients hold no thread (default); threads: "
+                          "a thread pool where each waiting client holds a thread")
     srv.add_argument("--max-workers", type=int, default=None,
-                     help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
+                     help="worker threads (aio default: 8; threads default: 2 x clients per round + 8, each "
+                          "waiting client holding one)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
     srv.set_defaults(handler=_server)
 
@@ -175,7 +179,7 @@ def _server(args: argparse.Namespace) -> int:
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), logger=logger,
-                       max_workers=args.max_workers)
+                       max_workers=args.max_workers, engine=args.engine)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())

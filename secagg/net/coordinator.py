@@ -19,6 +19,7 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -69,6 +70,7 @@ class Coordinator:
         self.run_id = ""
         self.round = store.last_round()
         self.instances = Instances()
+        self.listeners: list[Callable[[], None]] = []
         self.ended: str | None = None  # why the run ended (then every poll gets an END task)
         self.told_end: set[int] = set()
         self.completed_here = 0  # rounds completed by this process
@@ -195,32 +197,54 @@ class Coordinator:
         return sorted(c for c, t in self.last_seen.items() if now - t <= self.settings.liveness_timeout)
 
     # --- tasks (RPC threads) --------------------------------------------------------------------
+    def poll_task(self, client_id: int, have_session: bytes, have_stage: int,
+                  instance: bytes = b"") -> Any | None:
+        """The task for ``client_id`` now - its stage task, END once the run ended, WAIT while
+        the server stops - or None (never waits; :meth:`get_task` and the asyncio server wait)."""
+        with self.cond:
+            self.check_instance(client_id, instance)  # a newer process may have registered
+            self.last_seen[client_id] = time.monotonic()
+            if self.ended is not None:
+                self.told_end.add(client_id)
+                return pb.Task(kind=pb.Task.END, end_reason=self.ended,
+                               rounds_completed=self.store.completed_rounds())
+            task = self.tasks.get(client_id)
+            if task is not None and not self.instances.may_take(client_id, instance):
+                if client_id not in self.instances.held_out:
+                    self.instances.held_out.add(client_id)
+                    logs.log(self.logger, "client_held_out", 30, client_id=client_id,
+                             round=task.round, reason="restarted after advertising its keys in "
+                             "this session; it rejoins at the next round")
+                task = None
+            if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                return task
+            if self.stop_event.is_set():
+                return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500)
+            return None
+
     def get_task(self, client_id: int, have_session: bytes, have_stage: int, wait: float,
                  instance: bytes = b"") -> Any:
+        """Long poll (on the calling thread): :meth:`poll_task`, waiting up to ``wait`` seconds."""
         deadline = time.monotonic() + max(0.0, min(wait, 30.0))
         with self.cond:
             while True:
-                self.check_instance(client_id, instance)  # a newer process may have registered
-                self.last_seen[client_id] = time.monotonic()
-                if self.ended is not None:
-                    self.told_end.add(client_id)
-                    return pb.Task(kind=pb.Task.END, end_reason=self.ended,
-                                   rounds_completed=self.store.completed_rounds())
-                task = self.tasks.get(client_id)
-                if task is not None and not self.instances.may_take(client_id, instance):
-                    if client_id not in self.instances.held_out:
-                        self.instances.held_out.add(client_id)
-                        logs.log(self.logger, "client_held_out", 30, client_id=client_id,
-                                 round=task.round, reason="restarted after advertising its keys in "
-                                 "this session; it rejoins at the next round")
-                    task = None
-                if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                task = self.poll_task(client_id, have_session, have_stage, instance)
+                if task is not None:
                     return task
                 left = deadline - time.monotonic()
-                if left <= 0 or self.stop_event.is_set():
-                    stopping = self.stop_event.is_set()
-                    return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500 if stopping else 0)
+                if left <= 0:
+                    return pb.Task(kind=pb.Task.WAIT)
                 self.cond.wait(left)
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread, with the lock held: it must not block) whenever
+        the tasks change - how the asyncio server learns to re-poll its waiting clients."""
+        self.listeners.append(callback)
+
+    def _tasks_changed(self) -> None:
+        self.cond.notify_all()
+        for callback in self.listeners:
+            callback()
 
     def submit(self, client_id: int, round_: int, stage: int, session_id: bytes, reply: bytes,
                instance: bytes = b"") -> None:
@@ -283,13 +307,13 @@ class Coordinator:
         finally:
             with self.cond:
                 self.tasks = {}
-                self.cond.notify_all()
+                self._tasks_changed()
 
     def _end(self, reason: str) -> None:
         with self.cond:
             self.ended = reason
             self.tasks = {}
-            self.cond.notify_all()
+            self._tasks_changed()
         logs.log(self.logger, "run_ended", reason=reason, rounds_completed=self.store.completed_rounds())
 
     def clients_not_told(self) -> set[int]:
@@ -300,7 +324,7 @@ class Coordinator:
     def stop(self) -> None:
         self.stop_event.set()
         with self.cond:
-            self.cond.notify_all()
+            self._tasks_changed()
             self.progress.notify_all()
 
     def _wait_for_clients(self) -> list[int] | None:
@@ -344,7 +368,7 @@ class Coordinator:
                       for cid, req in requests.items()}
         self.stage_opened = time.monotonic()
         self.stage_deadline_s = timeout
-        self.cond.notify_all()
+        self._tasks_changed()
 
     def _stage_done(self) -> bool:
         session = self.session

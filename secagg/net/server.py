@@ -38,9 +38,13 @@ class NetServer:
 
     def __init__(self, settings: ServerSettings, *, db: str | Path, cert: str | Path, key: str | Path,
                  address: str = "127.0.0.1:0", enroll_token: bytes | None = None,
-                 logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0) -> None:
+                 logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0,
+                 engine: str = "aio") -> None:
+        if engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
+        self.engine = engine
         self._bind(settings, cert, key, address, max_workers)  # before any file is touched
         self.store: Store | None = None
         try:
@@ -60,20 +64,26 @@ class NetServer:
     def _bind(self, settings: ServerSettings, cert: str | Path, key: str | Path, address: str,
               max_workers: int | None) -> None:
         """The gRPC server, bound to ``address`` (refused if taken: no SO_REUSEPORT)."""
-        workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
         limit = settings.message_limit
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                                maximum_concurrent_rpcs=4 * workers,
-                                options=[("grpc.so_reuseport", 0),  # never share the port silently
-                                         ("grpc.max_receive_message_length", limit),
-                                         ("grpc.max_send_message_length",
-                                          max(limit, 4 * settings.vector_length + (1 << 20)))])
+        options = [("grpc.so_reuseport", 0),  # never share the port silently
+                   ("grpc.max_receive_message_length", limit),
+                   ("grpc.max_send_message_length", max(limit, 4 * settings.vector_length + (1 << 20)))]
+        if self.engine == "aio":
+            from .aio import AioFrontEnd
+
+            self.grpc: Any = AioFrontEnd(options, max(256, 8 * settings.clients_per_round),
+                                         max_workers or 8)
+        else:
+            workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
+            self.grpc = ThreadFrontEnd(grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                                                   maximum_concurrent_rpcs=4 * workers, options=options))
         creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
         try:
             self.port = self.grpc.add_secure_port(address, creds)
         except RuntimeError:  # grpcio >= 1.60 raises when the address cannot be bound
             self.port = 0
         if self.port == 0:
+            self.grpc.stop(None)
             raise ConfigError(f"cannot listen on {address}: the address is in use (another server?) "
                               "or not a local address; stop the other server or choose another "
                               "--address")
@@ -96,9 +106,9 @@ class NetServer:
             run_id = secrets.token_hex(8)
             self.store.set_meta("run_id", run_id)
         self.coordinator.run_id = run_id
-        pb_grpc.add_AggregationServicer_to_server(
-            AggregationService(self.coordinator, RequestVerifier(max_skew, counters=self.store),
-                               self.logger, settings.calls_per_client), self.grpc)
+        self.grpc.add_service(AggregationService(
+            self.coordinator, RequestVerifier(max_skew, counters=self.store), self.logger,
+            settings.calls_per_client))
 
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""
@@ -133,8 +143,30 @@ class NetServer:
         self.coordinator.stop()
         if self._thread is not None:
             self._thread.join(5.0)
-        self.grpc.stop(grace).wait(grace + 1.0)
+        self.grpc.stop(grace)
         assert self.store is not None
         self.store.close()
         self.lock.release()
         logs.log(self.logger, "server_stopped", last_round=self.coordinator.round)
+
+
+ENGINES = ("aio", "threads")
+
+
+class ThreadFrontEnd:
+    """The thread-pool gRPC server (each waiting client holds a thread), as :class:`AioFrontEnd`."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self.server = server
+
+    def add_secure_port(self, address: str, creds: grpc.ServerCredentials) -> int:
+        return self.server.add_secure_port(address, creds)
+
+    def add_service(self, service: AggregationService) -> None:
+        pb_grpc.add_AggregationServicer_to_server(service, self.server)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float | None) -> None:
+        self.server.stop(grace).wait((grace or 0.0) + 1.0)
