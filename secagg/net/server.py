@@ -106,9 +106,10 @@ class NetServer:
             run_id = secrets.token_hex(8)
             self.store.set_meta("run_id", run_id)
         self.coordinator.run_id = run_id
-        self.grpc.add_service(AggregationService(
+        self.service = AggregationService(
             self.coordinator, RequestVerifier(max_skew, counters=self.store), self.logger,
-            settings.calls_per_client))
+            settings.calls_per_client)
+        self.grpc.add_service(self.service)
 
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""
