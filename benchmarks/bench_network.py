@@ -104,7 +104,8 @@ def run_network(n: int, d: int, rounds: int, tmp: Path) -> dict:
         port = int(port_file.read_text())
         for i in range(n):
             c = NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"n{n}c{i}",
-                          trainer=FixedTrainer(updates[i]), poll_wait=1.0, backoff=(0.05, 1.0),
+                          trainer=FixedTrainer(updates[i]), model_shape=(n_items, factors),
+                          poll_wait=1.0, backoff=(0.05, 1.0),
                           on_update=record, logger=_quiet_logger())
             clients.append(c)
             t = threading.Thread(target=c.run, kwargs={"max_seconds": 60 + 60 * rounds}, daemon=True)

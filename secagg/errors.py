@@ -141,3 +141,25 @@ class PrivacyError(ConfigError):
 
 class CheckpointError(SecAggError):
     """A checkpoint is missing, corrupt or incompatible."""
+
+
+# --- networked deployment ----------------------------------------------------------------------
+class StaleInstanceError(ReplayError):
+    """A request from a client process the server does not know as that client's current one
+    (the server restarted, or the process is not the one that joined the running session)."""
+
+
+class DuplicateIdentityError(StaleInstanceError):
+    """Two running processes use one client identity; the older one is fenced off."""
+
+
+class DatabaseLockedError(ConfigError):
+    """Another server (or admin command) holds the server database."""
+
+
+class RegistrationError(ConfigError):
+    """The server refused to register a client (e.g. it is configured for another model shape)."""
+
+
+class TooManyCallsError(ProtocolError):
+    """A client has more calls in flight than the server allows one client."""

@@ -2,7 +2,7 @@
 
 * :class:`NetServer` drives rounds with per-stage deadlines, authenticates every request with the
   clients' registered Ed25519 keys, keeps model versions and round results in SQLite (resumes after
-  a crash, never records a round twice) and can roll back to a kept version.
+  a crash, never records a round twice); one server per database and port.
 * :class:`NetClient` registers, trains locally, runs the protocol, reconnects with back-off.
 * :func:`make_certificates` makes a CA + server certificate for tests and private deployments.
 
@@ -13,7 +13,7 @@ From the command line (``secagg <command> --help`` lists every option)::
         --clients-per-round 20 --rounds 30 --log-file server.jsonl
     secagg client --server 127.0.0.1:50051 --ca tls/ca.pem --state-dir dev0 --user 0   # one per device
     secagg status --db run.db
-    secagg server ... --rollback-to 7      # republish kept model version 7, then serve
+    secagg rollback --db run.db --to 7     # server stopped: republish kept model version 7
 
 Needs the ``[net]`` extra (``pip install "secagg[net]"``). Wire messages: ``proto/secagg_net.proto``
 (the generated ``*_pb2*.py`` are checked in; the command that regenerates them is at its top).

@@ -1,4 +1,12 @@
-"""The ``secagg server``, ``secagg client``, ``secagg status`` and ``secagg certs`` commands."""
+"""The ``secagg server``, ``secagg client``, ``secagg status``, ``secagg rollback`` and
+``secagg certs`` commands.
+
+Exit codes: 0 the run ended as planned (server: ``--rounds`` rounds completed; client: the server
+announced the end, or ``--max-rounds``/a signal stopped it); 1 the run failed (server: no round
+completed, too many rounds aborted in a row, or the database failed); 2 a usage or configuration
+error, refused before any work (one line on stderr); 3 (client) ``--max-seconds`` passed before
+the run ended.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +46,10 @@ def add_net_commands(sub: Any) -> None:
     srv.add_argument("--data-seed", type=int, default=0)
     srv.add_argument("--n-items", type=int, default=None, help="model size (instead of --data)")
     srv.add_argument("--rounds", type=int, default=None,
-                     help="stop once this many rounds are recorded (default: serve until stopped)")
+                     help="end the run once this many rounds have COMPLETED in total (aborted rounds do "
+                          "not count; default: serve until stopped)")
+    srv.add_argument("--max-aborted-rounds", type=int, default=10,
+                     help="end the run as failed (exit 1) after this many aborted rounds in a row")
     add_training_options(srv)  # --factors, --clients-per-round, --local-epochs, ..., the DP options
     srv.add_argument("--dp-num-users", type=int, default=None,
                      help="population size for DP accounting (sampling rate = clients per round / this)")
@@ -47,18 +58,29 @@ def add_net_commands(sub: Any) -> None:
     srv.add_argument("--threat-model", choices=["honest-but-curious", "active"], default="active")
     srv.add_argument("--dropout-fraction", type=float, default=0.3)
     srv.add_argument("--corrupt-fraction", type=float, default=0.05)
-    srv.add_argument("--stage-timeout", type=float, default=10.0, help="seconds per protocol stage")
+    srv.add_argument("--stage-timeout", type=float, default=10.0,
+                     help="base seconds per protocol stage (plus --timeout-per-client per sampled client)")
     srv.add_argument("--training-timeout", type=float, default=30.0,
-                     help="seconds for the first stage (includes local training)")
+                     help="base seconds for the first stage, which includes local training")
+    srv.add_argument("--timeout-per-client", type=float, default=0.05,
+                     help="seconds added to every stage's deadline per sampled client (default: 0.05, "
+                          "so 400 clients get 10 + 20 s per stage)")
     srv.add_argument("--liveness-timeout", type=float, default=10.0,
                      help="a client silent this long while owing a reply counts as dropped")
     srv.add_argument("--keep-versions", type=int, default=5, help="model versions kept for rollback")
-    srv.add_argument("--rollback-to", type=int, default=None, metavar="VERSION",
-                     help="republish kept model VERSION before serving (recorded in the log and db)")
+    srv.add_argument("--keep-round-sums", type=int, default=None, metavar="N",
+                     help="rounds whose aggregate (sum) the database keeps; older rounds keep their "
+                          "record only (default: as many as --keep-versions; 0: none)")
     srv.add_argument("--enroll-token-file", type=Path, default=None,
                      help="clients must present this file's contents to register")
+    srv.add_argument("--calls-per-client", type=int, default=4,
+                     help="calls one client may have in flight at once; more are refused (default: 4)")
+    srv.add_argument("--engine", choices=["aio", "threads"], default="aio",
+                     help="aio: asyncio gRPC server, waiting clients hold no thread (default); threads: "
+                          "a thread pool where each waiting client holds a thread")
     srv.add_argument("--max-workers", type=int, default=None,
-                     help="RPC threads; each waiting client holds one (default: 2 x clients per round + 8)")
+                     help="worker threads (aio default: 8; threads default: 2 x clients per round + 8, each "
+                          "waiting client holding one)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
     srv.set_defaults(handler=_server)
 
@@ -83,12 +105,19 @@ def add_net_commands(sub: Any) -> None:
                      help="also take part in honest-but-curious sessions, private only if the server follows "
                           "the protocol (default: refuse them)")
     cli.add_argument("--exit-at", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
+    cli.add_argument("--exit-after", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
     cli.set_defaults(handler=_client)
 
     st = sub.add_parser("status", help="rounds done, clients seen, last round's survivors and timings")
     st.add_argument("--db", type=Path, required=True)
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(handler=_status)
+
+    rb = sub.add_parser("rollback", help="republish a kept model version (server stopped; recorded in the db)")
+    rb.add_argument("--db", type=Path, required=True, help="the server's SQLite state file")
+    rb.add_argument("--to", type=int, required=True, metavar="VERSION",
+                    help="kept model version to republish (see `secagg status`)")
+    rb.set_defaults(handler=_rollback)
 
     ce = sub.add_parser("certs", help="make a CA and a server certificate (tests, private deployments)")
     ce.add_argument("--out", type=Path, required=True)
@@ -141,11 +170,16 @@ def _server(args: argparse.Namespace) -> int:
         server_lr=server_lr(args, args.clients_per_round),
         stage_timeout=args.stage_timeout, training_timeout=args.training_timeout,
         liveness_timeout=args.liveness_timeout, seed=args.seed, keep_versions=args.keep_versions,
-        dp=dp)
+        keep_round_sums=args.keep_round_sums, timeout_per_client=args.timeout_per_client,
+        max_aborted_rounds=args.max_aborted_rounds, calls_per_client=args.calls_per_client, dp=dp)
+    if args.rounds is not None and args.rounds < 1:
+        from ..errors import ConfigError
+
+        raise ConfigError("--rounds must be >= 1")
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
-                       enroll_token=_token(args.enroll_token_file), rollback_to=args.rollback_to,
-                       logger=logger, max_workers=args.max_workers)
+                       enroll_token=_token(args.enroll_token_file), logger=logger,
+                       max_workers=args.max_workers, engine=args.engine)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -157,10 +191,23 @@ def _server(args: argparse.Namespace) -> int:
     print(f"secagg server listening on port {server.port}", file=sys.stderr, flush=True)
     while not done.is_set() and not server.wait(0.2):
         pass
+    co = server.coordinator
+    if co.ended is not None and not done.is_set():
+        server.tell_clients_the_end()
     server.stop()
-    if server.coordinator.error is not None:
-        print(f"secagg server: rounds stopped: {server.coordinator.error}", file=sys.stderr)
+    total = co.completed_here
+    if co.error is not None:
+        print(f"secagg server: the run failed: {co.error}", file=sys.stderr)
         return 1
+    if co.ended is not None:
+        print(f"secagg server: {co.ended} ({total} completed by this process)", file=sys.stderr)
+        return 0
+    if total == 0:
+        print("secagg server: stopped before any round completed"
+              + (f" (last abort: {co.last_abort_reason})" if co.last_abort_reason else ""),
+              file=sys.stderr)
+        return 1
+    print(f"secagg server: stopped after {total} completed rounds", file=sys.stderr)
     return 0
 
 
@@ -177,6 +224,7 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
     return NetClient(args.server, ca=args.ca, state_dir=args.state_dir, trainer=trainer,
                      enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
                      logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at),
+                     exit_after=dict(args.exit_after),
                      policy=ClientPolicy(args.corrupt_fraction, require_active=not args.accept_honest_but_curious),
                      **options)
 
@@ -186,15 +234,30 @@ def _client(args: argparse.Namespace) -> int:
 
 
 def run_client(client: Any, args: argparse.Namespace) -> int:
-    """Run a built client until ``--max-rounds`` / ``--max-seconds`` or a signal."""
+    """Run a built client until the server ends the run, ``--max-rounds`` / ``--max-seconds`` or a
+    signal; the exit code says which (see the module docstring)."""
+    signalled = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        signalled.set()
+        client.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: client.stop())
+        signal.signal(sig, on_signal)
     try:
         done = client.run(max_rounds=args.max_rounds, max_seconds=args.max_seconds)
     finally:
         client.close()
-    print(f"secagg client {client.client_id}: {done} rounds completed", file=sys.stderr)
-    return 0
+    who = f"secagg client {client.client_id}"
+    if client.ended is not None:
+        print(f"{who}: the server ended the run ({client.ended}); this client completed {done} rounds",
+              file=sys.stderr)
+        return 0
+    if signalled.is_set() or (args.max_rounds is not None and done >= args.max_rounds):
+        print(f"{who}: stopped; {done} rounds completed", file=sys.stderr)
+        return 0
+    print(f"{who}: --max-seconds passed before the run ended; {done} rounds completed", file=sys.stderr)
+    return 3
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -202,6 +265,15 @@ def _status(args: argparse.Namespace) -> int:
 
     s = summary(args.db)
     print(json.dumps(s, indent=2, default=str) if args.json else format_summary(s))
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from .admin import rollback
+
+    mv = rollback(args.db, args.to)
+    print(f"republished model version {args.to} as version {mv.version} (hash {mv.hash}); "
+          "the next server start trains from it")
     return 0
 
 

@@ -2,8 +2,16 @@
 round starts, runs the SecAgg(+) client state machine stage by stage, and reconnects with
 exponential back-off (with jitter) after network errors, rejoining at the next round.
 
-State kept in ``state_dir``: ``identity.key`` (raw Ed25519 private key, mode 600) and
-``client.json`` (client id, run id, the newest model version seen: older ones are refused).
+State kept in ``state_dir`` (mode 700): ``identity.key`` (raw Ed25519 private key, mode 600)
+and ``client.json`` (mode 600: client id, run id, the newest model version seen: older ones are
+refused).
+
+Each process registers when it starts, declaring the model shape and session policy it is
+configured for (a client that cannot train the model or would refuse the server's sessions is
+refused up front: :class:`~secagg.errors.RegistrationError`), and gets an instance token
+that its requests carry. A process that another process of the same identity replaced gets
+:class:`~secagg.errors.DuplicateIdentityError` and stops. :meth:`NetClient.run` returns when the
+server announces the end of the run (:attr:`NetClient.ended` says why), or at the caller's limits.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any
 import grpc
 import numpy as np
 
-from ..errors import ConfigError, InputError, SecAggError
+from ..errors import ConfigError, DuplicateIdentityError, InputError, RegistrationError, SecAggError
 from ..protocol.client import SecAggClient
 from ..protocol.policy import ClientPolicy
 from ..protocol.stage import Stage
@@ -60,10 +68,15 @@ class NetClient:
                  enroll_token: bytes = b"", server_name: str | None = None, logger: Any = None,
                  poll_wait: float = 1.0, backoff: tuple[float, float] = (0.1, 5.0),
                  rpc_timeout: float = 30.0, on_update: Callable[[UpdateRecord], None] | None = None,
-                 exit_at: dict[int, int] | None = None, policy: ClientPolicy | None = None) -> None:
+                 exit_at: dict[int, int] | None = None, policy: ClientPolicy | None = None,
+                 model_shape: tuple[int, int] | None = None,
+                 exit_after: dict[int, int] | None = None) -> None:
         """``on_update`` (for the program embedding the client, e.g. its own tests) is called with each
         round's plaintext update before it is masked; nothing else ever sees it. ``policy``: what
-        sessions this device takes part in (default: active sessions only, 5% assumed corrupt)."""
+        sessions this device takes part in (default: active sessions only, 5% assumed corrupt).
+        ``model_shape``: (items, factors) this client trains (default: the trainer's ``n_items``
+        and ``factors``), declared at registration. ``exit_at``/``exit_after`` (tests only): die
+        with SIGKILL on receiving / after answering a round's stage."""
         if not 0 < backoff[0] <= backoff[1]:
             raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
         self.target = target
@@ -75,11 +88,15 @@ class NetClient:
         self.rpc_timeout = rpc_timeout
         self.on_update = on_update
         self.exit_at = dict(exit_at or {})
+        self.exit_after = dict(exit_after or {})
+        if model_shape is None and hasattr(trainer, "n_items") and hasattr(trainer, "factors"):
+            model_shape = (int(trainer.n_items), int(trainer.factors))
+        self.model_shape = model_shape
         if policy is not None and not isinstance(policy, ClientPolicy):
             raise ConfigError(f"policy must be a ClientPolicy or None, got {type(policy).__name__}")
         self.policy = policy or ClientPolicy(require_active=True)
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.identity = self._load_identity()
         self.state = self._load_state()
         options = [("grpc.max_receive_message_length", 1 << 30),
@@ -95,6 +112,8 @@ class NetClient:
         self.have: tuple[bytes, int] = (b"", -1)
         self.rounds_done = 0
         self.rounds_joined = 0
+        self.instance = b""  # this process's registration (RegisterReply.instance)
+        self.ended: str | None = None  # why the server ended the run, once it said so
 
     # --- persistent state -----------------------------------------------------------------------
     def _load_identity(self) -> ClientIdentity:
@@ -119,7 +138,9 @@ class NetClient:
     def _save_state(self) -> None:
         path = self.state_dir / "client.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.state))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(self.state))
         os.replace(tmp, path)
 
     @property
@@ -128,20 +149,34 @@ class NetClient:
 
     # --- RPCs ---------------------------------------------------------------------------------------
     def register(self) -> int:
+        """Register this process (every start): raises ConfigError if the server refuses it."""
+        if self.model_shape is None:
+            raise RegistrationError("the client's model shape is unknown: give the trainer n_items and "
+                              "factors attributes, or pass model_shape=(items, factors)")
         counter = self.identity.next_counter()
         sig = self.identity.sign(registration_bytes(self.identity.public, self.enroll_token, counter))
-        reply = self.stub.Register(pb.RegisterRequest(public_key=self.identity.public,
-                                                      enroll_token=self.enroll_token, counter=counter,
-                                                      signature=sig), timeout=self.rpc_timeout)
+        try:
+            reply = self.stub.Register(pb.RegisterRequest(
+                public_key=self.identity.public, enroll_token=self.enroll_token, counter=counter,
+                signature=sig, n_items=self.model_shape[0], factors=self.model_shape[1],
+                require_active=self.policy.require_active,
+                corrupt_fraction=self.policy.corrupt_fraction),
+                timeout=self.rpc_timeout)
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED):
+                raise RegistrationError(f"the server refused this client: {exc.details()}") from None
+            raise
         if self.state["run_id"] != reply.run_id:
             self.state["last_version"] = 0  # a new run: versions start afresh
         self.state.update(client_id=int(reply.client_id), run_id=reply.run_id)
         self._save_state()
+        self.instance = bytes(reply.instance)
         logs.log(self.logger, "registered", client_id=self.client_id)
         return int(reply.client_id)
 
     def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
         assert self.client_id is not None
+        request.instance = self.instance
         self.identity.sign_request(method, self.client_id, request)
         return getattr(self.stub, method)(request, timeout=timeout or self.rpc_timeout)
 
@@ -154,8 +189,10 @@ class NetClient:
 
     # --- the loop -------------------------------------------------------------------------------------
     def run(self, *, max_rounds: int | None = None, max_seconds: float | None = None) -> int:
-        """Serve tasks until stopped, ``max_rounds`` rounds completed or ``max_seconds`` passed;
-        returns the number of rounds this client completed."""
+        """Serve tasks until the server ends the run (:attr:`ended`), ``max_rounds`` rounds are
+        completed, ``max_seconds`` passed or :meth:`stop`; returns the rounds this client completed.
+        Raises RegistrationError if the server refuses to register it and DuplicateIdentityError if
+        another process took over its identity."""
         end = None if max_seconds is None else time.monotonic() + max_seconds
         delay = self.backoff[0]
         while not self.stop_event.is_set():
@@ -164,7 +201,7 @@ class NetClient:
             if max_rounds is not None and self.rounds_done >= max_rounds:
                 break
             try:
-                if self.client_id is None:
+                if self.client_id is None or not self.instance:
                     self.register()
                 task = self._call("GetTask", pb.TaskRequest(have_session=self.have[0],
                                                             have_stage=self.have[1],
@@ -173,6 +210,11 @@ class NetClient:
                 delay = self.backoff[0]
                 if task.kind == pb.Task.STAGE:
                     self._handle(task)
+                elif task.kind == pb.Task.END:
+                    self.ended = task.end_reason or "the server ended the run"
+                    logs.log(self.logger, "run_ended", client_id=self.client_id, reason=self.ended,
+                             rounds_completed=task.rounds_completed, rounds_done=self.rounds_done)
+                    break
                 elif task.retry_after_ms:
                     self.stop_event.wait(task.retry_after_ms / 1000.0)
             except grpc.RpcError as exc:
@@ -180,11 +222,21 @@ class NetClient:
                 detail = exc.details() or ""
                 logs.log(self.logger, "rpc_error", 30, client_id=self.client_id, status=code.name,
                          detail=detail[:200], retry_in=round(delay, 3))
+                if detail.startswith("DuplicateIdentityError"):
+                    raise DuplicateIdentityError(detail.split(": ", 1)[-1]) from None
                 if code == grpc.StatusCode.UNAUTHENTICATED and "not registered" in detail:
                     self.state["client_id"] = None
+                if detail.startswith("StaleInstanceError") and "register again" in detail:
+                    self.instance = b""  # the server restarted: register this process again
+                    continue
+                if detail.startswith("StaleInstanceError"):
+                    self.session = None  # held out of this session: wait for the next round
+                # jitter, not key material; every failure waits, so none turns into a busy loop
+                self.stop_event.wait(delay * (0.5 + random.random()))
                 if code in RETRYABLE or code == grpc.StatusCode.UNAUTHENTICATED:
-                    self.stop_event.wait(delay * (0.5 + random.random()))  # jitter, not key material
                     delay = min(2 * delay, self.backoff[1])
+            except RegistrationError:
+                raise
             except SecAggError as exc:  # a bad model, a bad task: skip this round, keep serving
                 logs.log(self.logger, "task_failed", 30, client_id=self.client_id,
                          error=type(exc).__name__, reason=str(exc)[:200])
@@ -221,8 +273,17 @@ class NetClient:
         if reply is None:
             self.session = None
             return
-        self._call("Submit", pb.SubmitRequest(round=task.round, stage=task.stage,
-                                              session_id=task.session_id, reply=reply))
+        try:
+            self._call("Submit", pb.SubmitRequest(round=task.round, stage=task.stage,
+                                                  session_id=task.session_id, reply=reply))
+        except grpc.RpcError:
+            if stage is Stage.ADVERTISE_KEYS:  # keys not advertised: never answer later stages
+                self.session = None           # with keys the peers do not know
+            raise
+        if int(task.round) in self.exit_after and int(stage) >= self.exit_after[int(task.round)]:
+            logs.log(self.logger, "test_kill", client_id=self.client_id, round=task.round,
+                     stage=stage.name, after_reply=True)
+            os.kill(os.getpid(), signal.SIGKILL)
         if stage is Stage.UNMASKING:
             self.rounds_done += 1
             if not self.session.ctx.cfg.active:  # active: an exclusion request may still follow

@@ -6,6 +6,11 @@ by one condition variable. A round: wait for ``min_clients`` online clients, sam
 SecAgg(+) session over them, hand each stage's requests out as tasks, close each stage when every
 expected client replied, its deadline passed, or every client still owing a reply has gone silent;
 then de-quantize the sum, take the optimiser step and record round + new version atomically.
+
+Each client process is known by the instance token of its registration
+(:mod:`secagg.net.instances`): duplicates are fenced off and a restarted client is held out of
+the session it had joined. Once the run's rounds are done, every poll is answered with an END
+task, so clients learn that training has ended.
 """
 
 from __future__ import annotations
@@ -14,13 +19,14 @@ import os
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..aggregators.base import AggregationResult
 from ..core.quantize import dequantize
-from ..errors import ConfigError, ReplayError, SecAggError, UnknownClientError
+from ..errors import AbortedError, ConfigError, ReplayError, SecAggError, UnknownClientError
 from ..protocol.config import (
     INPUT_FLOAT,
     INPUT_QUANTIZED,
@@ -35,6 +41,7 @@ from ..rec.model import ItemModel
 from ..rec.optim import make_optimizer
 from ..rec.server import RecServer
 from . import logs
+from .instances import Instances
 from .model_io import ModelVersion, pack_arrays, unpack_arrays
 from .proto import secagg_net_pb2 as pb
 from .settings import ServerSettings
@@ -62,6 +69,13 @@ class Coordinator:
         self.error: Exception | None = None
         self.run_id = ""
         self.round = store.last_round()
+        self.instances = Instances()
+        self.listeners: list[Callable[[], None]] = []
+        self.ended: str | None = None  # why the run ended (then every poll gets an END task)
+        self.told_end: set[int] = set()
+        self.completed_here = 0  # rounds completed by this process
+        self.aborted_streak = 0
+        self.last_abort_reason = ""
         self._load_model()
         self._init_dp()
 
@@ -111,19 +125,64 @@ class Coordinator:
         return self.store.version(version)[0]
 
     # --- registry ----------------------------------------------------------------------------
-    def register(self, public_key: bytes, token: bytes) -> int:
+    def register(self, public_key: bytes, token: bytes, model_shape: tuple[int, int] = (0, 0),
+                 policy: tuple[bool, float] = (False, 0.0)) -> tuple[int, bytes]:
+        """(client id, instance token) for a client process that starts. ``model_shape`` (items,
+        factors) and ``policy`` (requires active sessions?, assumed corrupt fraction) are what it
+        is configured for: a client that cannot train this model or would refuse this server's
+        sessions is refused (ConfigError) before anything is recorded."""
         import hmac
 
         if self.enroll_token is not None and not hmac.compare_digest(token, self.enroll_token):
             raise UnknownClientError("wrong enrolment token")
+        self.check_model_shape(model_shape)
+        self.check_client_policy(*policy)
         cid, new = self.store.register(public_key)
         with self.cond:
             self.keys[cid] = public_key
+            instance, replaced = self.instances.register(cid)
             self.last_seen[cid] = time.monotonic()
             self.progress.notify_all()
         if new:
             logs.log(self.logger, "client_registered", client_id=cid)
-        return cid
+        elif replaced:
+            logs.log(self.logger, "client_reregistered", client_id=cid)
+        return cid, instance
+
+    def check_model_shape(self, shape: tuple[int, int]) -> None:
+        s = self.settings
+        if tuple(shape) != (s.n_items, s.factors):
+            raise ConfigError(f"this server trains a model of {s.n_items} items x {s.factors} factors; "
+                              f"the client is configured for {shape[0]} x {shape[1]}: start it with "
+                              f"the server's data set and --factors {s.factors}")
+
+    def check_client_policy(self, require_active: bool, corrupt_fraction: float) -> None:
+        """Refuse a client whose policy would refuse every session of this server: it would be
+        sampled and stall rounds. Conservative rule: an active server's thresholds are sized for
+        its ``corrupt_fraction``; a client assuming more colluders may refuse them."""
+        s = self.settings
+        if s.threat_model != "active":
+            if require_active:
+                raise ConfigError("this server runs honest-but-curious sessions, which this client "
+                                  "refuses: start the client with --accept-honest-but-curious, or the "
+                                  "server with --threat-model active")
+            return
+        if corrupt_fraction > s.corrupt_fraction + 1e-12:
+            raise ConfigError(f"this server sizes its thresholds for {s.corrupt_fraction:g} of the clients "
+                              f"colluding; this client assumes {corrupt_fraction:g} and would refuse its "
+                              f"sessions: start the client with --corrupt-fraction {s.corrupt_fraction:g} "
+                              f"or less, or the server with --corrupt-fraction {corrupt_fraction:g}")
+
+    def check_instance(self, client_id: int, instance: bytes) -> None:
+        """Refuse requests of a process that is not ``client_id``'s current one."""
+        with self.cond:
+            try:
+                self.instances.check(client_id, instance)
+            except SecAggError as exc:
+                if client_id in self.instances.current:
+                    logs.log(self.logger, "duplicate_identity", 30, client_id=client_id,
+                             reason=str(exc)[:200])
+                raise
 
     def public_key(self, client_id: int) -> bytes | None:
         with self.cond:
@@ -138,22 +197,59 @@ class Coordinator:
         return sorted(c for c, t in self.last_seen.items() if now - t <= self.settings.liveness_timeout)
 
     # --- tasks (RPC threads) --------------------------------------------------------------------
-    def get_task(self, client_id: int, have_session: bytes, have_stage: int, wait: float) -> Any:
+    def poll_task(self, client_id: int, have_session: bytes, have_stage: int,
+                  instance: bytes = b"") -> Any | None:
+        """The task for ``client_id`` now - its stage task, END once the run ended, WAIT while
+        the server stops - or None (never waits; :meth:`get_task` and the asyncio server wait)."""
+        with self.cond:
+            self.check_instance(client_id, instance)  # a newer process may have registered
+            self.last_seen[client_id] = time.monotonic()
+            if self.ended is not None:
+                self.told_end.add(client_id)
+                return pb.Task(kind=pb.Task.END, end_reason=self.ended,
+                               rounds_completed=self.store.completed_rounds())
+            task = self.tasks.get(client_id)
+            if task is not None and not self.instances.may_take(client_id, instance):
+                if client_id not in self.instances.held_out:
+                    self.instances.held_out.add(client_id)
+                    logs.log(self.logger, "client_held_out", 30, client_id=client_id,
+                             round=task.round, reason="restarted after advertising its keys in "
+                             "this session; it rejoins at the next round")
+                task = None
+            if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                return task
+            if self.stop_event.is_set():
+                return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500)
+            return None
+
+    def get_task(self, client_id: int, have_session: bytes, have_stage: int, wait: float,
+                 instance: bytes = b"") -> Any:
+        """Long poll (on the calling thread): :meth:`poll_task`, waiting up to ``wait`` seconds."""
         deadline = time.monotonic() + max(0.0, min(wait, 30.0))
         with self.cond:
             while True:
-                self.last_seen[client_id] = time.monotonic()
-                task = self.tasks.get(client_id)
-                if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                task = self.poll_task(client_id, have_session, have_stage, instance)
+                if task is not None:
                     return task
                 left = deadline - time.monotonic()
-                if left <= 0 or self.stop_event.is_set():
-                    stopping = self.stop_event.is_set()
-                    return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500 if stopping else 0)
+                if left <= 0:
+                    return pb.Task(kind=pb.Task.WAIT)
                 self.cond.wait(left)
 
-    def submit(self, client_id: int, round_: int, stage: int, session_id: bytes, reply: bytes) -> None:
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from any thread, with the lock held: it must not block) whenever
+        the tasks change - how the asyncio server learns to re-poll its waiting clients."""
+        self.listeners.append(callback)
+
+    def _tasks_changed(self) -> None:
+        self.cond.notify_all()
+        for callback in self.listeners:
+            callback()
+
+    def submit(self, client_id: int, round_: int, stage: int, session_id: bytes, reply: bytes,
+               instance: bytes = b"") -> None:
         with self.cond:
+            self.check_instance(client_id, instance)
             self.last_seen[client_id] = time.monotonic()
             session = self.session
             if session is None or session.state is not ServerState.COLLECTING:
@@ -164,7 +260,11 @@ class Coordinator:
                 raise ReplayError(f"the reply is for stage {stage}; the current stage is "
                                   f"{int(session.stage)} ({session.stage.name})")
             try:
+                advertising = session.stage is Stage.ADVERTISE_KEYS
+                self.instances.check_session(client_id, instance, advertising)
                 session.receive(client_id, reply)
+                if advertising:
+                    self.instances.joined(client_id, instance)
             except SecAggError as exc:
                 logs.log(self.logger, "reply_rejected", 30, round=round_, stage=session.stage.name,
                          client_id=client_id, error=type(exc).__name__, reason=str(exc)[:200])
@@ -174,14 +274,32 @@ class Coordinator:
 
     # --- rounds (coordinator thread) ---------------------------------------------------------------
     def run(self, rounds: int | None = None) -> None:
-        """Run rounds until ``rounds`` are recorded in total (None: until stopped). An unexpected
-        failure (e.g. the database) is logged and kept in :attr:`error`; the loop then ends."""
+        """Run rounds until ``rounds`` rounds are *completed* in total (aborted rounds do not count;
+        None: until stopped), or ``max_aborted_rounds`` abort in a row. An unexpected failure (e.g.
+        the database) is logged and kept in :attr:`error`. When the run ends (not when it is
+        merely stopped) :attr:`ended` says why and clients are told so."""
         try:
-            while not self.stop_event.is_set() and (rounds is None or self.round < rounds):
+            while not self.stop_event.is_set():
+                done = self.store.completed_rounds()
+                if rounds is not None and done >= rounds:
+                    self._end(f"the run completed its {rounds} rounds")
+                    return
+                if self.aborted_streak >= self.settings.max_aborted_rounds:
+                    self.error = AbortedError(
+                        f"{self.aborted_streak} rounds in a row aborted (the last: "
+                        f"{self.last_abort_reason}); {done} rounds completed in total")
+                    self._end(f"the server gave up: {self.error}")
+                    return
                 sampled = self._wait_for_clients()
                 if sampled is None:
                     return
-                self.run_round(sampled)
+                record = self.run_round(sampled)
+                if record is not None and record.status == "completed":
+                    self.completed_here += 1
+                    self.aborted_streak = 0
+                elif record is not None:
+                    self.aborted_streak += 1
+                    self.last_abort_reason = (record.abort_reason or "")[:200]
         except Exception as exc:  # noqa: BLE001 - reported, then the server exits non-zero
             self.error = exc
             logs.log(self.logger, "round_loop_failed", 50, round=self.round + 1,
@@ -189,12 +307,24 @@ class Coordinator:
         finally:
             with self.cond:
                 self.tasks = {}
-                self.cond.notify_all()
+                self._tasks_changed()
+
+    def _end(self, reason: str) -> None:
+        with self.cond:
+            self.ended = reason
+            self.tasks = {}
+            self._tasks_changed()
+        logs.log(self.logger, "run_ended", reason=reason, rounds_completed=self.store.completed_rounds())
+
+    def clients_not_told(self) -> set[int]:
+        """Clients online now that have not yet been told that the run ended."""
+        with self.cond:
+            return set(self.online()) - self.told_end
 
     def stop(self) -> None:
         self.stop_event.set()
         with self.cond:
-            self.cond.notify_all()
+            self._tasks_changed()
             self.progress.notify_all()
 
     def _wait_for_clients(self) -> list[int] | None:
@@ -231,21 +361,23 @@ class Coordinator:
         session = self.session
         assert session is not None
         stage = session.stage
-        timeout = self.settings.training_timeout if stage is Stage.ADVERTISE_KEYS else \
-            self.settings.stage_timeout
+        timeout = self.settings.stage_deadline(stage is Stage.ADVERTISE_KEYS, len(session.expected))
         session.deadline = session.clock() + timeout
         sid = session.config.session_id
         self.tasks = {cid: self._stage_task(cid, req, stage, round_, sid, sampled)
                       for cid, req in requests.items()}
         self.stage_opened = time.monotonic()
-        self.cond.notify_all()
+        self.stage_deadline_s = timeout
+        self._tasks_changed()
 
     def _stage_done(self) -> bool:
         session = self.session
         assert session is not None
         if session.ready():
             return True
-        owing = session.expected - session.replied - set(session.rejected)
+        owing = session.expected - session.replied - set(session.rejected) - self.instances.replaced()
+        if not owing:
+            return True
         now = time.monotonic()
         live = self.settings.liveness_timeout
         if now - self.stage_opened < live:
@@ -290,6 +422,7 @@ class Coordinator:
                 self.progress.wait(self.settings.poll_wait)
                 return None
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
+            self.instances.new_session()
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
                      threshold=config.threshold, degree=config.degree, version=version_before)
             requests = self.session.start()
@@ -308,7 +441,8 @@ class Coordinator:
                 stage = session.stage
                 stages[stage.name] = {"expected": len(session.expected), "replied": len(session.replied),
                                       "rejected": len(session.rejected),
-                                      "seconds": round(time.monotonic() - self.stage_opened, 4)}
+                                      "seconds": round(time.monotonic() - self.stage_opened, 4),
+                                      "deadline_s": round(self.stage_deadline_s, 3)}
                 logs.log(self.logger, "stage_closed", round=round_, stage=stage.name,
                          **stages[stage.name])
                 try:

@@ -27,8 +27,10 @@ def get_logger(name: str, *, stream: TextIO | None = None, path: str | Path | No
         logger.removeHandler(h)
         h.close()
     handlers: list[logging.Handler] = []
-    if path is not None:
-        handlers.append(logging.FileHandler(path, encoding="utf-8"))
+    if path is not None:  # private (0600): logs name clients and sessions
+        from .files import create_private
+
+        handlers.append(logging.FileHandler(create_private(path), encoding="utf-8"))
     if stream is not None or path is None:
         handlers.append(logging.StreamHandler(stream or sys.stderr))
     for h in handlers:

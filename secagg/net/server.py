@@ -1,8 +1,14 @@
-"""``NetServer``: the gRPC server process (TLS, authenticated clients, durable rounds)."""
+"""``NetServer``: the gRPC server process (TLS, authenticated clients, durable rounds).
+
+One server per database and per port: the database's exclusive lock is taken before anything
+else (:mod:`secagg.net.dblock`) and the port is bound without ``SO_REUSEPORT``, so a second server
+is refused at start with a one-line reason instead of splitting the clients or failing later.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -14,6 +20,7 @@ from . import logs
 from .auth import RequestVerifier
 from .certs import read_pem
 from .coordinator import Coordinator
+from .dblock import DatabaseLock
 from .proto import secagg_net_pb2_grpc as pb_grpc
 from .service import AggregationService
 from .settings import ServerSettings
@@ -23,22 +30,74 @@ from .store import Store
 class NetServer:
     """Serve rounds on ``address`` (``host:port``; port 0 picks a free one, see :attr:`port`).
 
-    ``cert``/``key`` are the server's PEM certificate chain and key. ``rollback_to`` republishes a
-    kept model version before serving (recorded in the database's events and in the log).
+    ``cert``/``key`` are the server's PEM certificate chain and key. Raises
+    :class:`~secagg.errors.DatabaseLockedError` if another server holds ``db`` and
+    :class:`~secagg.errors.ConfigError` if ``address`` cannot be bound (e.g. in use). Rollback is
+    an admin command on a stopped server (:func:`secagg.net.admin.rollback`).
     """
 
     def __init__(self, settings: ServerSettings, *, db: str | Path, cert: str | Path, key: str | Path,
                  address: str = "127.0.0.1:0", enroll_token: bytes | None = None,
-                 rollback_to: int | None = None, logger: Any = None, max_workers: int | None = None,
-                 max_skew: float = 60.0) -> None:
+                 logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0,
+                 engine: str = "aio") -> None:
+        if engine not in ENGINES:
+            raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
-        self.store = Store(db, keep_versions=settings.keep_versions)
+        self.engine = engine
+        self._bind(settings, cert, key, address, max_workers)  # before any file is touched
+        self.store: Store | None = None
+        try:
+            self.lock = DatabaseLock(db)
+        except BaseException:
+            self.grpc.stop(None)
+            raise
+        try:
+            self._setup(settings, db, enroll_token, max_skew)
+        except BaseException:
+            self.grpc.stop(None)
+            if self.store is not None:
+                self.store.close()
+            self.lock.release()
+            raise
+
+    def _bind(self, settings: ServerSettings, cert: str | Path, key: str | Path, address: str,
+              max_workers: int | None) -> None:
+        """The gRPC server, bound to ``address`` (refused if taken: no SO_REUSEPORT)."""
+        limit = settings.message_limit
+        options = [("grpc.so_reuseport", 0),  # never share the port silently
+                   ("grpc.max_receive_message_length", limit),
+                   ("grpc.max_send_message_length", max(limit, 4 * settings.vector_length + (1 << 20)))]
+        if self.engine == "aio":
+            from .aio import AioFrontEnd
+
+            self.grpc: Any = AioFrontEnd(options, max(256, 8 * settings.clients_per_round),
+                                         max_workers or 8)
+        else:
+            workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
+            self.grpc = ThreadFrontEnd(grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
+                                                   maximum_concurrent_rpcs=4 * workers, options=options))
+        creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
+        try:
+            self.port = self.grpc.add_secure_port(address, creds)
+        except RuntimeError:  # grpcio >= 1.60 raises when the address cannot be bound
+            self.port = 0
+        if self.port == 0:
+            self.grpc.stop(None)
+            raise ConfigError(f"cannot listen on {address}: the address is in use (another server?) "
+                              "or not a local address; stop the other server or choose another "
+                              "--address")
+        self.host = address.rsplit(":", 1)[0]
+        self._thread: threading.Thread | None = None
+
+    def _setup(self, settings: ServerSettings, db: str | Path, enroll_token: bytes | None,
+               max_skew: float) -> None:
+        self.store = Store(db, keep_versions=settings.keep_versions,
+                           keep_round_sums=settings.keep_round_sums)
         saved = self.store.get_meta("model_shape")
         if saved is None:
             self.store.set_meta("model_shape", [settings.n_items, settings.factors])
-        if rollback_to is not None:
-            self._rollback(rollback_to)
+        self.store.set_meta("keep_versions", settings.keep_versions)  # what `secagg rollback` keeps
         self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token)
         run_id = self.store.get_meta("run_id")
         if run_id is None:
@@ -47,29 +106,10 @@ class NetServer:
             run_id = secrets.token_hex(8)
             self.store.set_meta("run_id", run_id)
         self.coordinator.run_id = run_id
-        workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
-        limit = settings.message_limit
-        self.grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                                maximum_concurrent_rpcs=4 * workers,
-                                options=[("grpc.max_receive_message_length", limit),
-                                         ("grpc.max_send_message_length",
-                                          max(limit, 4 * settings.vector_length + (1 << 20)))])
-        pb_grpc.add_AggregationServicer_to_server(
-            AggregationService(self.coordinator, RequestVerifier(max_skew, counters=self.store),
-                               self.logger), self.grpc)
-        creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
-        self.port = self.grpc.add_secure_port(address, creds)
-        if self.port == 0:
-            raise ConfigError(f"cannot listen on {address}")
-        self.host = address.rsplit(":", 1)[0]
-        self._thread: threading.Thread | None = None
-
-    def _rollback(self, version: int) -> None:
-        latest = self.store.latest_version()
-        if latest is None:
-            raise ConfigError("nothing to roll back: the database has no model yet")
-        mv = self.store.rollback(version, latest[0].version + 1, self.store.last_round())
-        logs.log(self.logger, "rollback", to_version=version, new_version=mv.version, hash=mv.hash)
+        self.service = AggregationService(
+            self.coordinator, RequestVerifier(max_skew, counters=self.store), self.logger,
+            settings.calls_per_client)
+        self.grpc.add_service(self.service)
 
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""
@@ -87,10 +127,47 @@ class NetServer:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def tell_clients_the_end(self, timeout: float | None = None) -> set[int]:
+        """After the run ended, keep serving until every online client has been told so (their
+        next poll gets an END task), for at most ``timeout`` seconds (default: the liveness
+        window, at least 30 s; it returns as soon as every online client has been told). Returns
+        the clients not told (they notice the server is gone and retry)."""
+        limit = max(self.settings.liveness_timeout, 30.0) if timeout is None else timeout
+        end = time.monotonic() + limit
+        while self.coordinator.ended is not None and time.monotonic() < end:
+            if not self.coordinator.clients_not_told():
+                break
+            time.sleep(0.05)
+        return self.coordinator.clients_not_told()
+
     def stop(self, grace: float = 1.0) -> None:
         self.coordinator.stop()
         if self._thread is not None:
             self._thread.join(5.0)
-        self.grpc.stop(grace).wait(grace + 1.0)
+        self.grpc.stop(grace)
+        assert self.store is not None
         self.store.close()
+        self.lock.release()
         logs.log(self.logger, "server_stopped", last_round=self.coordinator.round)
+
+
+ENGINES = ("aio", "threads")
+
+
+class ThreadFrontEnd:
+    """The thread-pool gRPC server (each waiting client holds a thread), as :class:`AioFrontEnd`."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self.server = server
+
+    def add_secure_port(self, address: str, creds: grpc.ServerCredentials) -> int:
+        return self.server.add_secure_port(address, creds)
+
+    def add_service(self, service: AggregationService) -> None:
+        pb_grpc.add_AggregationServicer_to_server(service, self.server)
+
+    def start(self) -> None:
+        self.server.start()
+
+    def stop(self, grace: float | None) -> None:
+        self.server.stop(grace).wait((grace or 0.0) + 1.0)

@@ -17,9 +17,14 @@ class ServerSettings:
     """What the server decides for every round.
 
     ``stage_timeout`` bounds each protocol stage after the first; ``training_timeout`` bounds the
-    first (it includes local training). A client that owes a reply and has not contacted the
+    first (it includes local training). Both grow with the cohort: a stage over ``n`` sampled
+    clients gets ``timeout + timeout_per_client * n`` seconds (see :meth:`stage_deadline`), since
+    the server handles every reply (and, in the first stage, every model download) in turn. A client that owes a reply and has not contacted the
     server for ``liveness_timeout`` seconds is treated as dropped, so the stage can close early.
-    ``min_clients`` clients must be online before a round starts.
+    ``min_clients`` clients must be online before a round starts. ``max_aborted_rounds``
+    consecutive aborted rounds end the run as failed. ``keep_round_sums``: rounds whose aggregate
+    the database keeps (None: as many as ``keep_versions``). ``calls_per_client``: calls one client
+    may have in flight at once (more are refused, so no client can hold the RPC threads).
     """
 
     n_items: int
@@ -36,10 +41,14 @@ class ServerSettings:
     server_lr: float = 1.0
     stage_timeout: float = 10.0
     training_timeout: float = 30.0
+    timeout_per_client: float = 0.05
     liveness_timeout: float = 10.0
     poll_wait: float = 1.0
     seed: int = 0
     keep_versions: int = 5
+    keep_round_sums: int | None = None
+    max_aborted_rounds: int = 10
+    calls_per_client: int = 4
     max_message_bytes: int | None = None
     init_scale: float = 0.1
     dp: DPConfig | None = None  # distributed DP (Skellam), accounted per round; None: off
@@ -59,12 +68,26 @@ class ServerSettings:
                 raise ConfigError(f"{name} must be > 0 seconds")
         if self.keep_versions < 1:
             raise ConfigError("keep_versions must be >= 1")
+        if self.keep_round_sums is not None and self.keep_round_sums < 0:
+            raise ConfigError("keep_round_sums must be >= 0")
+        if not self.timeout_per_client >= 0:
+            raise ConfigError("timeout_per_client must be >= 0 seconds")
+        if self.max_aborted_rounds < 1:
+            raise ConfigError("max_aborted_rounds must be >= 1")
+        if self.calls_per_client < 1:
+            raise ConfigError("calls_per_client must be >= 1")
         if self.dp is not None and (self.dp.clients_per_round < self.clients_per_round
                                     or self.dp.clip_norm != self.training.clip_norm):
             raise ConfigError("the DP config must plan for clients_per_round clients and use the "
                               "training clip_norm")
         if self.max_message_bytes is not None and self.max_message_bytes < 1024:
             raise ConfigError("max_message_bytes must be >= 1024")
+
+    def stage_deadline(self, first: bool, cohort: int) -> float:
+        """Seconds a stage stays open for ``cohort`` sampled clients (``first``: the stage that
+        includes local training): the base timeout plus ``timeout_per_client`` per client."""
+        base = self.training_timeout if first else self.stage_timeout
+        return base + self.timeout_per_client * cohort
 
     @property
     def vector_length(self) -> int:

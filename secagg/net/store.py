@@ -5,7 +5,9 @@ and rollbacks.
 Every completed (or aborted) round is written in ONE transaction together with the model version
 it produced, so a server killed at any instant either has the round and its model or has neither;
 on restart it resumes after the last recorded round, and the PRIMARY KEY on ``rounds.round`` makes
-recording a round twice impossible. WAL journal, ``synchronous=FULL``.
+recording a round twice impossible. WAL journal, ``synchronous=FULL``. The database and its
+WAL/SHM files are private (mode 0600). Only the last ``keep_round_sums`` rounds keep their
+aggregate (``quantized_sum``); older rounds keep their record without it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CheckpointError, ConfigError
+from .files import create_private, sqlite_files, tighten
 from .model_io import ModelVersion, model_hash
 
 SCHEMA = """
@@ -84,17 +87,25 @@ class RoundRecord:
 class Store:
     """One SQLite database per server run (thread-safe: one connection behind a lock)."""
 
-    def __init__(self, path: str | Path, *, keep_versions: int = 5) -> None:
+    def __init__(self, path: str | Path, *, keep_versions: int = 5,
+                 keep_round_sums: int | None = None) -> None:
+        """``keep_round_sums``: rounds whose aggregate is kept (default: ``keep_versions``, the
+        rounds behind the versions a rollback can return to; 0 keeps none)."""
         if keep_versions < 1:
             raise ConfigError("keep_versions must be >= 1")
+        if keep_round_sums is not None and keep_round_sums < 0:
+            raise ConfigError("keep_round_sums must be >= 0")
         self.path = Path(path)
         self.keep_versions = keep_versions
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.keep_round_sums = keep_versions if keep_round_sums is None else keep_round_sums
+        create_private(self.path)
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        for f in sqlite_files(self.path):  # SQLite gives WAL/SHM the database's mode; older
+            tighten(f)                     # versions of this package left them 0644
 
     def close(self) -> None:
         with self._lock:
@@ -197,6 +208,11 @@ class Store:
             row = self._db.execute("SELECT MAX(round) FROM rounds").fetchone()
         return 0 if row[0] is None else int(row[0])
 
+    def completed_rounds(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM rounds WHERE status = 'completed'")
+                       .fetchone()[0])
+
     def record_round(self, rec: RoundRecord, new_version: ModelVersion | None,
                      optimizer: bytes | None, privacy: dict[str, Any] | None = None) -> None:
         """Write the round, (if it completed) its model version and (with DP) its privacy
@@ -213,6 +229,8 @@ class Store:
             if new_version is not None:
                 assert optimizer is not None
                 self._insert_version(new_version, optimizer, f"round {rec.round}")
+            self._db.execute("UPDATE rounds SET quantized_sum = NULL WHERE round <= ? "
+                             "AND quantized_sum IS NOT NULL", (rec.round - self.keep_round_sums,))
             if privacy is not None:
                 self._db.execute("INSERT INTO privacy VALUES (?, ?, ?, ?, ?)",
                                  (privacy["round"], privacy["contributors"], privacy["epsilon"],

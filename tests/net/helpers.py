@@ -19,9 +19,10 @@ from secagg.rec.model import ItemModel
 class RandomTrainer:
     """A stand-in for local training: a random clipped update (test data, numpy.random on purpose)."""
 
-    def __init__(self, seed: int, clip: float = 1.0) -> None:
+    def __init__(self, seed: int, clip: float = 1.0, model_shape: tuple[int, int] = (20, 3)) -> None:
         self.rng = np.random.default_rng(seed)
         self.clip = clip
+        self.n_items, self.factors = model_shape  # declared at registration (settings() default)
 
     def train(self, model: ItemModel, config: LocalConfig) -> np.ndarray:
         v = self.rng.normal(0, 0.1, model.size)
@@ -47,9 +48,10 @@ def start_server(tmp: Path, certs, s: ServerSettings, rounds: int | None, **kw) 
 
 class ClientThreads:
     def __init__(self, tmp: Path, certs, port: int, n: int, *, dump: Path | None = None,
-                 cls: type[NetClient] = NetClient, first: int = 0) -> None:
+                 cls: type[NetClient] = NetClient, first: int = 0,
+                 model_shape: tuple[int, int] = (20, 3)) -> None:
         self.clients = [cls(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"c{first + i}",
-                            trainer=RandomTrainer(first + i), poll_wait=0.3,
+                            trainer=RandomTrainer(first + i, model_shape=model_shape), poll_wait=0.3,
                             on_update=None if dump is None else dump_updates(dump),
                             backoff=(0.05, 0.5))
                         for i in range(n)]

@@ -33,11 +33,23 @@ def _stub(certs, port):
     return ch, pb_grpc.AggregationStub(ch)
 
 
+_INSTANCES: dict[bytes, bytes] = {}  # identity public key -> instance token of its registration
+
+
 def _register(stub, ident: ClientIdentity, token: bytes = b"") -> int:
     c = new_counter()
-    return stub.Register(pb.RegisterRequest(public_key=ident.public, enroll_token=token, counter=c,
-                                            signature=ident.sign(registration_bytes(ident.public, token, c))),
-                         timeout=RPC_TIMEOUT).client_id
+    reply = stub.Register(pb.RegisterRequest(public_key=ident.public, enroll_token=token, counter=c,
+                                             signature=ident.sign(registration_bytes(ident.public, token, c)),
+                                             n_items=20, factors=3),  # settings()' model
+                          timeout=RPC_TIMEOUT)
+    _INSTANCES[ident.public] = reply.instance
+    return reply.client_id
+
+
+def _sign(ident: ClientIdentity, method: str, cid: int, request) -> None:
+    """Sign ``request`` as the process that registered ``ident`` last."""
+    request.instance = _INSTANCES[ident.public]
+    ident.sign_request(method, cid, request)
 
 
 def _rounds(db):
@@ -104,7 +116,7 @@ def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
         ident = ClientIdentity()
         cid = _register(stub, ident)
         req = pb.ModelRequest(version=0)
-        ident.sign_request("GetModel", cid, req)
+        _sign(ident, "GetModel", cid, req)
         forged = pb.ModelRequest()
         forged.CopyFrom(req)
         forged.auth.signature = bytes(64)
@@ -125,7 +137,7 @@ def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
         assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
         # oversized: rejected by gRPC before any handler runs
         big = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"\0" * (128 * 1024))
-        ident.sign_request("Submit", cid, big)
+        _sign(ident, "Submit", cid, big)
         with pytest.raises(grpc.RpcError) as e:
             stub.Submit(big, timeout=RPC_TIMEOUT)
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -133,10 +145,13 @@ def test_bad_requests_are_rejected_and_the_round_completes(tmp_path, certs):
         raw = ch.unary_unary("/secagg.net.v1.Aggregation/Submit")
         with pytest.raises(grpc.RpcError) as e:
             raw(b"\xff\xff\xff\xff garbage", timeout=RPC_TIMEOUT)
-        assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT)
+        # (the thread-pool server says INTERNAL, the asyncio one UNKNOWN: gRPC fails the call
+        # before any handler runs)
+        assert e.value.code() in (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT,
+                                  grpc.StatusCode.UNKNOWN)
         # a registered client that is not in the round
         sub = pb.SubmitRequest(round=1, stage=0, session_id=b"x" * 16, reply=b"junk")
-        ident.sign_request("Submit", cid, sub)
+        _sign(ident, "Submit", cid, sub)
         with pytest.raises(grpc.RpcError) as e:
             stub.Submit(sub, timeout=RPC_TIMEOUT)
         assert e.value.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.PERMISSION_DENIED)
@@ -175,7 +190,7 @@ def test_clients_refuse_older_model_versions(tmp_path, certs):
     server = start_server(tmp_path, certs, settings(), rounds=None)
     try:
         client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "c",
-                           trainer=None)  # never trains here
+                           trainer=None, model_shape=(20, 3))  # never trains here
         client.register()
         client.state["last_version"] = 5
         task = pb.Task(kind=pb.Task.STAGE, round=1, stage=0, session_id=b"s" * 16, model_version=3)
@@ -198,7 +213,10 @@ def test_rollback_republishes_a_kept_version(tmp_path, certs):
     store = Store(tmp_path / "server.db")
     old = store.version(2)[0]
     store.close()
-    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key, rollback_to=2)
+    from secagg.net.admin import rollback
+
+    assert rollback(tmp_path / "server.db", 2).version == 4
+    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key)
     try:
         cur = again.coordinator.current
         assert cur.version == 4 and cur.hash == old.hash
@@ -227,6 +245,7 @@ def test_client_backs_off_while_the_server_is_unreachable(tmp_path, certs):
     def unreachable(name: str) -> tuple[NetClient, Path]:
         log = tmp_path / f"{name}.jsonl"
         return NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp_path / name, trainer=None,
+                         model_shape=(20, 3),
                          backoff=(0.05, 0.2), rpc_timeout=0.5,
                          logger=logs.get_logger(f"test.backoff.{name}", path=log)), log
 
@@ -349,12 +368,12 @@ def test_replayed_request_is_refused_after_a_server_restart(tmp_path, certs):
     try:
         cid = _register(stub, ident)
         captured = pb.ModelRequest(version=0)
-        ident.sign_request("GetModel", cid, captured)
+        _sign(ident, "GetModel", cid, captured)
         assert stub.GetModel(captured, timeout=RPC_TIMEOUT).version == 1
         older = pb.ModelRequest(version=0)  # signed earlier than `later`, never sent before the restart
-        ident.sign_request("GetModel", cid, older)
+        _sign(ident, "GetModel", cid, older)
         later = pb.ModelRequest(version=0)
-        ident.sign_request("GetModel", cid, later)
+        _sign(ident, "GetModel", cid, later)
         assert stub.GetModel(later, timeout=RPC_TIMEOUT).version == 1
     finally:
         server.stop()
@@ -368,8 +387,14 @@ def test_replayed_request_is_refused_after_a_server_restart(tmp_path, certs):
                 stub.GetModel(replay, timeout=RPC_TIMEOUT)
             assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED and "replayed" in e.value.details()
             assert abs(replay.auth.counter - time.time_ns()) < skew / 2 * 10**9  # inside the clock window
+        fresh = pb.ModelRequest(version=0)  # from the client's process, registered again
+        with pytest.raises(grpc.RpcError) as e:  # the restarted server does not know the old process
+            _sign(ident, "GetModel", cid, fresh)
+            stub.GetModel(fresh, timeout=RPC_TIMEOUT)
+        assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "register again" in e.value.details()
+        assert _register(stub, ident) == cid
         fresh = pb.ModelRequest(version=0)
-        ident.sign_request("GetModel", cid, fresh)
+        _sign(ident, "GetModel", cid, fresh)
         assert stub.GetModel(fresh, timeout=RPC_TIMEOUT).version == 1
     finally:
         again.stop()

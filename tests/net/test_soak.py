@@ -11,7 +11,9 @@ import pytest
 
 pytest.importorskip("grpc")
 
-from .conftest import wait_for  # noqa: E402
+from secagg.net.trainer import dataset_items  # noqa: E402
+
+from .conftest import FACTORS, wait_for  # noqa: E402
 from .helpers import ClientThreads, check_exact_sums  # noqa: E402
 from .test_processes import _log, _rounds  # noqa: E402
 
@@ -34,8 +36,10 @@ def test_soak_no_lost_round_and_bounded_memory(tmp_path, certs, procs):
     db, dump = tmp_path / "server.db", tmp_path / "dump"
     server, port = procs.server(certs, db, "--rounds", str(ROUNDS), "--clients-per-round", str(CLIENTS),
                                 "--min-clients", str(CLIENTS), "--stage-timeout", "120",
-                                "--training-timeout", "120", "--liveness-timeout", "30")
-    clients = ClientThreads(tmp_path, certs, port, CLIENTS, dump=dump)
+                                "--training-timeout", "120", "--liveness-timeout", "30",
+                                "--keep-round-sums", str(ROUNDS))  # every sum, for the exact-sum check
+    shape = (dataset_items("synthetic"), int(FACTORS))  # the server's model (conftest's options)
+    clients = ClientThreads(tmp_path, certs, port, CLIENTS, dump=dump, model_shape=shape)
     try:
         wait_for(lambda: len(_rounds(db)) >= 2, 300, "two soak rounds")
         rss_early = _rss_kib(server.pid)

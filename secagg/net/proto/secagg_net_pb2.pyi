@@ -22,36 +22,48 @@ class Auth(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("public_key", "enroll_token", "counter", "signature")
+    __slots__ = ("public_key", "enroll_token", "counter", "signature", "n_items", "factors", "require_active", "corrupt_fraction")
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENROLL_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COUNTER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    N_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    FACTORS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CORRUPT_FRACTION_FIELD_NUMBER: _ClassVar[int]
     public_key: bytes
     enroll_token: bytes
     counter: int
     signature: bytes
-    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    n_items: int
+    factors: int
+    require_active: bool
+    corrupt_fraction: float
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: _Optional[bool] = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
-    __slots__ = ("client_id", "run_id")
+    __slots__ = ("client_id", "run_id", "instance")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     client_id: int
     run_id: str
-    def __init__(self, client_id: _Optional[int] = ..., run_id: _Optional[str] = ...) -> None: ...
+    instance: bytes
+    def __init__(self, client_id: _Optional[int] = ..., run_id: _Optional[str] = ..., instance: _Optional[bytes] = ...) -> None: ...
 
 class TaskRequest(_message.Message):
-    __slots__ = ("auth", "have_session", "have_stage", "wait_ms")
+    __slots__ = ("auth", "have_session", "have_stage", "wait_ms", "instance")
     AUTH_FIELD_NUMBER: _ClassVar[int]
     HAVE_SESSION_FIELD_NUMBER: _ClassVar[int]
     HAVE_STAGE_FIELD_NUMBER: _ClassVar[int]
     WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     auth: Auth
     have_session: bytes
     have_stage: int
     wait_ms: int
-    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., have_session: _Optional[bytes] = ..., have_stage: _Optional[int] = ..., wait_ms: _Optional[int] = ...) -> None: ...
+    instance: bytes
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., have_session: _Optional[bytes] = ..., have_stage: _Optional[int] = ..., wait_ms: _Optional[int] = ..., instance: _Optional[bytes] = ...) -> None: ...
 
 class TrainingSpec(_message.Message):
     __slots__ = ("epochs", "lr", "reg", "batch_size", "negatives", "clip_norm")
@@ -78,13 +90,15 @@ class Peer(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed")
+    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed", "end_reason", "rounds_completed")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         WAIT: _ClassVar[Task.Kind]
         STAGE: _ClassVar[Task.Kind]
+        END: _ClassVar[Task.Kind]
     WAIT: Task.Kind
     STAGE: Task.Kind
+    END: Task.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +111,8 @@ class Task(_message.Message):
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     DP_PARAMS_FIELD_NUMBER: _ClassVar[int]
     DP_ROUND_SEED_FIELD_NUMBER: _ClassVar[int]
+    END_REASON_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     kind: Task.Kind
     round: int
     stage: int
@@ -109,21 +125,25 @@ class Task(_message.Message):
     retry_after_ms: int
     dp_params: bytes
     dp_round_seed: bytes
-    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ...) -> None: ...
+    end_reason: str
+    rounds_completed: int
+    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ..., end_reason: _Optional[str] = ..., rounds_completed: _Optional[int] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("auth", "round", "stage", "session_id", "reply")
+    __slots__ = ("auth", "round", "stage", "session_id", "reply", "instance")
     AUTH_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
     STAGE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     REPLY_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     auth: Auth
     round: int
     stage: int
     session_id: bytes
     reply: bytes
-    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., reply: _Optional[bytes] = ...) -> None: ...
+    instance: bytes
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., reply: _Optional[bytes] = ..., instance: _Optional[bytes] = ...) -> None: ...
 
 class SubmitReply(_message.Message):
     __slots__ = ("accepted",)
@@ -132,12 +152,14 @@ class SubmitReply(_message.Message):
     def __init__(self, accepted: _Optional[bool] = ...) -> None: ...
 
 class ModelRequest(_message.Message):
-    __slots__ = ("auth", "version")
+    __slots__ = ("auth", "version", "instance")
     AUTH_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    INSTANCE_FIELD_NUMBER: _ClassVar[int]
     auth: Auth
     version: int
-    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    instance: bytes
+    def __init__(self, auth: _Optional[_Union[Auth, _Mapping]] = ..., version: _Optional[int] = ..., instance: _Optional[bytes] = ...) -> None: ...
 
 class ModelReply(_message.Message):
     __slots__ = ("version", "round", "hash", "n_items", "factors", "vector")
