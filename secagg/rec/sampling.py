@@ -6,17 +6,22 @@ material (the secure aggregators draw their own randomness from the OS).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PrivacyError
 from ..protocol.stage import Stage
 
 
 class ClientSampler:
-    """Either a fixed number of clients per round (without replacement) or Poisson sampling."""
+    """Either a fixed number of clients per round (without replacement) or Poisson sampling.
+
+    ``exact_poisson``: an empty Poisson draw stays empty (DP runs: the accountant assumes each
+    client joins independently); otherwise one client is drawn so a round is never empty."""
 
     def __init__(self, population: np.ndarray, *, per_round: int | None = None,
-                 rate: float | None = None) -> None:
+                 rate: float | None = None, exact_poisson: bool = False) -> None:
         self.population = np.asarray(population, dtype=np.int64)
         if len(self.population) == 0:
             raise ConfigError("no clients to sample from")
@@ -28,16 +33,46 @@ class ClientSampler:
             raise ConfigError(f"the Poisson sampling rate must be in (0, 1], got {rate}")
         self.per_round = per_round
         self.rate = rate
+        self.exact_poisson = bool(exact_poisson)
+
+    @classmethod
+    def for_privacy(cls, population: np.ndarray, dp: Any) -> ClientSampler:
+        """The sampler a DP run's accountant analyses (``dp``: a :class:`~secagg.dp.DPConfig`):
+        fixed-size (``clients_per_round`` of the population) or exact Poisson at its rate."""
+        if dp.num_users != len(population):
+            raise PrivacyError(f"the DP plan accounts {dp.num_users} users but {len(population)} can be "
+                               "sampled; set num_users to the population")
+        if dp.sampling == "fixed":
+            return cls(population, per_round=dp.clients_per_round)
+        return cls(population, rate=dp.sampling_probability, exact_poisson=True)
+
+    @property
+    def sampling(self) -> str:
+        return "fixed" if self.per_round is not None else "poisson"
+
+    def check_matches(self, dp: Any) -> None:
+        """Raise :class:`PrivacyError` unless this sampler is the one ``dp``'s accountant analyses."""
+        want = ClientSampler.for_privacy(self.population, dp)
+        if (self.sampling, self.per_round, self.rate, self.exact_poisson) != \
+                (want.sampling, want.per_round, want.rate, want.exact_poisson) or \
+                not np.array_equal(self.population, want.population):
+            raise PrivacyError(f"this run samples clients as {self.describe()} but its DP accountant "
+                               f"analyses {want.describe()}; let the DP plan build the sampler")
+
+    def describe(self) -> str:
+        if self.per_round is not None:
+            return f"fixed-size ({self.per_round} of {len(self.population)})"
+        return f"{'exact ' if self.exact_poisson else ''}Poisson (rate {self.rate:g} of {len(self.population)})"
 
     def expected(self) -> float:
         return float(self.per_round if self.per_round is not None else self.rate * len(self.population))
 
     def sample(self, rng: np.random.Generator) -> np.ndarray:
-        """Sorted ids of this round's clients (Poisson rounds may be small, never empty)."""
+        """Sorted ids of this round's clients (Poisson rounds may be small; empty only if exact)."""
         if self.per_round is not None:
             return np.sort(rng.choice(self.population, self.per_round, replace=False))
         chosen = self.population[rng.random(len(self.population)) < self.rate]
-        if len(chosen) == 0:
+        if len(chosen) == 0 and not self.exact_poisson:
             chosen = rng.choice(self.population, 1)
         return np.sort(chosen)
 
