@@ -9,7 +9,11 @@ the noise it actually got, its sensitivities and the sampling that chose its cli
   - ``"poisson"`` (each client joins independently with probability q), add/remove-one-user
     adjacency;
   - ``"fixed"`` (exactly m of N, without replacement), replace-one-user adjacency (N public),
-    so the sensitivity of the sum doubles: Delta -> 2 Delta.
+    so the sensitivity of the sum doubles: Delta -> 2 Delta;
+  - ``"cyclic"`` (each epoch splits the N users into N // m disjoint blocks by a data-independent
+    permutation, one block per round): no amplification at all; a user's data enters at most
+    ceil(rounds / blocks) rounds, so the release view equals the server view (parallel composition
+    within an epoch, sequential across epochs), add/remove adjacency.
 
 * **server** (``epsilon_server``): against the server, which picks and sees the cohort. No
   amplification: the unsampled mechanism composed over the rounds the most frequent participant
@@ -49,7 +53,7 @@ from scipy.special import gammaln
 from ..errors import DependencyError, PrivacyError
 
 MODES = ("skellam", "gaussian")
-SAMPLINGS = ("poisson", "fixed")
+SAMPLINGS = ("poisson", "fixed", "cyclic")
 SKELLAM_ORDERS: tuple[int, ...] = tuple(range(2, 257)) + (320, 384, 448, 512, 768, 1024)
 PLD_DISCRETIZATION = 1e-3
 """dp-accounting's PLD grid step (its pessimistic estimate stays an upper bound at any step; 1e-3
@@ -57,7 +61,7 @@ changes epsilon by < 1e-5 relative at epsilon ~ 8 and is ~10x faster than the de
 RDP_ORDERS: tuple[float, ...] = tuple(range(2, 64)) + (80, 96, 128, 160, 192, 256, 384, 512, 1024)
 """Integer orders for dp-accounting's RDP accountant (its fractional orders below 2 fail to converge
 at small noise and only matter at large epsilon; its without-replacement bound costs O(order^2))."""
-ADJACENCY = {"poisson": "add/remove one user", "fixed": "replace one user"}
+ADJACENCY = {"poisson": "add/remove one user", "fixed": "replace one user", "cyclic": "add/remove one user"}
 
 
 def _dp_accounting():
@@ -174,9 +178,14 @@ class RoundMechanism:
 
     def __post_init__(self) -> None:
         check_sampling(self.sampling)
-        if self.sampling == "fixed" and not 1 <= self.sample_size <= self.population:
-            raise PrivacyError(f"a fixed-size round needs 1 <= sample_size <= population, got "
+        if self.sampling != "poisson" and not 1 <= self.sample_size <= self.population:
+            raise PrivacyError(f"a {self.sampling} round needs 1 <= sample_size <= population, got "
                                f"{self.sample_size} of {self.population}")
+
+    @property
+    def blocks(self) -> int:
+        """Rounds per epoch of cyclic participation (each user once per epoch)."""
+        return max(1, self.population // self.sample_size) if self.sampling == "cyclic" else 1
 
     @property
     def noise_multiplier(self) -> float:
@@ -190,7 +199,9 @@ class RoundMechanism:
 
     @property
     def amplification(self) -> float:
-        """The sampling rate the release view is amplified by."""
+        """The sampling rate the release view is amplified by (1: none)."""
+        if self.sampling == "cyclic":
+            return 1.0
         return self.sample_size / self.population if self.sampling == "fixed" else self.sampling_probability
 
     def as_dict(self) -> dict[str, Any]:
@@ -205,6 +216,8 @@ class RoundMechanism:
 
     def release_gaussian_event(self):
         dpa = _dp_accounting()
+        if self.sampling == "cyclic":
+            return self.server_gaussian_event()
         if self.sampling == "fixed":
             return dpa.SampledWithoutReplacementDpEvent(self.population, self.sample_size,
                                                         self.server_gaussian_event())
@@ -219,6 +232,8 @@ class RoundMechanism:
         return self._rdp_at(np.asarray(orders, dtype=np.float64))
 
     def release_skellam_rdp(self, orders: Sequence[int] = SKELLAM_ORDERS) -> np.ndarray:
+        if self.sampling == "cyclic":
+            return self.server_skellam_rdp(orders)
         if self.sampling == "fixed":
             return without_replacement_rdp(orders, self.amplification, self._rdp_at)
         return poisson_subsampled_rdp(orders, self.sampling_probability, self._rdp_at)
@@ -275,6 +290,10 @@ def epsilon_for(rounds: Sequence[tuple[RoundMechanism, int]], delta: float, mode
     groups: dict[RoundMechanism, int] = {}
     for mech, count in rounds:
         groups[mech] = groups.get(mech, 0) + int(count)
+    cyclic = [m for m in groups if m.sampling == "cyclic"]
+    if cyclic:  # a user is in at most ceil(rounds / blocks) of them: compose only those
+        expanded = [m for m, c in groups.items() for _ in range(c)]
+        return server_epsilon_for(expanded, -(-len(expanded) // min(m.blocks for m in cyclic)), delta, mode)
     return _epsilon(groups, delta, mode, "release")
 
 
@@ -341,8 +360,11 @@ class PrivacyLedger:
         """Set the participation counts (after replaying rounds with ``participants=()``)."""
         self._participation = dict(counts)
         self._server = server_epsilon_for(self._mechanisms, self.max_participation, self.delta, self.mode)
+        if self._mechanisms and self._mechanisms[0].sampling == "cyclic":
+            self._release = self._server
         if self.history:
-            self.history[-1].update(epsilon_server=self._server, max_participation=self.max_participation)
+            self.history[-1].update(epsilon_server=self._server, epsilon_release=self._release,
+                                    max_participation=self.max_participation)
 
     def record_round(self, mechanism: RoundMechanism, round_index: int | None = None,
                      participants: Iterable[int] | None = None) -> float:
@@ -360,8 +382,9 @@ class PrivacyLedger:
         else:
             for cid in participants:
                 self._participation[int(cid)] = self._participation.get(int(cid), 0) + 1
-        self._release = _epsilon(self._groups, self.delta, self.mode, "release")
         self._server = server_epsilon_for(self._mechanisms, self.max_participation, self.delta, self.mode)
+        self._release = self._server if mechanism.sampling == "cyclic" else \
+            _epsilon(self._groups, self.delta, self.mode, "release")
         self.history.append({
             "round": self.rounds if round_index is None else int(round_index),
             "epsilon_release": self._release,

@@ -3,7 +3,10 @@
 ``sampling`` says how each round's clients are chosen, and the accountant analyses exactly that:
 ``"poisson"`` (default; each of the ``num_users`` clients joins independently with probability
 q = ``clients_per_round / num_users``, so ``clients_per_round`` is the expected cohort) or
-``"fixed"`` (exactly ``clients_per_round`` of ``num_users``, without replacement). The client
+``"fixed"`` (exactly ``clients_per_round`` of ``num_users``, without replacement) or ``"cyclic"``
+(each epoch, a data-independent permutation splits the users into ``num_users // clients_per_round``
+blocks, one per round: each user takes part once per epoch, and the guarantee needs no
+amplification, so it holds against the server too). The client
 sampler of a run is built from this object (:meth:`DPConfig.sampling_plan`), so the two cannot
 disagree.
 
@@ -125,8 +128,15 @@ class DPConfig:
         return self.clients_per_round / self.num_users
 
     @property
+    def cyclic_blocks(self) -> int:
+        """Rounds per epoch of cyclic participation: N // m blocks of m or m + 1 users."""
+        return max(1, self.num_users // self.clients_per_round)
+
+    @property
     def cohort_cap(self) -> int:
         """The largest cohort the integer layout is sized for (fixed: exactly clients_per_round)."""
+        if self.sampling == "cyclic":
+            return -(-self.num_users // self.cyclic_blocks)
         if self.sampling == "fixed" or self.clients_per_round == self.num_users:
             return self.clients_per_round
         from scipy.stats import binom
@@ -158,7 +168,7 @@ class DPConfig:
         Fixed-size rounds drew ``sample_size`` (default ``clients_per_round``) of ``population``
         (default ``num_users``; the networked server samples from the clients online)."""
         k = params.min_clients if contributors is None else min(contributors, params.min_clients)
-        fixed = self.sampling == "fixed"
+        fixed = self.sampling != "poisson"  # fixed and cyclic rounds have a size and a population
         return RoundMechanism(central_variance=params.local_variance * k,
                               l2_sensitivity=params.l2_sensitivity,
                               l1_sensitivity=params.l1_sensitivity,
@@ -178,7 +188,12 @@ class DPConfig:
         """Epsilon against the server for a client in ``participations`` (default: all) rounds."""
         if params.central_variance <= 0:
             return math.inf
-        count = self.rounds if participations is None else participations
+        if participations is not None:
+            count = participations
+        elif self.sampling == "cyclic":  # each user once per epoch
+            count = -(-self.rounds // self.cyclic_blocks)
+        else:
+            count = self.rounds
         return server_epsilon_for([self.round_mechanism(params)] * count, count, self.target_delta,
                                   self.accountant)
 
@@ -229,6 +244,8 @@ class DPConfig:
 
         def event(z: float):
             inner = dpa.GaussianDpEvent(z / factor)
+            if self.sampling == "cyclic":  # no amplification: the epochs a user takes part in
+                return dpa.SelfComposedDpEvent(inner, -(-rounds // self.cyclic_blocks))
             if self.sampling == "fixed":
                 return dpa.SelfComposedDpEvent(dpa.SampledWithoutReplacementDpEvent(
                     self.num_users, self.clients_per_round, inner), rounds)
@@ -241,7 +258,7 @@ class DPConfig:
             z = dpa.calibrate_dp_mechanism(
                 rdp, event, target, delta,
                 bracket_interval=dpa.LowerEndpointAndGuess(1e-3, 1.0), tol=1e-5)
-            if self.sampling == "poisson" and z < MAX_NOISE_MULTIPLIER:
+            if self.sampling != "fixed" and z < MAX_NOISE_MULTIPLIER:
                 lo = z / 2
                 while lo > z / 64 and _pld_epsilon(event(lo), delta) <= target:
                     lo /= 2

@@ -65,8 +65,10 @@ PRIVACY = (
          "approximation", choices=("skellam", "gaussian")),
     Flag("--dp-bits", None, "modulus bits of the noisy integer sum (default: 32)", int),
     Flag("--dp-sampling", None, "how each round's clients are drawn, and accounted: poisson (default; "
-         "each user joins with probability clients-per-round / users) or fixed (exactly "
-         "clients-per-round users, replace-one adjacency)", choices=("poisson", "fixed")),
+         "each user joins with probability clients-per-round / users), fixed (exactly "
+         "clients-per-round users, replace-one adjacency) or cyclic (each user once per epoch; no "
+         "amplification, so the guarantee also holds against the server)",
+         choices=("poisson", "fixed", "cyclic")),
 )
 
 
@@ -135,7 +137,7 @@ def dp_config(args: argparse.Namespace, *, num_users: int, rounds: int, dropout_
     sampling = args.dp_sampling or "poisson"
     n = args.clients_per_round
     min_clients = None  # DPConfig refuses bad sizes with a clearer message
-    if dropout_fraction and isinstance(n, int) and 1 <= n <= num_users and sampling in ("poisson", "fixed"):
+    if dropout_fraction and isinstance(n, int) and 1 <= n <= num_users and sampling in ("poisson", "fixed", "cyclic"):
         min_clients = default_noise_split(sampling, n, num_users, dropout_fraction)
     return DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=num_users,
                     rounds=rounds, epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,

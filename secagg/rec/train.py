@@ -153,7 +153,7 @@ class FederatedTrainer:
         options = {"server_lr": config.server_lr, **config.optimizer_options}
         self.server = RecServer(model, make_optimizer(config.server_optimizer, **options))
         if config.dp is not None:  # the sampler the accountant analyses, from the same plan
-            self.sampler = ClientSampler.for_privacy(self.client_ids, config.dp)
+            self.sampler = ClientSampler.for_privacy(self.client_ids, config.dp, config.seed)
             if sampler is not None:
                 sampler.check_matches(config.dp)
         else:
@@ -232,7 +232,7 @@ class FederatedTrainer:
         c0 = time.process_time()
         if self.config.dp is not None:  # a sampler swapped in after construction is refused too
             self.sampler.check_matches(self.config.dp)
-        sampled = self.sampler.sample(self.rng)
+        sampled = self.sampler.sample(self.rng, self.round)
         payload = self.server.broadcast()
         dropouts = self.dropouts.draw(sampled, self.rng)
         try:

@@ -211,3 +211,34 @@ def test_default_delta() -> None:
                     noise_multiplier=1.0).target_delta == 1e-5
     assert DPConfig(clip_norm=1.0, clients_per_round=5, num_users=10**6, rounds=3,
                     noise_multiplier=1.0).target_delta == 1e-6
+
+
+def cyclic(z: float, n: int = N, m: int = M, l2: float = 500.0) -> RoundMechanism:
+    return RoundMechanism((z * l2) ** 2, l2, l2 * l2, m / n, sampling="cyclic", population=n, sample_size=m)
+
+
+@pytest.mark.parametrize("rounds", [1, 20, 21, 45])
+def test_cyclic_composes_the_unsampled_mechanism_over_epochs(rounds: int) -> None:
+    epochs = -(-rounds // (N // M))  # 20 blocks per epoch
+    acc = dpa.pld.PLDAccountant(value_discretization_interval=PLD_DISCRETIZATION)
+    acc.compose(dpa.GaussianDpEvent(2.0), epochs)
+    assert epsilon_for([(cyclic(2.0), rounds)], 1e-5, "gaussian") == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
+    ledger = PrivacyLedger(1e-5, "gaussian")
+    for r in range(rounds):  # block r % 20 of a 1000-user population, 50 each
+        block = r % 20
+        ledger.record_round(cyclic(2.0), participants=range(block * 50, block * 50 + 50))
+    assert ledger.max_participation == epochs
+    assert ledger.epsilon_release() == ledger.epsilon_server() == pytest.approx(acc.get_epsilon(1e-5), rel=1e-9)
+
+
+@pytest.mark.parametrize("accountant", ["gaussian", "skellam"])
+def test_cyclic_plan_holds_against_the_server(accountant: str) -> None:
+    cfg = DPConfig(clip_norm=1.0, clients_per_round=50, num_users=943, rounds=50, epsilon=8.0,
+                   accountant=accountant, sampling="cyclic")
+    plan = cfg.plan(1000)
+    assert cfg.cyclic_blocks == 18 and cfg.cohort_cap == 53
+    assert plan.planned_epsilon <= 8.0 and plan.planned_epsilon == pytest.approx(8.0, rel=2e-3)
+    assert plan.planned_epsilon_server == pytest.approx(plan.planned_epsilon, rel=1e-12)
+    poisson_plan = DPConfig(clip_norm=1.0, clients_per_round=50, num_users=943, rounds=50, epsilon=8.0,
+                            accountant=accountant).plan(1000)
+    assert poisson_plan.planned_epsilon_server > 5 * plan.planned_epsilon_server

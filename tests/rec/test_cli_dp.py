@@ -85,6 +85,15 @@ def test_fixed_size_run_samples_exactly_and_is_accounted_with_replace_one(tmp_pa
     assert privacy["epsilon_release"] >= acc.get_epsilon(1e-5) * (1 - 1e-9)
 
 
+def test_cyclic_run_holds_the_same_epsilon_against_the_server(tmp_path, capsys):
+    doc = run(tmp_path, "--aggregator", "plain", "--epsilon", "4", "--dp-sampling", "cyclic")
+    privacy = doc["privacy"]
+    assert privacy["sampling"] == "cyclic" and privacy["max_participation"] == 1  # 3 rounds < 1 epoch
+    assert privacy["epsilon_release"] == privacy["epsilon_server"] <= 4.0
+    assert privacy["planned_epsilon_server"] == pytest.approx(privacy["planned_epsilon_release"])
+    assert "epsilon_server" in capsys.readouterr().out
+
+
 def test_poisson_run_draws_varying_cohorts(tmp_path):
     doc = run(tmp_path, "--aggregator", "plain", "--noise-multiplier", "1.0", "--rounds", "8",
               "--eval-every", "0")
