@@ -108,3 +108,24 @@ def test_cohorts_follow_the_plan():
     assert len(set(sizes)) > 5  # independent joins, not a fixed count
     mean = sum(sizes) / len(sizes)
     assert abs(mean - PER_ROUND) < 6 * (PER_ROUND * (1 - PER_ROUND / USERS) / len(sizes)) ** 0.5
+
+
+def test_secagg_server_refuses_other_dp_settings_with_exit_2_and_writes_nothing(tmp_path, certs, capsys):
+    from secagg.cli import main
+
+    db = tmp_path / "server.db"
+    first = coordinator(db, dp(5))
+    first.store.set_meta("model_shape", [20, 3])  # as a real server's database has
+    charge(first, range(1, 6))
+    z = first.dp_plan.noise_multiplier
+    first.store.close()
+    before = db.read_bytes()
+    common = ["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key), "--n-items", "20",
+              "--factors", "3", "--clients-per-round", str(PER_ROUND), "--min-clients", "2", "--clip-norm", "1.0",
+              "--dp-num-users", str(USERS), "--address", "127.0.0.1:0", "--log-file", str(tmp_path / "log")]
+    assert main([*common, "--rounds", "8", "--epsilon", "8"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stored DP plan differs" in err and f"--noise-multiplier {z}" in err
+    assert main([*common, "--rounds", "5", "--epsilon", "8", "--dp-sampling", "cyclic"]) == 2
+    assert "cannot promise cyclic participation" in capsys.readouterr().err
+    assert db.read_bytes() == before
