@@ -214,6 +214,13 @@ def test_federated_mf_api_with_dp(small_split, tmp_path):
         FederatedMF(factors=4, rounds=2, clients_per_round=10, epsilon=0.0)
     with pytest.raises(PrivacyError, match="delta"):
         FederatedMF(factors=4, rounds=2, clients_per_round=10, noise_multiplier=1.0, delta=2.0)
+    with pytest.raises(PrivacyError, match="cannot analyse sampling 'bernoulli'"):
+        FederatedMF(factors=4, rounds=2, clients_per_round=10, noise_multiplier=1.0, dp_sampling="bernoulli")
+    fixed = FederatedMF(factors=4, rounds=2, clients_per_round=10, local_epochs=1, clip_norm=1.0,
+                        noise_multiplier=1.0, dp_sampling="fixed")
+    fixed.fit(small_split.train, show_progress=False)
+    assert [r["sampled"] for r in fixed.trainer.history] == [10, 10]
+    assert fixed.trainer.privacy_plan.config.sampling == "fixed"
     model = FederatedMF(factors=4, rounds=2, clients_per_round=10, local_epochs=1, clip_norm=1.0, epsilon=4.0)
     model.fit(small_split.train, show_progress=False)
     trainer = model.trainer
