@@ -36,12 +36,14 @@ Two accountants (``mode``):
   correction is O(1/mu)): Poisson rounds in dp-accounting's PLD accountant
   (``PoissonSampledDpEvent``, pessimistic discretisation), fixed-size rounds in its RDP accountant
   with ``NeighboringRelation.REPLACE_ONE`` (``SampledWithoutReplacementDpEvent``, which PLD does
-  not support). An upper bound for the Gaussian mechanism; for Skellam noise it is the limit the
+  not support); unsampled rounds (the server view, cyclic participation) compose exactly to one
+  Gaussian whose (epsilon, delta) curve is analytic (:func:`gaussian_epsilon`). An upper bound for the Gaussian mechanism; for Skellam noise it is the limit the
   Skellam values approach from above.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -255,6 +257,44 @@ def rdp_accountant(sampling: str = "poisson"):
     return dpa.rdp.RdpAccountant(orders=RDP_ORDERS, neighboring_relation=rel)
 
 
+def gaussian_epsilon(z: float, delta: float) -> float:
+    """Smallest epsilon (to 1e-9 relative, rounded up) at which the Gaussian mechanism with noise
+    multiplier ``z`` is (epsilon, delta)-DP: the exact analytic curve (Balle & Wang 2018, Thm. 8)
+    as dp-accounting's ``GaussianPrivacyLoss.get_delta_for_epsilon`` computes it."""
+    from dp_accounting.pld.privacy_loss_mechanism import GaussianPrivacyLoss
+
+    loss = GaussianPrivacyLoss(z, sensitivity=1.0)
+    if loss.get_delta_for_epsilon(0.0) <= delta:
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while loss.get_delta_for_epsilon(hi) > delta:
+        lo, hi = hi, hi * 2.0
+    while hi - lo > 1e-9 * hi:
+        mid = (lo + hi) / 2
+        if loss.get_delta_for_epsilon(mid) > delta:
+            lo = mid
+        else:
+            hi = mid
+    return hi  # delta(hi) <= delta: an upper bound
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_rdp(mech: RoundMechanism, mode: str, view: str) -> np.ndarray:
+    """One round's RDP vector (cached: a ledger recomposes its rounds after every round).
+
+    ``skellam``: at :data:`SKELLAM_ORDERS`; ``gaussian`` (fixed-size release only): dp-accounting's
+    REPLACE_ONE RDP of the round's event at :data:`RDP_ORDERS`."""
+    if mode == "gaussian":
+        acc = rdp_accountant("fixed")
+        acc.compose(mech.release_gaussian_event())
+        out = acc.rdp
+    else:
+        out = mech.release_skellam_rdp() if view == "release" else mech.server_skellam_rdp()
+    out = np.asarray(out, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
 def _epsilon(groups: dict[RoundMechanism, int], delta: float, mode: str, view: str) -> float:
     """Epsilon at ``delta`` after composing each mechanism ``count`` times, in one view."""
     groups = {m: c for m, c in groups.items() if c > 0}
@@ -267,20 +307,21 @@ def _epsilon(groups: dict[RoundMechanism, int], delta: float, mode: str, view: s
         raise PrivacyError("rounds with different sampling modes cannot be composed in one ledger "
                            "(their adjacencies differ)")
     dpa = _dp_accounting()
-    if mode == "gaussian":
-        if view == "release" and samplings == {"fixed"}:
-            acc = rdp_accountant("fixed")
-        else:  # Poisson-sampled or unsampled Gaussian: PLD (both adjacencies reduce to a shift)
-            acc = pld_accountant()
+    if mode == "gaussian" and view == "server":
+        # Gaussian mechanisms with noise multipliers z_i compose exactly to one with
+        # z = (sum count_i / z_i^2)^(-1/2) (their dominating pairs are shifted Gaussians)
+        precision = sum(c / (m.noise_multiplier / m.adjacency_factor) ** 2 for m, c in groups.items())
+        return gaussian_epsilon(precision ** -0.5, delta)
+    if mode == "gaussian" and samplings == {"poisson"}:
+        acc = pld_accountant()
         for mech, count in groups.items():
-            event = mech.release_gaussian_event() if view == "release" else mech.server_gaussian_event()
-            acc.compose(event, count)
+            acc.compose(mech.release_gaussian_event(), count)
         return float(acc.get_epsilon(delta))
-    total = np.zeros(len(SKELLAM_ORDERS))
+    orders = RDP_ORDERS if mode == "gaussian" else SKELLAM_ORDERS
+    total = np.zeros(len(orders))
     for mech, count in groups.items():
-        rdp = mech.release_skellam_rdp() if view == "release" else mech.server_skellam_rdp()
-        total = total + count * rdp
-    eps, _ = dpa.rdp.compute_epsilon(SKELLAM_ORDERS, total, delta)
+        total = total + count * _round_rdp(mech, mode, view)
+    eps, _ = dpa.rdp.compute_epsilon(orders, total, delta)
     return float(eps)
 
 
