@@ -201,12 +201,16 @@ class FederatedTrainer:
 
     # --- one round ------------------------------------------------------------------------
     def _check_cohort(self, size: int) -> None:
-        """A DP round aborts (nothing released) when its Poisson cohort is empty or exceeds the
-        cohort the integer layout is sized for (probability <= COHORT_CAP_TAIL)."""
+        """A DP round aborts (nothing trained or released) when its Poisson cohort is empty (or a
+        single client for a secure aggregator) or exceeds the cohort the integer layout is sized
+        for (probability <= COHORT_CAP_TAIL)."""
         if self.privacy_plan is None:
             return
-        if size == 0:
-            raise ThresholdError("the Poisson draw chose no client", stage="SAMPLING", survivors=0, threshold=1)
+        least = 1 if self.config.aggregator == "plain" else 2  # a secure sum needs two inputs
+        if size < least:
+            raise ThresholdError(f"the Poisson draw chose {size} client(s); secure aggregation with "
+                                 f"{self.config.aggregator} needs {least}", stage="SAMPLING",
+                                 survivors=size, threshold=least)
         cap = self.privacy_plan.config.cohort_cap
         if size > cap:
             raise ThresholdError(f"the Poisson draw chose {size} clients, more than the {cap} the DP "

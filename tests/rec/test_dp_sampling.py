@@ -62,3 +62,16 @@ def test_the_networked_server_refuses_cyclic_participation():
     with pytest.raises(PrivacyError, match="cyclic"):
         ServerSettings(n_items=20, factors=3, clients_per_round=6, min_clients=6,
                        training=LocalConfig(clip_norm=1.0), dp=dp)
+
+
+def test_a_poisson_draw_too_small_for_secure_aggregation_aborts_the_round(small_split):
+    users = int((small_split.train.counts() > 0).sum())
+    dp = DPConfig(clip_norm=1.0, clients_per_round=1, num_users=users, rounds=6, noise_multiplier=1.0)
+    cfg = FederatedConfig(factors=4, rounds=6, clients_per_round=1, aggregator="secagg",
+                          local=LocalConfig(epochs=1, clip_norm=1.0), eval_every=0, dp=dp)
+    trainer = FederatedTrainer(small_split, cfg)
+    trainer.fit()  # expected cohort of one: most rounds draw 0 or 1 clients
+    small = [r for r in trainer.history if r["sampled"] < 2]
+    assert small and all(r["aborted"] and "needs 2" in r["abort_reason"] for r in small)
+    charged = [r for r in trainer.history if not r["aborted"]]
+    assert trainer.ledger.rounds == len(charged)
