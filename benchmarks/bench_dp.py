@@ -4,12 +4,19 @@ Part 1 (``--kernel``): elements per second of the fused quantize-and-mask kernel
 and with Skellam noise added in the same pass, for several numbers of pairwise masks (the noisy
 kernel's output is also checked against the no-noise kernel plus the Python sampler's noise).
 
-Part 2 (``--curve``): full-ranking NDCG@10 on MovieLens 100K of federated MF-BPR trained through
+Part 2 (``--accounting``): for one plan (ML-100K's 943 users, 50 per round, 50 rounds, delta 1e-5)
+the noise multiplier each accountant needs for epsilon = 8, and what that noise costs under every
+other analysis: release epsilon for Poisson and fixed-size (replace-one) sampling, and the server's
+epsilon (no amplification), as ratios to dp-accounting's PLD for Poisson sampling measured in the
+same run. Checks: every Skellam value >= its Gaussian limit; fixed-size >= Poisson at equal noise.
+
+Part 3 (``--curve``): full-ranking NDCG@10 on MovieLens 100K of federated MF-BPR trained through
 ``secagg+`` with distributed Skellam noise, at user-level epsilon in {1, 2, 4, 8, 16, inf}
 (delta = min(1 / users, 1e-5)), beside the centralized (non-private) baseline; writes a table,
 a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zero noise.
 
     python benchmarks/bench_dp.py --kernel
+    python benchmarks/bench_dp.py --accounting [--json out.json]
     python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--out runs/dp]
 
 MovieLens 100K is read from $SECAGG_ML100K or <repo>/../shared/data/ml-100k (never copied here).
@@ -29,7 +36,8 @@ import numpy as np
 
 import secagg
 from secagg.core.masking import quantize_and_mask_skellam
-from secagg.dp import DPConfig, make_dp_aggregator
+from secagg.dp import DPConfig
+from secagg.dp.config import default_noise_split
 from secagg.dp.skellam import sample_skellam
 from secagg.rec.options import add_training_options, local_config, server_lr
 
@@ -109,31 +117,74 @@ def curve(args: argparse.Namespace) -> dict:
     for eps in args.epsilons:
         dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
                       rounds=args.rounds, epsilon=eps, bits=args.bits, accountant=args.accountant,
-                      min_clients=math.ceil(args.clients_per_round * (1 - args.dropout_fraction)))
-        t0 = time.perf_counter()
-        agg = make_dp_aggregator("secagg+", dp, dim, dropout_fraction=args.dropout_fraction)
-        calib = time.perf_counter() - t0
+                      sampling=args.dp_sampling,
+                      min_clients=default_noise_split(args.dp_sampling, args.clients_per_round, users,
+                                                      args.dropout_fraction))
         cfg = FederatedConfig(
             factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
             local=local_config(args), aggregator="secagg+", quantization_range=args.quantization_range,
+            aggregator_options={"dropout_fraction": args.dropout_fraction},
             server_optimizer=args.server_optimizer, server_lr=float(args.server_lr),
-            eval_every=args.rounds, seed=args.seed)
-        trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set, aggregator=agg)
+            eval_every=args.rounds, seed=args.seed, dp=dp)
+        t0 = time.perf_counter()  # the trainer builds the sampler and the DP aggregator from dp
+        trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set)
+        calib = time.perf_counter() - t0
         t0 = time.perf_counter()
         trainer.fit()
         seconds = time.perf_counter() - t0
         summary = experiment.summarize_run(trainer, seconds)
         m = summary["final_metrics"]
-        row = {"epsilon_target": eps, "epsilon_spent": agg.ledger.epsilon(), "delta": dp.target_delta,
-               "noise_multiplier": agg.plan.noise_multiplier, "ndcg@10": m["ndcg@10"], "hr@10": m["hr@10"],
-               "seconds_per_round": summary["seconds_per_round"], "calibration_seconds": calib,
-               "params": agg.plan.report()}
+        row = {"epsilon_target": eps, "epsilon_spent": trainer.ledger.epsilon_release(),
+               "epsilon_release": trainer.ledger.epsilon_release(),
+               "epsilon_server": trainer.ledger.epsilon_server(), "delta": dp.target_delta,
+               "noise_multiplier": trainer.privacy_plan.noise_multiplier, "ndcg@10": m["ndcg@10"],
+               "hr@10": m["hr@10"], "seconds_per_round": summary["seconds_per_round"],
+               "calibration_seconds": calib, "params": trainer.privacy_plan.report()}
         rows.append(row)
-        print(f"eps {eps:>5}: z={row['noise_multiplier']:.3f} spent {row['epsilon_spent']:.3f} "
+        print(f"eps {eps:>5}: z={row['noise_multiplier']:.3f} release {row['epsilon_release']:.3f} "
+              f"server {row['epsilon_server']:.3f} "
               f"ndcg@10 {m['ndcg@10']:.4f} hr@10 {m['hr@10']:.4f} ({summary['seconds_per_round']:.2f} s/round)",
               flush=True)
     return {"users": users, "dim": dim, "centralized": central, "popularity": base["popularity"]["metrics"],
             "rows": rows}
+
+
+def accounting_table(users: int, per_round: int, rounds: int, target: float) -> dict:
+    """Noise for ``target`` under each analysis, and each analysis's epsilon at each noise."""
+    analyses = [(s, a) for s in ("poisson", "fixed", "cyclic") for a in ("gaussian", "skellam")]
+    base = dict(clip_norm=1.0, clients_per_round=per_round, num_users=users, rounds=rounds)
+    rows = []
+    for sampling, accountant in analyses:
+        t0 = time.perf_counter()
+        plan = DPConfig(epsilon=target, sampling=sampling, accountant=accountant, **base).plan(4096)
+        row = {"calibrated_for": f"{sampling}/{accountant}", "noise_multiplier": plan.noise_multiplier,
+               "calibration_seconds": time.perf_counter() - t0}
+        for s2, a2 in analyses:
+            cfg = DPConfig(noise_multiplier=plan.noise_multiplier, sampling=s2, accountant=a2, **base)
+            params = cfg.parameters(4096, plan.noise_multiplier)
+            row[f"release {s2}/{a2}"] = cfg.epsilon_of(params)  # all rounds, with amplification
+            row[f"server {s2}/{a2}"] = cfg.server_epsilon_of(params)  # a user in every round (cyclic: epochs)
+        rows.append(row)
+    for row in rows:  # the checks the module docstring states
+        for s2 in ("poisson", "fixed", "cyclic"):
+            for view in ("release", "server"):
+                assert row[f"{view} {s2}/skellam"] >= row[f"{view} {s2}/gaussian"] * (1 - 1e-6), row
+        assert row["release fixed/gaussian"] >= row["release poisson/gaussian"], row
+        assert row["release cyclic/skellam"] == row["server cyclic/skellam"], row
+    return {"users": users, "clients_per_round": per_round, "rounds": rounds, "target_epsilon": target,
+            "rows": rows}
+
+
+def print_accounting(result: dict) -> None:
+    print(f"\naccounting: {result['users']} users, {result['clients_per_round']} per round, "
+          f"{result['rounds']} rounds, target epsilon {result['target_epsilon']:g} "
+          f"(ratios: to release poisson/gaussian (PLD) at the same noise)")
+    cols = [k for k in result["rows"][0] if k.startswith(("release", "server"))]
+    print(f"{'calibrated for':<18} {'z':>7} " + " ".join(f"{c:>24}" for c in cols))
+    for r in result["rows"]:
+        ref = r["release poisson/gaussian"]
+        print(f"{r['calibrated_for']:<18} {r['noise_multiplier']:>7.3f} "
+              + " ".join(f"{r[c]:>10.3f} ({r[c] / ref:>6.2f}x)    " for c in cols))
 
 
 def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
@@ -164,6 +215,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernel", action="store_true")
     ap.add_argument("--curve", action="store_true")
+    ap.add_argument("--accounting", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--dp-sampling", default="poisson", choices=["poisson", "fixed"])
     ap.add_argument("--dim", type=int, default=1 << 18)
     ap.add_argument("--peers", default="0,8,16,32,64")
     ap.add_argument("--variances", default="1e3,1e5")
@@ -178,7 +232,7 @@ def main() -> int:
     ap.add_argument("--dropout-fraction", type=float, default=0.1)
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
     args = ap.parse_args()
-    if not (args.kernel or args.curve):
+    if not (args.kernel or args.curve or args.accounting):
         args.kernel = True
     args.server_lr = server_lr(args, args.clients_per_round)
     args.epsilons = [float(e) for e in args.epsilons.split(",")]
@@ -188,17 +242,27 @@ def main() -> int:
         print(f"fused kernel, dim {args.dim}, {args.threads} thread(s), backend {secagg.prg_backend()}")
         doc["kernel"] = kernel_table(args.dim, [int(p) for p in args.peers.split(",")],
                                      [float(v) for v in args.variances.split(",")], args.repeats, args.threads)
+    if args.accounting:
+        doc["accounting"] = accounting_table(943, 50, 50, 8.0)
+        print_accounting(doc["accounting"])
     if args.curve:
         result = curve(args)
         doc["curve"] = result
-        print(f"\n{'epsilon':>8} {'spent':>8} {'z':>7} {'NDCG@10':>8} {'HR@10':>7}")
+        print(f"\n{'epsilon':>8} {'release':>8} {'server':>8} {'z':>7} {'NDCG@10':>8} {'HR@10':>7}")
         for r in result["rows"]:
-            print(f"{r['epsilon_target']:>8} {r['epsilon_spent']:>8.3f} {r['noise_multiplier']:>7.3f} "
+            print(f"{r['epsilon_target']:>8} {r['epsilon_release']:>8.3f} {r['epsilon_server']:>8.3f} "
+                  f"{r['noise_multiplier']:>7.3f} "
                   f"{r['ndcg@10']:>8.4f} {r['hr@10']:>7.4f}")
-        print(f"{'central':>8} {'-':>8} {'-':>7} {result['centralized']['ndcg@10']:>8.4f} "
+        print(f"{'central':>8} {'-':>8} {'-':>8} {'-':>7} {result['centralized']['ndcg@10']:>8.4f} "
               f"{result['centralized']['hr@10']:>7.4f}")
         plot(result, args.out / "dp_curve.png", args)
-    (args.out / "bench_dp.json").write_text(json.dumps(doc, indent=1, default=str))
+    with open("/proc/loadavg") as fh:
+        doc["loadavg"] = fh.read().split()[:3]
+    print(f"load average: {' '.join(doc['loadavg'])}")
+    text = json.dumps(doc, indent=1, default=str)
+    (args.out / "bench_dp.json").write_text(text)
+    if args.json is not None:
+        args.json.write_text(text)
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -98,19 +97,22 @@ def _dp_config(args: argparse.Namespace, prepared: Any) -> Any:
         raise PrivacyError(f"--epsilon / --noise-multiplier work with --aggregator "
                            f"{', '.join(DP_AGGREGATORS)}, not {args.aggregator}")
     if args.sampling_rate is not None:
-        raise PrivacyError("--epsilon / --noise-multiplier need --clients-per-round, not --sampling-rate")
+        raise PrivacyError("--epsilon / --noise-multiplier take --clients-per-round M (with --dp-sampling "
+                           "poisson each user joins with probability M / users), not --sampling-rate")
     users = int((prepared.split.train.counts() > 0).sum())
-    return dp_config(args, num_users=users, rounds=args.rounds,
-                     min_clients=math.ceil(args.clients_per_round * (1 - dropout_margin(args.dropout))))
+    return dp_config(args, num_users=users, rounds=args.rounds, dropout_fraction=dropout_margin(args.dropout))
 
 
 def _privacy_line(trainer: Any) -> str | None:
     if trainer.ledger is None:
         return None
-    plan = trainer.privacy_plan
-    return (f"privacy: epsilon {trainer.ledger.epsilon():.4g} at delta {plan.config.target_delta:.3g} after "
-            f"{trainer.ledger.rounds} rounds (user-level; noise multiplier {plan.noise_multiplier:.4g}, "
-            f"{plan.config.accountant} accountant, planned epsilon {plan.planned_epsilon:.4g})")
+    plan, ledger = trainer.privacy_plan, trainer.ledger
+    return (f"privacy: epsilon_release {ledger.epsilon_release():.4g} (observers of the models; "
+            f"{plan.config.sampling} sampling), epsilon_server {ledger.epsilon_server():.4g} (the server; "
+            f"{ledger.max_participation} rounds of the most frequent user) at delta "
+            f"{plan.config.target_delta:.3g} after {ledger.rounds} rounds (user-level, {plan.config.adjacency}; "
+            f"noise multiplier {plan.noise_multiplier:.4g}, {plan.config.accountant} accountant, planned "
+            f"epsilon_release {plan.planned_epsilon:.4g})")
 
 
 def _config(args: argparse.Namespace, prepared: Any) -> Any:

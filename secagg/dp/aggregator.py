@@ -180,7 +180,7 @@ class DPAggregator(Aggregator):
         noisy = codec.decode(to_residues(total.view(np.int64), p.bits))
         t2 = time.perf_counter()
         self.last_epsilon = self.ledger.record_round(
-            self.plan.config.round_mechanism(p, len(included)), round_index)
+            self.plan.config.round_mechanism(p, len(included)), round_index, participants=included)
         return AggregationResult(total=noisy, included=included, bytes_sent=sent,
                                  bytes_received=received,
                                  seconds={"client": t1 - t0, "server": t2 - t1, "worker_cpu": worker_cpu})

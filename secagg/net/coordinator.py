@@ -76,8 +76,8 @@ class Coordinator:
         self.completed_here = 0  # rounds completed by this process
         self.aborted_streak = 0
         self.last_abort_reason = ""
+        self._init_dp()  # first: a refused DP plan leaves the database untouched
         self._load_model()
-        self._init_dp()
 
     # --- model -------------------------------------------------------------------------------
     def _load_model(self) -> None:
@@ -105,19 +105,30 @@ class Coordinator:
         self.dp_plan = None
         self.ledger = None
         self.dp_round_seed = b""
+        self.dp_population = 0
         dp = self.settings.dp
         if dp is None:
             return
         from ..dp.accounting import PrivacyLedger
+        from ..errors import PrivacyError
+        from .dp import replay_ledger
 
-        self.dp_plan = dp.plan(self.settings.vector_length, "offset")
-        self.ledger = PrivacyLedger(dp.target_delta, dp.accountant)
-        for row in self.store.privacy():
-            self.ledger.record_round(dp.round_mechanism(self.dp_plan.params, row["contributors"]),
-                                     row["round"])
-        logs.log(self.logger, "dp_plan", noise_multiplier=self.dp_plan.params.noise_multiplier,
-                 planned_epsilon=self.dp_plan.planned_epsilon, delta=dp.target_delta,
-                 epsilon_spent=self.ledger.epsilon(), rounds_charged=self.ledger.rounds)
+        plan = dp.plan(self.settings.vector_length, "offset")
+        stored = self.store.get_meta("dp_plan")
+        if stored is None and self.store.last_round() > 0:
+            raise PrivacyError(f"{self.store.path}: the database holds {self.store.last_round()} rounds "
+                               "but no DP plan (run without DP or by an older version); start a new run")
+        if stored is not None:
+            plan.check_resumes(stored)
+        ledger = PrivacyLedger(dp.target_delta, dp.accountant)
+        replay_ledger(plan, ledger, self.store.privacy())
+        if stored is None:
+            self.store.set_meta("dp_plan", plan.stored())
+        self.dp_plan, self.ledger = plan, ledger
+        logs.log(self.logger, "dp_plan", noise_multiplier=plan.params.noise_multiplier,
+                 sampling=dp.sampling, planned_epsilon_release=plan.planned_epsilon, delta=dp.target_delta,
+                 epsilon_release=ledger.epsilon_release(), epsilon_server=ledger.epsilon_server(),
+                 rounds_charged=ledger.rounds)
 
     def model(self, version: int) -> ModelVersion:
         if version == 0 or version == self.current.version:
@@ -333,8 +344,27 @@ class Coordinator:
             while not self.stop_event.is_set():
                 online = self.online()
                 if len(online) >= s.min_clients:
-                    return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
+                    if self.dp_plan is None:
+                        return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
+                    cohort = self._dp_cohort(online)
+                    if cohort is not None:
+                        return cohort
                 self.progress.wait(0.2)
+        return None
+
+    def _dp_cohort(self, online: list[int]) -> list[int] | None:
+        """The cohort the DP accountant analyses, or None (nothing used) if the draw is too small
+        for secure aggregation or too large for the integer layout."""
+        from .dp import draw_cohort
+
+        assert self.dp_plan is not None
+        cohort = draw_cohort(self.dp_plan, online, self.rng)
+        cap = self.dp_plan.config.cohort_cap
+        if self.settings.min_clients <= len(cohort) <= cap:
+            self.dp_population = len(online)
+            return cohort
+        logs.log(self.logger, "dp_cohort_redrawn", 30, drawn=len(cohort), online=len(online),
+                 min_clients=self.settings.min_clients, cap=cap)
         return None
 
     def _stage_task(self, cid: int, request: bytes, stage: Stage, round_: int, sid: bytes,
@@ -473,7 +503,8 @@ class Coordinator:
 
                 total = decode_sum(self.dp_plan, self.dp_round_seed, res.quantized_sum,
                                    len(res.included))
-                privacy = round_privacy(self.dp_plan, self.ledger, round_, len(res.included))
+                privacy = round_privacy(self.dp_plan, self.ledger, round_, sorted(res.included),
+                                        self.dp_population, len(sampled))
             else:
                 total = dequantize(res.quantized_sum, clipping_range=cfg.clipping_range,
                                    quantization_range=cfg.quantization_range,
@@ -502,7 +533,8 @@ class Coordinator:
             logs.log(self.logger, "round_completed", round=round_, included=len(record.included),
                      sampled=len(sampled), version=record.version_after, hash=new_version.hash,
                      seconds=round(record.finished - started, 4), rss_kib=_rss_kib(),
-                     **({} if privacy is None else {"epsilon": privacy["epsilon"]}))
+                     **({} if privacy is None else {"epsilon_release": privacy["epsilon_release"],
+                                                   "epsilon_server": privacy["epsilon_server"]}))
         return record
 
 

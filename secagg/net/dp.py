@@ -2,12 +2,24 @@
 client encodes its update with the Skellam mechanism of :mod:`secagg.dp` (clip, rotate, scale,
 round, add its share of noise, offset into [0, 2K]) and hands the integers to SecAgg(+); the server
 decodes the noisy sum and charges the round to a :class:`~secagg.dp.PrivacyLedger` whose history
-is kept in SQLite (so a restarted server resumes the spending where it stopped)."""
+is kept in SQLite (so a restarted server resumes the spending where it stopped).
+
+Cohorts are drawn as the plan's accountant assumes (:func:`draw_cohort`): ``fixed`` takes
+``clients_per_round`` of the clients online, uniformly without replacement (the round is charged
+as m of the k online: ``population`` = k); ``poisson`` lets each online client in independently
+with probability q. Both draws use the server's CSPRNG. Why the server's choice stands: the server
+runs secure aggregation and decides whose masked input a session includes, so it can always keep a
+client out (or wait until it is offline) whatever a client-side rule said; a public per-round
+beacon would not take that power away. So the amplified ``epsilon_release`` holds against observers
+of the models if the server draws cohorts as stated, and ``epsilon_server`` (no amplification) is
+what holds against the server itself, whatever it does with the cohort."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import random
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
@@ -59,8 +71,35 @@ def decode_sum(plan: DPPlan, round_seed: bytes, quantized_sum: np.ndarray, contr
     return RoundCodec(p, round_seed).decode(to_residues(total.view(np.int64), p.bits))
 
 
-def round_privacy(plan: DPPlan, ledger: Any, round_: int, contributors: int) -> dict[str, Any]:
-    """Charge one round to ``ledger``; returns the row kept in the database."""
-    eps = ledger.record_round(plan.config.round_mechanism(plan.params, contributors), round_)
-    return {"round": round_, "contributors": contributors, "epsilon": eps,
-            "delta": plan.config.target_delta, "noise_multiplier": plan.params.noise_multiplier}
+def draw_cohort(plan: DPPlan, online: Sequence[int], rng: random.Random) -> list[int]:
+    """This round's clients among ``online``, drawn the way ``plan``'s accountant analyses."""
+    c = plan.config
+    if c.sampling == "fixed":
+        return sorted(rng.sample(list(online), min(c.clients_per_round, len(online))))
+    return sorted(cid for cid in online if rng.random() < c.sampling_probability)
+
+
+def round_privacy(plan: DPPlan, ledger: Any, round_: int, included: Sequence[int], population: int,
+                  sampled: int) -> dict[str, Any]:
+    """Charge one round (``included`` contributed; ``sampled`` of ``population`` online were drawn)
+    to ``ledger``; returns the row kept in the database."""
+    mech = plan.config.round_mechanism(plan.params, len(included), population=population,
+                                       sample_size=sampled)
+    ledger.record_round(mech, round_, participants=included)
+    return {"round": round_, "contributors": len(included), "epsilon_release": ledger.epsilon_release(),
+            "epsilon_server": ledger.epsilon_server(), "max_participation": ledger.max_participation,
+            "delta": plan.config.target_delta, "noise_multiplier": mech.noise_multiplier,
+            "mechanism": mech.as_dict(), "participants": sorted(int(c) for c in included)}
+
+
+def replay_ledger(plan: DPPlan, ledger: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Rebuild ``ledger`` from the stored rows: each round with the mechanism it actually had
+    (never re-derived from today's settings), checking the stored epsilons."""
+    from ..dp.accounting import RoundMechanism
+    from ..errors import PrivacyError
+
+    for row in rows:
+        ledger.record_round(RoundMechanism(**row["mechanism"]), row["round"], participants=row["participants"])
+        if not math.isclose(ledger.epsilon_release(), row["epsilon_release"], rel_tol=1e-9):
+            raise PrivacyError(f"the stored DP ledger's epsilon at round {row['round']} "
+                               f"({row['epsilon_release']}) does not match its recorded mechanisms")

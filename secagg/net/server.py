@@ -94,11 +94,11 @@ class NetServer:
                max_skew: float) -> None:
         self.store = Store(db, keep_versions=settings.keep_versions,
                            keep_round_sums=settings.keep_round_sums)
-        saved = self.store.get_meta("model_shape")
-        if saved is None:
+        # The coordinator checks the stored DP plan first: a refused start writes nothing.
+        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token)
+        if self.store.get_meta("model_shape") is None:
             self.store.set_meta("model_shape", [settings.n_items, settings.factors])
         self.store.set_meta("keep_versions", settings.keep_versions)  # what `secagg rollback` keeps
-        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token)
         run_id = self.store.get_meta("run_id")
         if run_id is None:
             import secrets

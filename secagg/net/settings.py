@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..dp.config import DPConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, PrivacyError
 from ..protocol.params import THREAT_MODELS, check_fractions
 from ..rec.client import LocalConfig
 
@@ -80,6 +80,9 @@ class ServerSettings:
                                     or self.dp.clip_norm != self.training.clip_norm):
             raise ConfigError("the DP config must plan for clients_per_round clients and use the "
                               "training clip_norm")
+        if self.dp is not None and self.dp.sampling == "cyclic":
+            raise PrivacyError("the networked server draws cohorts from the clients online, so it cannot "
+                               "promise cyclic participation; use --dp-sampling poisson or fixed")
         if self.max_message_bytes is not None and self.max_message_bytes < 1024:
             raise ConfigError("max_message_bytes must be >= 1024")
 

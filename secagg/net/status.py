@@ -38,10 +38,20 @@ def summary(db: str | Path) -> dict[str, Any]:
                 "survivors": len(last.included), "abort_reason": last.abort_reason,
                 "seconds": round(last.finished - last.started, 4), "stages": last.stages},
             "rollbacks": [e for e in store.events() if e["kind"] == "rollback"],
-            "privacy": (store.privacy() or [None])[-1],
+            "privacy": _privacy(store),
         }
     finally:
         store.close()
+
+
+def _privacy(store: Store) -> dict[str, Any] | None:
+    """The last DP ledger row (both epsilons) and the stored plan's sampling, or None."""
+    rows = store.privacy()
+    if not rows:
+        return None
+    last = {k: v for k, v in rows[-1].items() if k != "participants"}
+    plan = store.get_meta("dp_plan") or {}
+    return {**last, "sampling": plan.get("accounting", {}).get("sampling"), "rounds_charged": len(rows)}
 
 
 def format_summary(s: dict[str, Any]) -> str:
@@ -64,8 +74,10 @@ def format_summary(s: dict[str, Any]) -> str:
             lines.append(f"  aborted: {last['abort_reason']}")
     if s.get("privacy"):
         p = s["privacy"]
-        lines.append(f"privacy          epsilon {p['epsilon']:.4g} at delta {p['delta']:.3g} after round "
-                     f"{p['round']} (noise multiplier {p['noise_multiplier']:.4g})")
+        lines.append(f"privacy          epsilon_release {p['epsilon_release']:.4g} (observers of the models, "
+                     f"{p['sampling']} sampling), epsilon_server {p['epsilon_server']:.4g} (the server; "
+                     f"{p['max_participation']} rounds of the busiest client) at delta {p['delta']:.3g} "
+                     f"after round {p['round']} (noise multiplier {p['noise_multiplier']:.4g})")
     for e in s["rollbacks"]:
         lines.append(f"rollback         to version {e['to_version']} as version {e['new_version']}")
     return "\n".join(lines)

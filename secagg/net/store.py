@@ -59,12 +59,18 @@ CREATE TABLE IF NOT EXISTS rounds (
     abort_reason TEXT,
     started REAL NOT NULL,
     finished REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS privacy (
-    round INTEGER PRIMARY KEY, contributors INTEGER NOT NULL, epsilon REAL NOT NULL,
-    delta REAL NOT NULL, noise_multiplier REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dp_ledger (
+    round INTEGER PRIMARY KEY, contributors INTEGER NOT NULL, epsilon_release REAL NOT NULL,
+    epsilon_server REAL NOT NULL, max_participation INTEGER NOT NULL, delta REAL NOT NULL,
+    noise_multiplier REAL NOT NULL, mechanism TEXT NOT NULL, participants TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 """
+
+
+_LEDGER = ("round", "contributors", "epsilon_release", "epsilon_server", "max_participation", "delta",
+           "noise_multiplier", "mechanism", "participants")
+_JSON_LEDGER = ("mechanism", "participants")
 
 
 @dataclass(frozen=True)
@@ -232,15 +238,15 @@ class Store:
             self._db.execute("UPDATE rounds SET quantized_sum = NULL WHERE round <= ? "
                              "AND quantized_sum IS NOT NULL", (rec.round - self.keep_round_sums,))
             if privacy is not None:
-                self._db.execute("INSERT INTO privacy VALUES (?, ?, ?, ?, ?)",
-                                 (privacy["round"], privacy["contributors"], privacy["epsilon"],
-                                  privacy["delta"], privacy["noise_multiplier"]))
+                self._db.execute("INSERT INTO dp_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                 tuple(json.dumps(privacy[k]) if k in _JSON_LEDGER else privacy[k]
+                                       for k in _LEDGER))
 
     def privacy(self) -> list[dict[str, Any]]:
-        """The privacy spending after each DP round, in order."""
+        """The DP ledger: each DP round's mechanism, participants and both epsilons after it."""
         with self._lock:
-            return [{"round": r, "contributors": c, "epsilon": e, "delta": d, "noise_multiplier": z}
-                    for r, c, e, d, z in self._db.execute("SELECT * FROM privacy ORDER BY round")]
+            rows = self._db.execute(f"SELECT {', '.join(_LEDGER)} FROM dp_ledger ORDER BY round").fetchall()
+        return [{k: json.loads(v) if k in _JSON_LEDGER else v for k, v in zip(_LEDGER, row)} for row in rows]
 
     def rounds(self) -> list[RoundRecord]:
         with self._lock:

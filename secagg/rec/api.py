@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +97,9 @@ class FederatedMF(Recommender):
 
     Distributed DP (user-level; aggregators plain, secagg, secagg+): give ``epsilon`` (the noise
     is calibrated for ``rounds``) or ``noise_multiplier`` (the epsilon spent is reported), with
-    optional ``delta`` and ``dp_accountant``; after ``fit`` the epsilon per round is in
-    ``trainer.history`` and ``trainer.ledger`` holds the total.
+    optional ``delta``, ``dp_accountant`` and ``dp_sampling`` (``"poisson"`` or ``"fixed"``); after
+    ``fit`` both epsilons per round (``epsilon_release``, ``epsilon_server``) are in
+    ``trainer.history`` and ``trainer.ledger`` holds the totals.
     """
 
     def __init__(self, factors: int = 32, *, rounds: int = 50, clients_per_round: int = 50,
@@ -107,11 +107,12 @@ class FederatedMF(Recommender):
                  clip_norm: float = 5.0, aggregator: str = "plain", dropout: float = 0.0,
                  server_optimizer: str = "fedavg", server_lr: float | None = None,
                  random_state: int = 0, epsilon: float | None = None, noise_multiplier: float | None = None,
-                 delta: float | None = None, dp_accountant: str = "skellam", **options: Any) -> None:
+                 delta: float | None = None, dp_accountant: str = "skellam", dp_sampling: str = "poisson",
+                 **options: Any) -> None:
         self._dp_options: dict[str, Any] | None = None
         if epsilon is not None or noise_multiplier is not None:
             self._dp_options = {"epsilon": epsilon, "noise_multiplier": noise_multiplier, "delta": delta,
-                                "accountant": dp_accountant}
+                                "accountant": dp_accountant, "sampling": dp_sampling}
         elif delta is not None:
             raise ConfigError("delta needs epsilon or noise_multiplier")
         self.config = FederatedConfig(
@@ -129,11 +130,15 @@ class FederatedMF(Recommender):
         if self._dp_options is None or config.clients_per_round is None:
             return config
         from ..dp import DPConfig
+        from ..dp.accounting import check_sampling
+        from ..dp.config import default_noise_split
 
         n = config.clients_per_round
+        sampling = check_sampling(self._dp_options["sampling"])
+        split = default_noise_split(sampling, n, num_users, dropout_margin(config.dropout)) \
+            if 1 <= n <= num_users else None
         dp = DPConfig(clip_norm=config.local.clip_norm, clients_per_round=n, num_users=num_users,
-                      rounds=config.rounds, min_clients=math.ceil(n * (1 - dropout_margin(config.dropout))),
-                      **self._dp_options)
+                      rounds=config.rounds, min_clients=split, **self._dp_options)
         return dataclasses.replace(config, dp=dp)
 
     @property

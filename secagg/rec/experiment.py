@@ -95,6 +95,28 @@ def run_federated(prepared: Prepared, config: FederatedConfig, *, progress: bool
     return trainer, summarize_run(trainer, seconds)
 
 
+def privacy_block(trainer: FederatedTrainer) -> dict[str, Any]:
+    """The ``privacy`` block of metrics.json: the plan, both epsilons spent, what each means."""
+    plan, ledger = trainer.privacy_plan, trainer.ledger
+    assert plan is not None and ledger is not None
+    c = plan.config
+    sampling = (f"Poisson: each of the {c.num_users} users joins each round independently with "
+                f"probability {c.sampling_probability:.6g}" if c.sampling == "poisson" else
+                f"fixed-size: exactly {c.clients_per_round} of {c.num_users} users, without replacement")
+    return {**plan.report(), "epsilon_release": ledger.epsilon_release(),
+            "epsilon_server": ledger.epsilon_server(), "max_participation": ledger.max_participation,
+            "rounds_charged": ledger.rounds,
+            "guarantee": {
+                "unit": f"user-level (one user = one client), {c.adjacency} adjacency",
+                "sampling": sampling,
+                "epsilon_release": "against anyone who sees only the released models; amplified by "
+                                   "the sampling above (holds if the sampler is run as stated)",
+                "epsilon_server": "against the server, which picks and sees the cohort: no amplification; "
+                                  "the unsampled mechanism composed over max_participation rounds (the "
+                                  "most any one user took part in), taking the least-noisy rounds",
+                "assumes": "every contributing client adds its share of noise (honest clients)"}}
+
+
 def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, trainer: FederatedTrainer,
                   summary: dict[str, Any], baselines: dict[str, Any] | None) -> dict[str, Any]:
     """Write ``metrics.json`` and ``ndcg.png`` to ``output``; returns the JSON document."""
@@ -109,10 +131,7 @@ def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, 
         "baseline": baselines,
     }
     if trainer.ledger is not None and trainer.privacy_plan is not None:
-        doc["privacy"] = {**trainer.privacy_plan.report(), "epsilon_spent": trainer.ledger.epsilon(),
-                          "rounds_charged": trainer.ledger.rounds,
-                          "guarantee": "user-level (one user = one client), add/remove one user, "
-                                       "accounted as Poisson sampling at clients_per_round / num_users"}
+        doc["privacy"] = privacy_block(trainer)
     (output / "metrics.json").write_text(json.dumps(doc, indent=1, default=float))
     if summary["final_metrics"] is not None:
         plot_ndcg(trainer.history, output / "ndcg.png",

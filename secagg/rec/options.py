@@ -64,6 +64,11 @@ PRIVACY = (
     Flag("--dp-accountant", None, "skellam: closed-form Skellam RDP (default); gaussian: its Gaussian "
          "approximation", choices=("skellam", "gaussian")),
     Flag("--dp-bits", None, "modulus bits of the noisy integer sum (default: 32)", int),
+    Flag("--dp-sampling", None, "how each round's clients are drawn, and accounted: poisson (default; "
+         "each user joins with probability clients-per-round / users), fixed (exactly "
+         "clients-per-round users, replace-one adjacency) or cyclic (each user once per epoch; no "
+         "amplification, so the guarantee also holds against the server)",
+         choices=("poisson", "fixed", "cyclic")),
 )
 
 
@@ -121,14 +126,21 @@ def wants_dp(args: argparse.Namespace) -> bool:
     return False
 
 
-def dp_config(args: argparse.Namespace, *, num_users: int, rounds: int, min_clients: int | None = None) -> Any:
+def dp_config(args: argparse.Namespace, *, num_users: int, rounds: int, dropout_fraction: float = 0.0) -> Any:
     """The :class:`~secagg.dp.DPConfig` of the parsed DP options (None when DP is off); raises
     :class:`~secagg.errors.PrivacyError` on bad values before anything is trained."""
     if not wants_dp(args):
         return None
     from ..dp import DPConfig
+    from ..dp.config import default_noise_split
 
+    sampling = args.dp_sampling or "poisson"
+    n = args.clients_per_round
+    min_clients = None  # DPConfig refuses bad sizes with a clearer message
+    if dropout_fraction and isinstance(n, int) and 1 <= n <= num_users and sampling in ("poisson", "fixed", "cyclic"):
+        min_clients = default_noise_split(sampling, n, num_users, dropout_fraction)
     return DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=num_users,
                     rounds=rounds, epsilon=args.epsilon, noise_multiplier=args.noise_multiplier,
                     delta=args.delta, accountant=args.dp_accountant or "skellam",
-                    bits=32 if args.dp_bits is None else args.dp_bits, min_clients=min_clients)
+                    bits=32 if args.dp_bits is None else args.dp_bits, sampling=sampling,
+                    min_clients=min_clients)

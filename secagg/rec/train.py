@@ -82,8 +82,9 @@ class FederatedConfig:
             raise PrivacyError(f"distributed DP works with the aggregators {', '.join(DP_AGGREGATORS)}, "
                                f"not {self.aggregator!r}")
         if self.sampling_rate is not None:
-            raise PrivacyError("distributed DP needs a fixed clients_per_round (the noise is split over "
-                               "the round's clients); drop sampling_rate")
+            raise PrivacyError(f"a DP run's sampling comes from its DP plan ({dp.sampling}, "
+                               f"clients_per_round={dp.clients_per_round} of num_users={dp.num_users}); "
+                               "drop sampling_rate and give clients_per_round")
         mismatched = [name for name, ours, theirs in (
             ("clip_norm", self.local.clip_norm, dp.clip_norm),
             ("clients_per_round", self.clients_per_round, dp.clients_per_round),
@@ -127,8 +128,10 @@ class FederatedTrainer:
     """Runs federated rounds over simulated clients, one per user with training data."""
 
     def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
-                 aggregator: Aggregator | None = None, workers: int = 1) -> None:
-        """``workers`` > 1 runs the secure aggregators' simulated clients in that many processes
+                 aggregator: Aggregator | None = None, workers: int = 1,
+                 sampler: ClientSampler | None = None) -> None:
+        """``sampler`` replaces the configured client sampler (a DP run refuses one that differs
+        from what its accountant analyses). ``workers`` > 1 runs the secure aggregators' simulated clients in that many processes
         (an execution choice, not part of the run's definition: the same clients are summed exactly
         either way, up to the stochastic rounding every secure round has)."""
         self.split = split
@@ -149,8 +152,13 @@ class FederatedTrainer:
                                   np.random.Generator(np.random.PCG64(model_seq)), config.init_scale)
         options = {"server_lr": config.server_lr, **config.optimizer_options}
         self.server = RecServer(model, make_optimizer(config.server_optimizer, **options))
-        self.sampler = ClientSampler(self.client_ids, per_round=config.clients_per_round,
-                                     rate=config.sampling_rate)
+        if config.dp is not None:  # the sampler the accountant analyses, from the same plan
+            self.sampler = ClientSampler.for_privacy(self.client_ids, config.dp, config.seed)
+            if sampler is not None:
+                sampler.check_matches(config.dp)
+        else:
+            self.sampler = sampler or ClientSampler(self.client_ids, per_round=config.clients_per_round,
+                                                    rate=config.sampling_rate)
         self.dropouts = DropoutSimulator(config.dropout)
         # With config.dp the aggregator adds distributed noise and this ledger tracks epsilon.
         self.ledger: PrivacyLedger | None = None
@@ -159,9 +167,6 @@ class FederatedTrainer:
         if config.dp is not None:
             if aggregator is not None:
                 raise ConfigError("give an aggregator or config.dp, not both (config.dp builds its own)")
-            if config.dp.num_users != len(self.client_ids):
-                raise PrivacyError(f"DP num_users is {config.dp.num_users} but the data has "
-                                   f"{len(self.client_ids)} users with training data")
             from ..dp import make_dp_aggregator
 
             protocol = {**({"dropout_fraction": dropout_margin(config.dropout), "workers": workers}
@@ -195,13 +200,49 @@ class FederatedTrainer:
         return {key: value for key, value in known.items() if key in takes}
 
     # --- one round ------------------------------------------------------------------------
+    def _check_cohort(self, size: int) -> None:
+        """A DP round aborts (nothing trained or released) when its Poisson cohort is empty (or a
+        single client for a secure aggregator) or exceeds the cohort the integer layout is sized
+        for (probability <= COHORT_CAP_TAIL)."""
+        if self.privacy_plan is None:
+            return
+        least = 1 if self.config.aggregator == "plain" else 2  # a secure sum needs two inputs
+        if size < least:
+            raise ThresholdError(f"the Poisson draw chose {size} client(s); secure aggregation with "
+                                 f"{self.config.aggregator} needs {least}", stage="SAMPLING",
+                                 survivors=size, threshold=least)
+        cap = self.privacy_plan.config.cohort_cap
+        if size > cap:
+            raise ThresholdError(f"the Poisson draw chose {size} clients, more than the {cap} the DP "
+                                 "layout is sized for", stage="SAMPLING", survivors=size, threshold=cap)
+
+    def _aborted_round(self, sampled: int, exc: ThresholdError, t0: float, c0: float) -> dict[str, Any]:
+        assert self.ledger is not None
+        record: dict[str, Any] = {
+            "round": self.round + 1, "sampled": sampled, "dropped": 0, "contributing": 0,
+            "aborted": True, "abort_reason": str(exc), "included": 0, "bytes_sent": 0, "bytes_received": 0,
+            "epsilon_release": self.ledger.epsilon_release(), "epsilon_server": self.ledger.epsilon_server(),
+            "max_participation": self.ledger.max_participation, "model_download_bytes": 0,
+            "model_version": self.server.model.version,
+            "seconds": {"local_training": 0.0, "aggregation": 0.0, "server_update": 0.0,
+                        "round": time.perf_counter() - t0, "round_cpu": time.process_time() - c0}}
+        self.round += 1
+        self.history.append(record)
+        return record
+
     def run_round(self) -> dict[str, Any]:
         """Run the next round and return its record (also appended to ``history``)."""
         t0 = time.perf_counter()
         c0 = time.process_time()
-        sampled = self.sampler.sample(self.rng)
+        if self.config.dp is not None:  # a sampler swapped in after construction is refused too
+            self.sampler.check_matches(self.config.dp)
+        sampled = self.sampler.sample(self.rng, self.round)
         payload = self.server.broadcast()
         dropouts = self.dropouts.draw(sampled, self.rng)
+        try:
+            self._check_cohort(len(sampled))
+        except ThresholdError as exc:  # nothing trained, nothing released; the round is charged nothing
+            return self._aborted_round(len(sampled), exc, t0, c0)
         # secure aggregators may start key agreement now, while the clients train
         self.aggregator.prepare([int(c) for c in sampled], vector_length=self.server.model.size,
                                 dropouts=dropouts, round_index=self.round)
@@ -235,7 +276,9 @@ class FederatedTrainer:
                           bytes_sent=result.total_bytes_sent(), bytes_received=result.total_bytes_received(),
                           aggregator_seconds={k: float(v) for k, v in result.seconds.items()})
         if self.ledger is not None:
-            record["epsilon"] = self.ledger.epsilon()
+            record["epsilon_release"] = self.ledger.epsilon_release()
+            record["epsilon_server"] = self.ledger.epsilon_server()
+            record["max_participation"] = self.ledger.max_participation
             if not record["aborted"]:
                 record["noise_multiplier"] = self.ledger.history[-1]["noise_multiplier"]
         record["model_download_bytes"] = int(len(sampled) * payload.size * payload.factors.itemsize)
@@ -273,8 +316,9 @@ class FederatedTrainer:
                     if "metrics" in record:
                         postfix.update(ndcg10=f"{record['metrics']['ndcg@10']:.4f}",
                                        hr10=f"{record['metrics']['hr@10']:.4f}")
-                    if "epsilon" in record:
-                        postfix["eps"] = f"{record['epsilon']:.3g}"
+                    if "epsilon_release" in record:
+                        postfix["eps_release"] = f"{record['epsilon_release']:.3g}"
+                        postfix["eps_server"] = f"{record['epsilon_server']:.3g}"
                     if postfix:
                         bar.set_postfix(**postfix)
                 if callback is not None:
@@ -324,12 +368,19 @@ class FederatedTrainer:
             "client_rngs": [s["rng"] for s in client_states],
             "history": self.history,
         }
+        if self.ledger is not None and self.privacy_plan is not None:
+            meta["dp_plan"] = self.privacy_plan.stored()
+            meta["dp_participation"] = self.ledger.participation()
         return arrays, meta
 
     def load_state(self, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
         """Restore :meth:`state`; the configuration and data must match this trainer's."""
         if meta.get("data_fingerprint") != self.fingerprint:
             raise CheckpointError("the checkpoint was made on different data (fingerprint mismatch)")
+        if self.privacy_plan is not None:  # before anything is restored: the noise must not change
+            if "dp_plan" not in meta:
+                raise PrivacyError("the checkpoint has no stored DP plan; it cannot be resumed as a DP run")
+            self.privacy_plan.check_resumes(meta["dp_plan"])
         saved = FederatedConfig.from_dict(meta["config"])
         if saved != self.config:
             diff = sorted(k for k, v in saved.to_dict().items() if self.config.to_dict()[k] != v)
@@ -356,10 +407,11 @@ class FederatedTrainer:
         self.round = int(meta["round"])
         self.history = list(meta["history"])
         if self.ledger is not None and self.privacy_plan is not None:
-            self._replay_privacy()
+            self._replay_privacy(meta.get("dp_participation") or {})
 
-    def _replay_privacy(self) -> None:
-        """Charge the ledger with the restored rounds (each with the noise its contributors added)."""
+    def _replay_privacy(self, participation: dict[str, int]) -> None:
+        """Charge the ledger with the restored rounds (each with the noise its contributors added,
+        under the stored plan) and their participation counts; both epsilons must match."""
         assert self.ledger is not None and self.privacy_plan is not None
         if self.ledger.rounds:
             raise CheckpointError("restore a DP checkpoint into a fresh trainer")
@@ -367,8 +419,13 @@ class FederatedTrainer:
         for record in self.history:
             if not record.get("aborted"):
                 self.ledger.record_round(plan.config.round_mechanism(plan.params, int(record["included"])),
-                                         int(record["round"]) - 1)
-            saved = record.get("epsilon")
-            if saved is None or not np.isclose(saved, self.ledger.epsilon(), rtol=1e-9, atol=0.0):
+                                         int(record["round"]) - 1, participants=())
+            saved = record.get("epsilon_release")
+            if saved is None or not np.isclose(saved, self.ledger.epsilon_release(), rtol=1e-9, atol=0.0):
                 raise CheckpointError(f"the checkpoint's epsilon at round {record['round']} ({saved}) does "
                                       "not match the privacy ledger rebuilt from it")
+        self.ledger.restore_participation({int(k): int(v) for k, v in participation.items()})
+        saved = self.history[-1].get("epsilon_server") if self.history else 0.0
+        if saved is None or not np.isclose(saved, self.ledger.epsilon_server(), rtol=1e-9, atol=0.0):
+            raise CheckpointError(f"the checkpoint's server epsilon ({saved}) does not match the "
+                                  "privacy ledger rebuilt from it")

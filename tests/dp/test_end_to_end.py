@@ -23,7 +23,7 @@ def seeds(cid: int, rnd: int) -> bytes:
 
 
 def make(noise: float, dim: int = 2000, n: int = 12, bits: int = 32, **kw):
-    cfg = DPConfig(clip_norm=1.0, clients_per_round=n, num_users=200, rounds=10,
+    cfg = DPConfig(clip_norm=1.0, clients_per_round=n, num_users=200, rounds=10, sampling="fixed",
                    noise_multiplier=noise, bits=bits, **kw)
     return make_dp_aggregator("plain", cfg, dim, session_seed=bytes(32), seed_source=seeds)
 
@@ -51,7 +51,7 @@ def test_is_an_aggregator_and_error_variance_matches() -> None:
     assert target * (1 - 5 * np.sqrt(2 / err.size)) <= err.var()
     assert err.var() <= (target + rounding) * (1 + 5 * np.sqrt(2 / err.size))
     assert target == pytest.approx((0.8 * 1.0) ** 2 * (1 + agg.params.rounding_inflation) ** 2)
-    assert len(agg.ledger.history) == 3 and agg.ledger.history[-1]["epsilon"] > 0
+    assert len(agg.ledger.history) == 3 and agg.ledger.history[-1]["epsilon_release"] > 0
 
 
 def test_without_noise_the_sum_is_recovered_up_to_rounding() -> None:
@@ -93,7 +93,8 @@ def test_residues_round_trip_and_wrong_length() -> None:
 def test_backends_agree_with_plain(backend: str) -> None:
     rng = np.random.default_rng(8)
     ups = updates(8, 700, rng)
-    cfg = DPConfig(clip_norm=1.0, clients_per_round=8, num_users=100, rounds=4, noise_multiplier=0.7)
+    cfg = DPConfig(clip_norm=1.0, clients_per_round=8, num_users=100, rounds=4, noise_multiplier=0.7,
+                   sampling="fixed")
     ref = make_dp_aggregator("plain", cfg, 700, session_seed=bytes(32), seed_source=seeds)
     other = make_dp_aggregator(backend, cfg, 700, session_seed=bytes(32), seed_source=seeds)
     a, b = ref.aggregate(ups, round_index=2), other.aggregate(ups, round_index=2)
@@ -106,7 +107,7 @@ def test_backends_agree_with_plain(backend: str) -> None:
 def test_secagg_plus_with_dropouts() -> None:
     rng = np.random.default_rng(9)
     ups = updates(10, 500, rng)
-    cfg = DPConfig(clip_norm=1.0, clients_per_round=10, num_users=100, rounds=4, noise_multiplier=0.7,
+    cfg = DPConfig(clip_norm=1.0, clients_per_round=10, num_users=100, rounds=4, noise_multiplier=0.7, sampling="fixed",
                    min_clients=8)
     agg = make_dp_aggregator("secagg+", cfg, 500, session_seed=bytes(32), seed_source=seeds)
     res = agg.aggregate(ups, dropouts={3: Stage.MASKED_INPUT, 5: Stage.UNMASKING})

@@ -292,7 +292,8 @@ def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(t
     from secagg.net.server import NetServer
     from secagg.net.status import summary
 
-    dp = DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10, noise_multiplier=1.0)
+    dp = DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10, noise_multiplier=1.0,
+                  sampling="fixed")  # 6 of the 6 online: charged as 6 of 6 (no amplification)
     s = settings(dp=dp)
     server = start_server(tmp_path, certs, s, rounds=2)
     clients = ClientThreads(tmp_path, certs, server.port, 6, dump=tmp_path / "dump")
@@ -318,14 +319,20 @@ def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(t
     noise_std = dp.plan(s.vector_length, "offset").params.noise_std
     rms = float(np.sqrt(np.mean((noisy_sum - true_sum) ** 2)))
     assert 0.3 * noise_std < rms < 3 * noise_std + 1e-3, (rms, noise_std)
-    assert [p["round"] for p in spent] == [1, 2] and 0 < spent[0]["epsilon"] < spent[1]["epsilon"]
+    assert [p["round"] for p in spent] == [1, 2]
+    assert 0 < spent[0]["epsilon_release"] < spent[1]["epsilon_release"]
+    assert spent[0]["mechanism"]["population"] == 6 and spent[0]["mechanism"]["sample_size"] == 6
+    assert spent[1]["epsilon_server"] == pytest.approx(spent[1]["epsilon_release"], rel=1e-6)  # q = 1
     again = NetServer(s, db=tmp_path / "server.db", cert=certs.cert, key=certs.key)
     try:
         assert again.coordinator.ledger.rounds == 2
-        assert again.coordinator.ledger.epsilon() == pytest.approx(spent[1]["epsilon"])
+        assert again.coordinator.ledger.epsilon() == pytest.approx(spent[1]["epsilon_release"])
     finally:
         again.stop()
-    assert summary(tmp_path / "server.db")["privacy"]["epsilon"] == pytest.approx(spent[1]["epsilon"])
+    status = summary(tmp_path / "server.db")["privacy"]
+    assert status["epsilon_release"] == pytest.approx(spent[1]["epsilon_release"])
+    assert status["epsilon_server"] == pytest.approx(spent[1]["epsilon_server"])
+    assert status["sampling"] == "fixed" and status["rounds_charged"] == 2
 
 
 def test_slow_local_training_is_not_mistaken_for_a_dropout(tmp_path, certs):
