@@ -37,17 +37,21 @@ from ..rec.server import RecServer
 from . import logs
 from .model_io import ModelVersion, pack_arrays, unpack_arrays
 from .proto import secagg_net_pb2 as pb
+from .server_authority import ServerAuthority
 from .settings import ServerSettings
 from .store import RoundRecord, Store
 
 
 class Coordinator:
     def __init__(self, settings: ServerSettings, store: Store, logger: Any, *,
-                 enroll_token: bytes | None = None) -> None:
+                 enroll_token: bytes | None = None, authority: ServerAuthority | None = None) -> None:
+        """``authority``: the enrolment authority's pinned roots and CRL file; with it only clients
+        holding a valid certificate may register or be sampled."""
         self.settings = settings
         self.store = store
         self.logger = logger
         self.enroll_token = enroll_token
+        self.authority = authority
         # One lock, two wait queues: RPC threads long-polling for tasks wait on ``cond`` and are
         # woken only when tasks change; the round thread waits on ``progress`` (replies, clients).
         lock = threading.RLock()
@@ -56,6 +60,8 @@ class Coordinator:
         self.stop_event = threading.Event()
         self.rng = random.SystemRandom()
         self.keys = store.client_keys()
+        self.certificates = store.client_certificates()
+        self.revocation_lists = b""  # the CRLs relayed in this round's first task
         self.last_seen: dict[int, float] = {}
         self.tasks: dict[int, Any] = {}
         self.session: SecAggServer | None = None
@@ -111,13 +117,21 @@ class Coordinator:
         return self.store.version(version)[0]
 
     # --- registry ----------------------------------------------------------------------------
-    def register(self, public_key: bytes, token: bytes) -> int:
+    def register(self, public_key: bytes, token: bytes, certificate: bytes = b"") -> int:
+        """Register (or re-register) ``public_key``; raises :class:`UnknownClientError` for a wrong
+        token and :class:`CertificateError` for a missing or invalid certificate."""
         import hmac
 
         if self.enroll_token is not None and not hmac.compare_digest(token, self.enroll_token):
             raise UnknownClientError("wrong enrolment token")
+        if self.authority is not None:
+            self.authority.check(certificate, public_key)
         cid, new = self.store.register(public_key)
+        if certificate:  # relayed to peers, who verify it themselves
+            self.store.save_certificate(cid, certificate)
         with self.cond:
+            if certificate:
+                self.certificates[cid] = certificate
             self.keys[cid] = public_key
             self.last_seen[cid] = time.monotonic()
             self.progress.notify_all()
@@ -202,6 +216,8 @@ class Coordinator:
         with self.cond:
             while not self.stop_event.is_set():
                 online = self.online()
+                if self.authority is not None:  # skip clients whose certificate expired or was revoked
+                    online = self.authority.eligible(online, self.keys, self.certificates)
                 if len(online) >= s.min_clients:
                     return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
                 self.progress.wait(0.2)
@@ -218,7 +234,9 @@ class Coordinator:
             task.training.CopyFrom(pb.TrainingSpec(epochs=t.epochs, lr=t.lr, reg=t.reg,
                                                    batch_size=t.batch_size, negatives=t.negatives,
                                                    clip_norm=t.clip_norm))
-            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c]) for c in sampled)
+            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c],
+                                      certificate=self.certificates.get(c, b"")) for c in sampled)
+            task.revocation_lists = self.revocation_lists
             if self.dp_plan is not None:
                 from .dp import params_to_wire
 
@@ -289,6 +307,7 @@ class Coordinator:
                          reason=str(exc)[:300])
                 self.progress.wait(self.settings.poll_wait)
                 return None
+            self.revocation_lists = b"" if self.authority is None else self.authority.revocation_lists()
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
                      threshold=config.threshold, degree=config.degree, version=version_before)

@@ -15,6 +15,7 @@ from .auth import RequestVerifier
 from .certs import read_pem
 from .coordinator import Coordinator
 from .proto import secagg_net_pb2_grpc as pb_grpc
+from .server_authority import ServerAuthority
 from .service import AggregationService
 from .settings import ServerSettings
 from .store import Store
@@ -25,12 +26,23 @@ class NetServer:
 
     ``cert``/``key`` are the server's PEM certificate chain and key. ``rollback_to`` republishes a
     kept model version before serving (recorded in the database's events and in the log).
+    Enrolment is closed by default: give ``authority_roots`` (clients need a certificate from the
+    enrolment authority; ``authority_crl`` is its CRL file, relayed to clients), an
+    ``enroll_token``, or ``open_enrolment=True``.
     """
 
     def __init__(self, settings: ServerSettings, *, db: str | Path, cert: str | Path, key: str | Path,
                  address: str = "127.0.0.1:0", enroll_token: bytes | None = None,
                  rollback_to: int | None = None, logger: Any = None, max_workers: int | None = None,
-                 max_skew: float = 60.0) -> None:
+                 max_skew: float = 60.0, authority_roots: str | Path | None = None,
+                 authority_crl: str | Path | None = None, open_enrolment: bool = False) -> None:
+        if enroll_token is None and authority_roots is None and not open_enrolment:
+            raise ConfigError("enrolment would be open to anyone: give the enrolment authority's roots "
+                              "(authority_roots, --authority-roots), a shared enrolment token, or pass "
+                              "open_enrolment=True (--insecure-open-enrolment) knowingly")
+        if authority_crl is not None and authority_roots is None:
+            raise ConfigError("a CRL file needs the authority's roots to check it (--authority-roots)")
+        authority = None if authority_roots is None else ServerAuthority(authority_roots, authority_crl)
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
         self.store = Store(db, keep_versions=settings.keep_versions)
@@ -39,7 +51,11 @@ class NetServer:
             self.store.set_meta("model_shape", [settings.n_items, settings.factors])
         if rollback_to is not None:
             self._rollback(rollback_to)
-        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token)
+        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token,
+                                       authority=authority)
+        if open_enrolment and enroll_token is None and authority is None:
+            logs.log(self.logger, "open_enrolment", 30,
+                     warning="anyone who reaches this server can register identities (insecure)")
         run_id = self.store.get_meta("run_id")
         if run_id is None:
             import secrets

@@ -5,6 +5,7 @@ Errors map to clear gRPC status codes and never take the server down:
 =============================================  =====================
 unknown client, bad signature, replayed counter UNAUTHENTICATED
 wrong enrolment token, not in this session      PERMISSION_DENIED
+no valid authority certificate at registration  PERMISSION_DENIED
 malformed protocol message / garbage            INVALID_ARGUMENT
 reply for another round or stage                FAILED_PRECONDITION
 reply after the stage deadline                  DEADLINE_EXCEEDED
@@ -22,6 +23,7 @@ import grpc
 from ..errors import (
     AbortedError,
     AuthenticationError,
+    CertificateError,
     CheckpointError,
     DeadlineError,
     InvalidMessageError,
@@ -84,8 +86,9 @@ class AggregationService(pb_grpc.AggregationServicer):
         except SecAggError as exc:
             self._reject(context, "Register", grpc.StatusCode.UNAUTHENTICATED, exc)
         try:
-            cid = self.co.register(bytes(request.public_key), bytes(request.enroll_token))
-        except UnknownClientError as exc:
+            cid = self.co.register(bytes(request.public_key), bytes(request.enroll_token),
+                                   bytes(request.certificate))
+        except (UnknownClientError, CertificateError) as exc:
             self._reject(context, "Register", grpc.StatusCode.PERMISSION_DENIED, exc)
         return pb.RegisterReply(client_id=cid, run_id=self.co.run_id)
 

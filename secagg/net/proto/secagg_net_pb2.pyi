@@ -22,16 +22,18 @@ class Auth(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("public_key", "enroll_token", "counter", "signature")
+    __slots__ = ("public_key", "enroll_token", "counter", "signature", "certificate")
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENROLL_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COUNTER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     public_key: bytes
     enroll_token: bytes
     counter: int
     signature: bytes
-    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    certificate: bytes
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., certificate: _Optional[bytes] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("client_id", "run_id")
@@ -70,15 +72,17 @@ class TrainingSpec(_message.Message):
     def __init__(self, epochs: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., negatives: _Optional[int] = ..., clip_norm: _Optional[float] = ...) -> None: ...
 
 class Peer(_message.Message):
-    __slots__ = ("client_id", "public_key")
+    __slots__ = ("client_id", "public_key", "certificate")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     client_id: int
     public_key: bytes
-    def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+    certificate: bytes
+    def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ..., certificate: _Optional[bytes] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed")
+    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed", "revocation_lists")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         WAIT: _ClassVar[Task.Kind]
@@ -97,6 +101,7 @@ class Task(_message.Message):
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     DP_PARAMS_FIELD_NUMBER: _ClassVar[int]
     DP_ROUND_SEED_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_LISTS_FIELD_NUMBER: _ClassVar[int]
     kind: Task.Kind
     round: int
     stage: int
@@ -109,7 +114,8 @@ class Task(_message.Message):
     retry_after_ms: int
     dp_params: bytes
     dp_round_seed: bytes
-    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ...) -> None: ...
+    revocation_lists: bytes
+    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ..., revocation_lists: _Optional[bytes] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("auth", "round", "stage", "session_id", "reply")
