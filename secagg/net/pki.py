@@ -111,9 +111,10 @@ class TrustAnchors:
     @classmethod
     def from_pem(cls, pem: bytes) -> TrustAnchors:
         try:
-            return cls(x509.load_pem_x509_certificates(pem))
+            roots = x509.load_pem_x509_certificates(pem)
         except ValueError:
             raise ConfigError("the authority root bundle is not PEM X.509 certificates") from None
+        return cls(roots)
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrustAnchors:
