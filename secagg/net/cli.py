@@ -198,6 +198,11 @@ def _server(args: argparse.Namespace) -> int:
 def build_client(args: argparse.Namespace, **options: Any) -> Any:
     """The NetClient the ``secagg client`` options describe (``options`` go to NetClient as they are)."""
     _need_grpc()
+    if args.authority_roots is None and not args.insecure_trust_server_keys:
+        from ..errors import ConfigError
+
+        raise ConfigError("give --authority-roots (the enrolment authority's roots.pem) so this client can check "
+                          "its peers, or --insecure-trust-server-keys knowingly")
     from ..protocol.policy import ClientPolicy
     from . import logs
     from .client import NetClient

@@ -107,6 +107,9 @@ class NetClient:
         self.anchors = None if authority_roots is None else TrustAnchors.from_file(authority_roots)
         self.max_crl_age = datetime.timedelta(seconds=max_crl_age)
         self.certificate = self._load_certificate(certificate)
+        if self.anchors is not None and not self.certificate:
+            raise ConfigError(f"no certificate at {self.state_dir / 'identity.crt'}: enrol this device first "
+                              "(secagg authority request, then install the certificate the authority issues)")
         options = [("grpc.max_receive_message_length", 1 << 30),
                    ("grpc.max_send_message_length", 1 << 30)]
         if server_name:
@@ -216,7 +219,7 @@ class NetClient:
                          detail=detail[:200], retry_in=round(delay, 3))
                 if code == grpc.StatusCode.UNAUTHENTICATED and "not registered" in detail:
                     self.state["client_id"] = None
-                if code in RETRYABLE or code == grpc.StatusCode.UNAUTHENTICATED:
+                if code in RETRYABLE or code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
                     self.stop_event.wait(delay * (0.5 + random.random()))  # jitter, not key material
                     delay = min(2 * delay, self.backoff[1])
             except SecAggError as exc:  # a bad model, a bad task: skip this round, keep serving

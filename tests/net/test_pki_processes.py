@@ -94,12 +94,16 @@ def test_enrolment_without_a_token_is_refused_and_certified_clients_train(tmp_pa
     server, port = procs.server(certs, db, "--authority-roots", str(roots), "--authority-crl", str(crl),
                                 "--rounds", "1", "--min-clients", "3", "--clients-per-round", "3",
                                 "--stage-timeout", "60", "--training-timeout", "60")
-    for i in range(3):
-        procs.client(certs, port, i, "--authority-roots", str(roots), "--max-rounds", "1")
-    intruder = procs.client(certs, port, 3, "--authority-roots", str(roots))  # no certificate
+    # a device that pins the roots but was never enrolled does not even start
+    unenrolled = secagg(root, "client", "--server", f"127.0.0.1:{port}", "--ca", certs.ca, "--state-dir",
+                        root / "client4", "--user", "4", "--authority-roots", roots)
+    assert unenrolled.returncode == 2 and "enrol this device first" in unenrolled.stderr
+    intruder = procs.client(certs, port, 3)  # no certificate: registration is refused
     refusals = wait_for(lambda: [e for e in events(root / "client3.jsonl") if e["event"] == "rpc_error"
                                  and e["status"] == "PERMISSION_DENIED"], 120, "the intruder to be refused")
     assert "CertificateError" in refusals[0]["detail"] and "no certificate" in refusals[0]["detail"]
+    for i in range(3):
+        procs.client(certs, port, i, "--authority-roots", str(roots), "--max-rounds", "1")
     wait_for(lambda: server.poll() is not None, 300, "the server to finish its round")
     assert server.returncode == 0
     (rec,) = rounds(db)
