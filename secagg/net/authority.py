@@ -117,9 +117,31 @@ def _check_days(days: float, what: str) -> datetime.timedelta:
 class Authority:
     """An authority directory (see the module docstring). Open with :meth:`open`, make with :meth:`init`."""
 
-    def __init__(self, directory: Path, state: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, state: dict[str, Any], lock: int) -> None:
         self.dir = directory
         self.state = state
+        self._lock = lock  # an exclusive flock on directory/lock, held while this object lives
+
+    def close(self) -> None:
+        """Release the directory (also released when the process ends)."""
+        if self._lock >= 0:
+            os.close(self._lock)
+            self._lock = -1
+
+    def __del__(self) -> None:
+        self.close()
+
+    @staticmethod
+    def _acquire(d: Path) -> int:
+        import fcntl
+
+        fd = os.open(d / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise EnrolmentError(f"another secagg authority command is using {d}; run this one after it") from None
+        return fd
 
     # --- directory ---------------------------------------------------------------------------
     @classmethod
@@ -132,20 +154,22 @@ class Authority:
         (d / "keys").mkdir(parents=True, exist_ok=True, mode=0o700)
         (d / "issued").mkdir(exist_ok=True)
         auth = cls(d, {"name": name, "roots": [], "current": -1, "issued": {}, "revoked": {},
-                       "tokens": {}, "crl_numbers": {}})
+                       "tokens": {}, "crl_numbers": {}}, cls._acquire(d))
         auth._new_root(root_days)
         return auth
 
     @classmethod
     def open(cls, directory: str | Path) -> Authority:
         d = Path(directory)
+        if not (d / "state.json").is_file():
+            raise EnrolmentError(f"{d} holds no authority (make one with: secagg authority init --dir {d})")
+        lock = cls._acquire(d)
         try:
             state = json.loads((d / "state.json").read_text())
-        except OSError:
-            raise EnrolmentError(f"{d} holds no authority (make one with: secagg authority init --dir {d})") from None
-        except json.JSONDecodeError:
-            raise EnrolmentError(f"{d / 'state.json'} is damaged (restore it from the backup)") from None
-        return cls(d, state)
+        except (OSError, json.JSONDecodeError):
+            os.close(lock)
+            raise EnrolmentError(f"{d / 'state.json'} is unreadable or damaged (restore it from the backup)") from None
+        return cls(d, state, lock)
 
     def _save(self) -> None:
         _write_private(self.dir / "state.json", json.dumps(self.state, indent=1).encode())

@@ -205,7 +205,10 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
                           "its peers, or --insecure-trust-server-keys knowingly")
     from ..protocol.policy import ClientPolicy
     from . import logs
-    from .client import NetClient
+    from .client import NetClient, require_enrolled
+
+    if args.authority_roots is not None:
+        require_enrolled(args.state_dir, args.certificate)
     from .trainer import RecTrainer
 
     trainer = RecTrainer.from_dataset(args.data, args.user, factors=args.factors, data_seed=args.data_seed)

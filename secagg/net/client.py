@@ -48,6 +48,14 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
+def require_enrolled(state_dir: str | Path, certificate: str | Path | None = None) -> None:
+    """Raise :class:`ConfigError` unless the device's certificate file exists (before any work)."""
+    path = Path(certificate) if certificate is not None else Path(state_dir) / "identity.crt"
+    if not path.is_file():
+        raise ConfigError(f"no certificate at {path}: enrol this device first (secagg authority request, "
+                          "then install the certificate the authority issues)")
+
+
 @dataclass(frozen=True)
 class UpdateRecord:
     """One round's plaintext update as the client is about to mask it (for ``on_update``)."""
@@ -86,6 +94,8 @@ class NetClient:
                               "(--insecure-trust-server-keys) knowingly")
         if not max_crl_age > 0:
             raise ConfigError("max_crl_age must be > 0 seconds")
+        if authority_roots is not None:
+            require_enrolled(state_dir, certificate)
         if not 0 < backoff[0] <= backoff[1]:
             raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
         self.target = target
@@ -107,9 +117,6 @@ class NetClient:
         self.anchors = None if authority_roots is None else TrustAnchors.from_file(authority_roots)
         self.max_crl_age = datetime.timedelta(seconds=max_crl_age)
         self.certificate = self._load_certificate(certificate)
-        if self.anchors is not None and not self.certificate:
-            raise ConfigError(f"no certificate at {self.state_dir / 'identity.crt'}: enrol this device first "
-                              "(secagg authority request, then install the certificate the authority issues)")
         options = [("grpc.max_receive_message_length", 1 << 30),
                    ("grpc.max_send_message_length", 1 << 30)]
         if server_name:
@@ -123,6 +130,7 @@ class NetClient:
         self.have: tuple[bytes, int] = (b"", -1)
         self.rounds_done = 0
         self.rounds_joined = 0
+        self._certificate_unsent = bool(self.certificate)
 
     # --- persistent state -----------------------------------------------------------------------
     def _load_certificate(self, path: str | Path | None) -> bytes:
@@ -173,6 +181,7 @@ class NetClient:
         if self.state["run_id"] != reply.run_id:
             self.state["last_version"] = 0  # a new run: versions start afresh
         self.state.update(client_id=int(reply.client_id), run_id=reply.run_id)
+        self._certificate_unsent = False
         self._save_state()
         logs.log(self.logger, "registered", client_id=self.client_id)
         return int(reply.client_id)
@@ -201,8 +210,8 @@ class NetClient:
             if max_rounds is not None and self.rounds_done >= max_rounds:
                 break
             try:
-                if self.client_id is None:
-                    self.register()
+                if self.client_id is None or self._certificate_unsent:
+                    self.register()  # once per start with a certificate: the server gets renewals
                 task = self._call("GetTask", pb.TaskRequest(have_session=self.have[0],
                                                             have_stage=self.have[1],
                                                             wait_ms=int(self.poll_wait * 1000)),

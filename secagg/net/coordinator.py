@@ -308,6 +308,9 @@ class Coordinator:
                 self.progress.wait(self.settings.poll_wait)
                 return None
             self.revocation_lists = b"" if self.authority is None else self.authority.revocation_lists()
+            stale = None if self.authority is None else self.authority.stale()
+            if stale is not None:  # the clients will refuse this round: say why, where the operator looks
+                logs.log(self.logger, "authority_crl_stale", 30, round=round_, reason=stale[:300])
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),
                      threshold=config.threshold, degree=config.degree, version=version_before)

@@ -40,8 +40,9 @@ class NetServer:
             raise ConfigError("enrolment would be open to anyone: give the enrolment authority's roots "
                               "(authority_roots, --authority-roots), a shared enrolment token, or pass "
                               "open_enrolment=True (--insecure-open-enrolment) knowingly")
-        if authority_crl is not None and authority_roots is None:
-            raise ConfigError("a CRL file needs the authority's roots to check it (--authority-roots)")
+        if (authority_crl is None) != (authority_roots is None):
+            raise ConfigError("give the authority's roots and its CRL file together (--authority-roots with "
+                              "--authority-crl): clients refuse rounds without a fresh CRL")
         authority = None if authority_roots is None else ServerAuthority(authority_roots, authority_crl)
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")

@@ -32,6 +32,14 @@ class ServerAuthority:
         except OSError as exc:
             raise ConfigError(f"cannot read the authority's CRL file {self.crl_path}: {exc.strerror}") from None
 
+    def stale(self, max_age: datetime.timedelta = datetime.timedelta(days=3650)) -> str | None:
+        """Why clients would refuse the current CRL file as stale, or None if they accept it."""
+        try:
+            self.anchors.revocations(self.revocation_lists(), max_age=max_age)
+        except CertificateError as exc:
+            return str(exc)
+        return None
+
     def _revocations(self, pem: bytes) -> Revocations | None:
         if self.crl_path is None:
             return None

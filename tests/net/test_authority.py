@@ -15,7 +15,7 @@ from secagg.net.auth import ClientIdentity
 from secagg.net.authority import Authority, make_request
 from secagg.net.pki import TrustAnchors, utcnow
 
-from .pki_helpers import der, enrol
+from .pki_helpers import backdated_crl, der, enrol
 
 DAY = datetime.timedelta(days=1)
 AGE = 3 * DAY
@@ -62,7 +62,9 @@ def test_tokens_are_one_time_bound_to_their_subject_and_expire(authority):
         authority.issue(make_request(ClientIdentity(), "dev0", token))
     with pytest.raises(EnrolmentError, match="not issued by this authority"):
         authority.issue(make_request(ClientIdentity(), "dev0", "made-up"))
-    short = authority.new_token(hours=1e-9)
+    short = authority.new_token(hours=1)
+    for entry in authority.state["tokens"].values():  # an hour later
+        entry["expires"] = (utcnow() - datetime.timedelta(seconds=1)).isoformat()
     with pytest.raises(EnrolmentError, match="expired"):
         authority.issue(make_request(ClientIdentity(), "dev2", short))
 
@@ -191,3 +193,28 @@ def test_a_bad_root_bundle_is_a_config_error(tmp_path, authority):
     with pytest.raises(ConfigError, match="not a self-signed CA"):
         TrustAnchors.from_pem(leaf)
     assert der(authority.roots_path.read_bytes())  # the bundle is PEM certificates
+
+
+def test_the_server_view_refuses_uncertified_and_skips_revoked_clients(tmp_path, authority):
+    from secagg.net.server_authority import ServerAuthority
+
+    a, ca = enrol(authority, "dev-a")
+    b, cb = enrol(authority, "dev-b")
+    crl = tmp_path / "crl.pem"
+    crl.write_bytes(authority.crl())
+    server = ServerAuthority(authority.roots_path, crl)
+    server.check(ca, a.public)
+    with pytest.raises(CertificateError, match="no certificate"):
+        server.check(b"", ClientIdentity().public)
+    with pytest.raises(CertificateError, match="another key"):
+        server.check(ca, b.public)
+    keys, certs = {1: a.public, 2: b.public, 3: ClientIdentity().public}, {1: ca, 2: cb}
+    assert server.eligible([1, 2, 3], keys, certs) == [1, 2] and server.stale() is None
+    authority.revoke(next(r["serial"] for r in authority.listing() if r["subject"] == "dev-b"))
+    crl.write_bytes(authority.crl())  # the operator replaces the file; no restart
+    assert server.eligible([1, 2, 3], keys, certs) == [1]
+    assert server.revocation_lists() == crl.read_bytes()
+    with pytest.raises(CertificateError, match="is revoked"):
+        server.check(cb, b.public)
+    crl.write_bytes(backdated_crl(authority, utcnow() - 10 * DAY, utcnow() - 8 * DAY))
+    assert "stale" in server.stale()
