@@ -20,6 +20,10 @@ class ServerAuthority:
     def __init__(self, roots: str | Path, crl: str | Path | None = None) -> None:
         self.anchors = TrustAnchors.from_file(roots)
         self.crl_path = None if crl is None else Path(crl)
+        # eligible() runs on every poll of the round loop: verify each certificate once per CRL file
+        # content; cid -> (certificate, its not_after, or None if it failed)
+        self._checked: dict[int, tuple[bytes, datetime.datetime | None]] = {}
+        self._checked_against: bytes | None = None
         if self.crl_path is not None:
             self._revocations(self.revocation_lists())  # a bad file is an error at start
 
@@ -52,14 +56,25 @@ class ServerAuthority:
 
     def eligible(self, clients: list[int], keys: dict[int, bytes],
                  certificates: dict[int, bytes]) -> list[int]:
-        """The ``clients`` whose certificate is valid now (not expired, not revoked)."""
-        revocations = self._revocations(self.revocation_lists())
+        """The ``clients`` whose certificate is valid now (not expired, not revoked). Each
+        certificate is verified once per CRL file content, then only its expiry is compared."""
+        pem = self.revocation_lists()
+        if pem != self._checked_against:
+            self._checked, self._checked_against = {}, pem
+        revocations = None
         now = utcnow()
         out = []
         for cid in clients:
-            try:
-                self.anchors.verify(certificates.get(cid, b""), keys[cid], revocations, now=now)
-            except CertificateError:
-                continue
-            out.append(cid)
+            cert = certificates.get(cid, b"")
+            hit = self._checked.get(cid)
+            if hit is None or hit[0] != cert:
+                if revocations is None:
+                    revocations = self._revocations(pem)
+                try:
+                    hit = (cert, self.anchors.verify(cert, keys[cid], revocations, now=now).not_after)
+                except CertificateError:
+                    hit = (cert, None)
+                self._checked[cid] = hit
+            if hit[1] is not None and now <= hit[1]:
+                out.append(cid)
         return out
