@@ -77,11 +77,16 @@ def add_authority_commands(sub: Any) -> None:
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
     import os
 
+    from ..errors import EnrolmentError
+
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise EnrolmentError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -120,7 +125,7 @@ def _request(args: argparse.Namespace) -> int:
 
     token = "" if args.token_file is None else _read(args.token_file, "token file").decode().strip()
     identity = load_identity(args.state_dir)
-    _write(args.out, make_request(identity, args.subject, token))
+    _write(args.out, make_request(identity, args.subject, token), 0o600)  # holds the token until it is used
     print(f"wrote {args.out}: send it to the authority; put the certificate it returns at "
           f"{args.state_dir / 'identity.crt'}")
     return 0

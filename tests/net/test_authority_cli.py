@@ -41,6 +41,8 @@ def test_the_operator_workflow_and_its_refusals(tmp_path, capsys):
                  "--token-file", str(token), "--out", str(req)]) == 0
     assert main(["authority", "request", "--state-dir", str(tmp_path / "dev1"), "--subject", "dev1",
                  "--out", str(bare)]) == 0
+    assert stat.S_IMODE(req.stat().st_mode) == 0o600  # it carries the token
+    refused(capsys, ["authority", "crl", "--dir", a, "--out", tmp_path / "no" / "crl.pem"], "cannot write")
     cert = tmp_path / "dev1.crt"
     refused(capsys, ["authority", "issue", "--dir", a, "--request", bare, "--out", cert], "no enrolment token")
     assert not cert.exists()
