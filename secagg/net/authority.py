@@ -306,7 +306,8 @@ class Authority:
             root, key = self._root(index)
             if root.not_valid_after_utc <= now:
                 continue
-            number = self.state["crl_numbers"].get(info["fingerprint"], 0) + 1
+            # increasing even if state.json is restored from an older backup (clients refuse lower numbers)
+            number = max(self.state["crl_numbers"].get(info["fingerprint"], 0) + 1, int(now.timestamp()))
             self.state["crl_numbers"][info["fingerprint"]] = number
             builder = (x509.CertificateRevocationListBuilder().issuer_name(root.subject)
                        .last_update(now).next_update(now + validity)
