@@ -48,6 +48,17 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
+def _session_clients(request: bytes) -> tuple[int, ...]:
+    """The client ids a round's first request (an AdvertiseKeysRequest) puts in the session."""
+    from ..protocol.config import SessionConfig
+    from ..protocol.messages import AdvertiseKeysRequest, decode
+
+    message = decode(request)
+    if not isinstance(message, AdvertiseKeysRequest):
+        raise InputError("a round's first task does not carry the session config")
+    return SessionConfig.from_wire(message.config, message.session_id).client_ids
+
+
 def require_enrolled(state_dir: str | Path, certificate: str | Path | None = None) -> None:
     """Raise :class:`ConfigError` unless the device's certificate file exists (before any work)."""
     path = Path(certificate) if certificate is not None else Path(state_dir) / "identity.crt"
@@ -317,6 +328,10 @@ class NetClient:
                 [(int(p.client_id), bytes(p.public_key), bytes(p.certificate)) for p in task.peers],
                 bytes(task.revocation_lists), max_age=self.max_crl_age,
                 seen=self.state.setdefault("crl_numbers", {}))
+            uncertified = sorted(set(_session_clients(bytes(task.request))) - set(registry))
+            if uncertified:
+                raise CertificateError(f"the session config names clients {uncertified[:10]} that the peer "
+                                       "list gives no certified identity")
         except CertificateError as exc:
             logs.log(self.logger, "peer_certificates_rejected", 30, client_id=self.client_id,
                      round=task.round, error=type(exc).__name__, reason=str(exc)[:300])

@@ -1,7 +1,8 @@
 """A scripted malicious aggregation server (a real gRPC server on 127.0.0.1, speaking the public
 wire API) hands an honest client a round whose peer list it has doctored: Sybil identities whose
 keys it holds, a certificate for another key, an expired or revoked certificate, one from another
-root, a stale or missing CRL. The honest client, pinning the authority's roots, must refuse with
+root, a Sybil named in the session config but left out of the peer list, a stale or missing CRL.
+The honest client, pinning the authority's roots, must refuse with
 CertificateError before it fetches the model, trains or sends anything; a correct peer list is
 accepted (the control that shows the check can pass)."""
 
@@ -25,6 +26,9 @@ from secagg.net.client import NetClient  # noqa: E402
 from secagg.net.pki import utcnow  # noqa: E402
 from secagg.net.proto import secagg_net_pb2 as pb  # noqa: E402
 from secagg.net.proto import secagg_net_pb2_grpc as pb_grpc  # noqa: E402
+from secagg.protocol.config import INPUT_FLOAT, SessionConfig, default_modulus  # noqa: E402
+from secagg.protocol.params import find_parameters  # noqa: E402
+from secagg.protocol.server import SecAggServer  # noqa: E402
 
 from .conftest import wait_for  # noqa: E402
 from .pki_helpers import backdated_certificate, backdated_crl, der, enrol, enrol_state_dir  # noqa: E402
@@ -54,9 +58,10 @@ class ScriptedServer(pb_grpc.AggregationServicer):
             if self.handed:
                 return pb.Task(kind=pb.Task.WAIT, retry_after_ms=200)
             self.handed = True
-            peers, crl = self.doctor(self.victim_key)
+            peers, crl, *extra = self.doctor(self.victim_key)
+            request = advertise_request(sorted({p.client_id for p in peers} | set(*extra)))
         return pb.Task(kind=pb.Task.STAGE, round=1, stage=0, session_id=b"s" * 32, model_version=1,
-                       model_hash="0" * 64, peers=peers, revocation_lists=crl)
+                       model_hash="0" * 64, peers=peers, revocation_lists=crl, request=request)
 
     def GetModel(self, request, context):
         with self.lock:
@@ -67,6 +72,17 @@ class ScriptedServer(pb_grpc.AggregationServicer):
         with self.lock:
             self.calls.append("Submit")
         return pb.SubmitReply(accepted=True)
+
+
+def advertise_request(client_ids: list[int]) -> bytes:
+    """The victim's ADVERTISE_KEYS request of an active SecAgg+ session over ``client_ids``."""
+    n = len(client_ids)
+    graph = find_parameters(n, corrupt_fraction=0.05, dropout_fraction=0.3, threat_model="active")
+    config = SessionConfig(client_ids=tuple(client_ids), graph_kind=graph.kind, degree=graph.degree,
+                           threshold=graph.threshold, modulus_range=default_modulus(n, 2**16),
+                           vector_length=64, clipping_range=1.0, quantization_range=2**16,
+                           threat_model="active", input_kind=INPUT_FLOAT)
+    return SecAggServer(config, identity_registry={c: bytes(32) for c in client_ids}).start()[VICTIM]
 
 
 @pytest.fixture
@@ -116,13 +132,16 @@ def _scenarios(tmp_path: Path, authority: Authority, honest, victim_cert: bytes)
                                    "outside its validity window"),
         "a revoked certificate": (with_extra([_peer(61, revoked.public, revoked_cert)], crl_with_revocation),
                                   "is revoked"),
+        "a Sybil in the session config the peer list leaves out": (
+            lambda key: (honest_peers(key), fresh_crl, [99]), "no certified identity"),
         "a stale CRL": (with_extra([], stale_crl), "stale"),
         "no CRL": (with_extra([], b""), "no revocation list"),
     }
 
 
 SCENARIOS = ["control: every peer certified", "Sybils without certificates", "Sybils certified by another root",
-             "a Sybil key with an honest peer's certificate", "an expired certificate", "a revoked certificate",
+             "a Sybil key with an honest peer's certificate", "a Sybil in the session config the peer list leaves out",
+             "an expired certificate", "a revoked certificate",
              "a stale CRL", "no CRL"]
 
 
