@@ -79,6 +79,16 @@ class AuthenticationError(ProtocolError):
     """A signature or an authenticated ciphertext did not verify."""
 
 
+class CertificateError(AuthenticationError):
+    """An identity certificate is missing, for another key, expired, revoked, from an untrusted
+    root, or its revocation list is missing or stale (secagg.net's enrolment authority)."""
+
+
+class EnrolmentError(ConfigError):
+    """The enrolment authority refused a request (no valid token and no operator approval, a
+    reused token, an unknown serial number) or its directory is missing or damaged."""
+
+
 class UnsafeRequestError(ProtocolError):
     """The server asked for something an honest client must never reveal."""
 

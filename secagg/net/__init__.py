@@ -4,14 +4,20 @@
   clients' registered Ed25519 keys, keeps model versions and round results in SQLite (resumes after
   a crash, never records a round twice); one server per database and port.
 * :class:`NetClient` registers, trains locally, runs the protocol, reconnects with back-off.
-* :func:`make_certificates` makes a CA + server certificate for tests and private deployments.
+* :class:`~secagg.net.authority.Authority` (``secagg authority``) is the enrolment authority, run
+  apart from the server: it certifies clients' identity keys, and clients check every peer's
+  certificate (:mod:`secagg.net.pki`) so the server cannot introduce identities.
+* :func:`make_certificates` makes a TLS CA + server certificate for tests and private deployments.
 
 From the command line (``secagg <command> --help`` lists every option)::
 
     secagg certs --out tls --host localhost --host 127.0.0.1
+    secagg authority init --dir authority          # then token / request / issue per device, and crl
     secagg server --db run.db --cert tls/server.pem --key tls/server.key --address 127.0.0.1:50051 \
+        --authority-roots authority/roots.pem --authority-crl crl.pem \
         --clients-per-round 20 --rounds 30 --log-file server.jsonl
-    secagg client --server 127.0.0.1:50051 --ca tls/ca.pem --state-dir dev0 --user 0   # one per device
+    secagg client --server 127.0.0.1:50051 --ca tls/ca.pem --authority-roots authority/roots.pem \
+        --state-dir dev0 --user 0   # one per device, enrolled: dev0/identity.crt
     secagg status --db run.db
     secagg rollback --db run.db --to 7     # server stopped: republish kept model version 7
 

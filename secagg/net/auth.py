@@ -14,9 +14,11 @@ reloaded at start as a hard floor, so a request captured before a restart stays 
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import time
+from pathlib import Path
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -90,6 +92,20 @@ class ClientIdentity:
         request.auth.client_id = client_id
         request.auth.counter = counter
         request.auth.signature = self.sign(signed_bytes(method, client_id, counter, body))
+
+
+def load_identity(state_dir: str | Path) -> ClientIdentity:
+    """The identity in ``state_dir/identity.key``, created (mode 600) if there is none yet."""
+    d = Path(state_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    path = d / "identity.key"
+    if path.exists():
+        return ClientIdentity.from_private_bytes(path.read_bytes())
+    ident = ClientIdentity()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(ident.private_bytes())
+    return ident
 
 
 class CounterStore(Protocol):

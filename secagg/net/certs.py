@@ -1,5 +1,6 @@
 """TLS material: a small self-signed CA and a server certificate for given host names / IPs,
-made with ``cryptography`` (for tests, demos and private deployments), and loaders for gRPC."""
+made with ``cryptography`` (for tests, demos and private deployments; the CA key is not kept),
+and loaders for gRPC."""
 
 from __future__ import annotations
 
@@ -35,7 +36,12 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 def make_certificates(out_dir: str | Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
                       *, days: int = 30) -> CertificatePaths:
-    """Write ``ca.pem``, ``server.pem`` and ``server.key`` (mode 600) into ``out_dir``."""
+    """Write ``ca.pem``, ``server.pem`` and ``server.key`` (mode 600) into ``out_dir``, all valid
+    for ``days``. The CA's private key is a throwaway: it signs the server certificate and is never
+    written, so renewing means a new CA that clients pin again. (Client identities are certified by
+    the enrolment authority, :mod:`secagg.net.authority`, whose keys are kept.)"""
+    if not 1 <= days <= 3650:
+        raise ConfigError(f"a TLS certificate lifetime must be 1-3650 days, got {days}")
     if not hosts:
         raise ConfigError("give at least one host name or IP address for the server certificate")
     out = Path(out_dir)

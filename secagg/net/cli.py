@@ -1,5 +1,5 @@
 """The ``secagg server``, ``secagg client``, ``secagg status``, ``secagg rollback`` and
-``secagg certs`` commands.
+``secagg certs`` commands (``secagg authority`` is in :mod:`.authority_cli`).
 
 Exit codes: 0 the run ended as planned (server: ``--rounds`` rounds completed; client: the server
 announced the end, or ``--max-rounds``/a signal stopped it); 1 the run failed (server: no round
@@ -78,6 +78,13 @@ def add_net_commands(sub: Any) -> None:
     srv.add_argument("--engine", choices=["aio", "threads"], default="aio",
                      help="aio: asyncio gRPC server, waiting clients hold no thread (default); threads: "
                           "a thread pool where each waiting client holds a thread")
+    srv.add_argument("--authority-roots", type=Path, default=None,
+                     help="the enrolment authority's roots.pem: only clients it certified may register")
+    srv.add_argument("--authority-crl", type=Path, default=None,
+                     help="the authority's latest CRL file (secagg authority crl), re-read every round and "
+                          "relayed to clients, who refuse rounds without a fresh one")
+    srv.add_argument("--insecure-open-enrolment", action="store_true",
+                     help="let anyone who reaches the server register identities (no token, no authority)")
     srv.add_argument("--max-workers", type=int, default=None,
                      help="worker threads (aio default: 8; threads default: 2 x clients per round + 8, each "
                           "waiting client holding one)")
@@ -94,6 +101,16 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--user", type=int, required=True, help="whose interactions this device holds")
     add_model_options(cli)  # the same --factors as the server's
     cli.add_argument("--enroll-token-file", type=Path, default=None)
+    cli.add_argument("--authority-roots", type=Path, default=None,
+                     help="the enrolment authority's roots.pem, pinned: every peer of a round must hold a "
+                          "certificate from it, or this client refuses the round")
+    cli.add_argument("--certificate", type=Path, default=None,
+                     help="this device's certificate (default: STATE_DIR/identity.crt)")
+    cli.add_argument("--max-crl-age", type=float, default=72.0, metavar="HOURS",
+                     help="refuse rounds whose relayed CRL is older than this (default: 72)")
+    cli.add_argument("--insecure-trust-server-keys", action="store_true",
+                     help="without --authority-roots: accept whatever peer keys the server sends "
+                          "(a malicious server can then fill a round with identities it holds)")
     cli.add_argument("--max-rounds", type=int, default=None, help="exit after completing this many rounds")
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
     cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
@@ -123,7 +140,14 @@ def add_net_commands(sub: Any) -> None:
     ce.add_argument("--out", type=Path, required=True)
     ce.add_argument("--host", action="append", default=None,
                     help="DNS name or IP of the server (repeatable; default: localhost, 127.0.0.1)")
+    ce.add_argument("--days", type=int, default=30,
+                    help="lifetime of the CA and server certificates in days (default: 30); the CA key is "
+                         "a throwaway, never written, so make a new set before they expire")
     ce.set_defaults(handler=_certs)
+
+    from .authority_cli import add_authority_commands
+
+    add_authority_commands(sub)
 
 
 def _token(path: Path | None) -> bytes | None:
@@ -150,8 +174,13 @@ def _need_grpc() -> None:
 
 def _server(args: argparse.Namespace) -> int:
     _need_grpc()
+    from ..errors import ConfigError
     from . import logs
     from .server import NetServer
+
+    if args.enroll_token_file is None and args.authority_roots is None and not args.insecure_open_enrolment:
+        raise ConfigError("enrolment would be open to anyone: give --authority-roots (clients certified by the "
+                          "enrolment authority), --enroll-token-file, or --insecure-open-enrolment knowingly")
     from .settings import ServerSettings
     from .trainer import dataset_items
 
@@ -179,7 +208,9 @@ def _server(args: argparse.Namespace) -> int:
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), logger=logger,
-                       max_workers=args.max_workers, engine=args.engine)
+                       max_workers=args.max_workers, engine=args.engine,
+                       authority_roots=args.authority_roots, authority_crl=args.authority_crl,
+                       open_enrolment=args.insecure_open_enrolment)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -214,9 +245,17 @@ def _server(args: argparse.Namespace) -> int:
 def build_client(args: argparse.Namespace, **options: Any) -> Any:
     """The NetClient the ``secagg client`` options describe (``options`` go to NetClient as they are)."""
     _need_grpc()
+    if args.authority_roots is None and not args.insecure_trust_server_keys:
+        from ..errors import ConfigError
+
+        raise ConfigError("give --authority-roots (the enrolment authority's roots.pem) so this client can check "
+                          "its peers, or --insecure-trust-server-keys knowingly")
     from ..protocol.policy import ClientPolicy
     from . import logs
-    from .client import NetClient
+    from .client import NetClient, require_enrolled
+
+    if args.authority_roots is not None:
+        require_enrolled(args.state_dir, args.certificate)
     from .trainer import RecTrainer
 
     trainer = RecTrainer.from_dataset(args.data, args.user, factors=args.factors, data_seed=args.data_seed)
@@ -226,6 +265,8 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
                      logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at),
                      exit_after=dict(args.exit_after),
                      policy=ClientPolicy(args.corrupt_fraction, require_active=not args.accept_honest_but_curious),
+                     authority_roots=args.authority_roots, certificate=args.certificate,
+                     max_crl_age=args.max_crl_age * 3600.0, trust_server_keys=args.insecure_trust_server_keys,
                      **options)
 
 
@@ -278,8 +319,11 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _certs(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
     from .certs import make_certificates
 
-    paths = make_certificates(args.out, tuple(args.host or ("localhost", "127.0.0.1")))
-    print(f"wrote {paths.ca}, {paths.cert}, {paths.key}")
+    if not 1 <= args.days <= 3650:
+        raise ConfigError(f"--days must be in [1, 3650], got {args.days}")
+    paths = make_certificates(args.out, tuple(args.host or ("localhost", "127.0.0.1")), days=args.days)
+    print(f"wrote {paths.ca}, {paths.cert}, {paths.key} (valid {args.days} days; the CA key was not kept)")
     return 0

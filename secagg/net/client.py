@@ -2,9 +2,10 @@
 round starts, runs the SecAgg(+) client state machine stage by stage, and reconnects with
 exponential back-off (with jitter) after network errors, rejoining at the next round.
 
-State kept in ``state_dir`` (mode 700): ``identity.key`` (raw Ed25519 private key, mode 600)
-and ``client.json`` (mode 600: client id, run id, the newest model version seen: older ones are
-refused).
+State kept in ``state_dir`` (mode 700): ``identity.key`` (raw Ed25519 private key, mode 600),
+``identity.crt`` (its certificate from the enrolment authority, if enrolled) and ``client.json``
+(mode 600: client id, run id, the newest model version seen: older ones are refused; the newest
+CRL number seen per authority root: older CRLs are refused).
 
 Each process registers when it starts, declaring the model shape and session policy it is
 configured for (a client that cannot train the model or would refuse the server's sessions is
@@ -16,6 +17,7 @@ server announces the end of the run (:attr:`NetClient.ended` says why), or at th
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -29,23 +31,54 @@ from typing import Any
 
 import grpc
 import numpy as np
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
-from ..errors import ConfigError, DuplicateIdentityError, InputError, RegistrationError, SecAggError
+from ..errors import (
+    CertificateError,
+    ConfigError,
+    DuplicateIdentityError,
+    InputError,
+    RegistrationError,
+    SecAggError,
+)
 from ..protocol.client import SecAggClient
 from ..protocol.policy import ClientPolicy
 from ..protocol.stage import Stage
 from ..rec.client import LocalConfig
 from . import logs
-from .auth import ClientIdentity, registration_bytes
+from .auth import load_identity, registration_bytes
 from .certs import read_pem
 from .model_io import ModelVersion
+from .pki import TrustAnchors
 from .proto import secagg_net_pb2 as pb
 from .proto import secagg_net_pb2_grpc as pb_grpc
 from .trainer import LocalTrainer
 
+DEFAULT_MAX_CRL_AGE = 3 * 86400.0  # seconds; the authority's CRLs last 2 days by default
+
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def _session_clients(request: bytes) -> tuple[int, ...]:
+    """The client ids a round's first request (an AdvertiseKeysRequest) puts in the session."""
+    from ..protocol.config import SessionConfig
+    from ..protocol.messages import AdvertiseKeysRequest, decode
+
+    message = decode(request)
+    if not isinstance(message, AdvertiseKeysRequest):
+        raise InputError("a round's first task does not carry the session config")
+    return SessionConfig.from_wire(message.config, message.session_id).client_ids
+
+
+def require_enrolled(state_dir: str | Path, certificate: str | Path | None = None) -> None:
+    """Raise :class:`ConfigError` unless the device's certificate file exists (before any work)."""
+    path = Path(certificate) if certificate is not None else Path(state_dir) / "identity.crt"
+    if not path.is_file():
+        raise ConfigError(f"no certificate at {path}: enrol this device first (secagg authority request, "
+                          "then install the certificate the authority issues)")
 
 
 @dataclass(frozen=True)
@@ -70,13 +103,29 @@ class NetClient:
                  rpc_timeout: float = 30.0, on_update: Callable[[UpdateRecord], None] | None = None,
                  exit_at: dict[int, int] | None = None, policy: ClientPolicy | None = None,
                  model_shape: tuple[int, int] | None = None,
-                 exit_after: dict[int, int] | None = None) -> None:
+                 exit_after: dict[int, int] | None = None,
+                 authority_roots: str | Path | None = None, certificate: str | Path | None = None,
+                 max_crl_age: float = DEFAULT_MAX_CRL_AGE, trust_server_keys: bool = False) -> None:
         """``on_update`` (for the program embedding the client, e.g. its own tests) is called with each
         round's plaintext update before it is masked; nothing else ever sees it. ``policy``: what
         sessions this device takes part in (default: active sessions only, 5% assumed corrupt).
         ``model_shape``: (items, factors) this client trains (default: the trainer's ``n_items``
         and ``factors``), declared at registration. ``exit_at``/``exit_after`` (tests only): die
-        with SIGKILL on receiving / after answering a round's stage."""
+        with SIGKILL on receiving / after answering a round's stage.
+
+        ``authority_roots``: the enrolment authority's pinned ``roots.pem``; every peer of a round
+        must then hold a certificate from it, checked against CRLs at most ``max_crl_age`` seconds
+        old, before this client trains or sends anything. ``certificate``: this client's own
+        (PEM; default ``state_dir/identity.crt``). Without roots, ``trust_server_keys=True`` must
+        say that the server may introduce any identity it likes (insecure against a malicious server)."""
+        if authority_roots is None and not trust_server_keys:
+            raise ConfigError("give the enrolment authority's roots (authority_roots, --authority-roots) so this "
+                              "client can check its peers, or trust_server_keys=True "
+                              "(--insecure-trust-server-keys) knowingly")
+        if not max_crl_age > 0:
+            raise ConfigError("max_crl_age must be > 0 seconds")
+        if authority_roots is not None:
+            require_enrolled(state_dir, certificate)
         if not 0 < backoff[0] <= backoff[1]:
             raise ConfigError("backoff must be (initial, maximum) seconds with 0 < initial <= maximum")
         self.target = target
@@ -97,8 +146,11 @@ class NetClient:
         self.policy = policy or ClientPolicy(require_active=True)
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.identity = self._load_identity()
+        self.identity = load_identity(self.state_dir)
         self.state = self._load_state()
+        self.anchors = None if authority_roots is None else TrustAnchors.from_file(authority_roots)
+        self.max_crl_age = datetime.timedelta(seconds=max_crl_age)
+        self.certificate = self._load_certificate(certificate)
         options = [("grpc.max_receive_message_length", 1 << 30),
                    ("grpc.max_send_message_length", 1 << 30)]
         if server_name:
@@ -116,15 +168,23 @@ class NetClient:
         self.ended: str | None = None  # why the server ended the run, once it said so
 
     # --- persistent state -----------------------------------------------------------------------
-    def _load_identity(self) -> ClientIdentity:
-        path = self.state_dir / "identity.key"
-        if path.exists():
-            return ClientIdentity.from_private_bytes(path.read_bytes())
-        ident = ClientIdentity()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(ident.private_bytes())
-        return ident
+    def _load_certificate(self, path: str | Path | None) -> bytes:
+        """This client's own certificate (DER), checked against the pinned roots; b"" if none."""
+        p = Path(path) if path is not None else self.state_dir / "identity.crt"
+        if not p.exists():
+            if path is not None:
+                raise ConfigError(f"no certificate at {p}")
+            return b""
+        try:
+            der = x509.load_pem_x509_certificate(p.read_bytes()).public_bytes(Encoding.DER)
+        except ValueError:
+            raise ConfigError(f"{p} is not a PEM certificate (give the one secagg authority issue wrote)") from None
+        if self.anchors is not None:
+            try:
+                self.anchors.verify(der, self.identity.public, None)
+            except CertificateError as exc:
+                raise ConfigError(f"this client's certificate {p} is unusable: {exc}") from None
+        return der
 
     def _load_state(self) -> dict[str, Any]:
         path = self.state_dir / "client.json"
@@ -133,7 +193,7 @@ class NetClient:
                 return json.loads(path.read_text())
             except json.JSONDecodeError:
                 logs.log(self.logger, "client_state_corrupt", 30, path=str(path))
-        return {"client_id": None, "run_id": None, "last_version": 0}
+        return {"client_id": None, "run_id": None, "last_version": 0, "crl_numbers": {}}
 
     def _save_state(self) -> None:
         path = self.state_dir / "client.json"
@@ -158,8 +218,8 @@ class NetClient:
         try:
             reply = self.stub.Register(pb.RegisterRequest(
                 public_key=self.identity.public, enroll_token=self.enroll_token, counter=counter,
-                signature=sig, n_items=self.model_shape[0], factors=self.model_shape[1],
-                require_active=self.policy.require_active,
+                signature=sig, certificate=self.certificate, n_items=self.model_shape[0],
+                factors=self.model_shape[1], require_active=self.policy.require_active,
                 corrupt_fraction=self.policy.corrupt_fraction),
                 timeout=self.rpc_timeout)
         except grpc.RpcError as exc:
@@ -202,7 +262,7 @@ class NetClient:
                 break
             try:
                 if self.client_id is None or not self.instance:
-                    self.register()
+                    self.register()  # once per process start: the server gets renewed certificates too
                 task = self._call("GetTask", pb.TaskRequest(have_session=self.have[0],
                                                             have_stage=self.have[1],
                                                             wait_ms=int(self.poll_wait * 1000)),
@@ -233,7 +293,7 @@ class NetClient:
                     self.session = None  # held out of this session: wait for the next round
                 # jitter, not key material; every failure waits, so none turns into a busy loop
                 self.stop_event.wait(delay * (0.5 + random.random()))
-                if code in RETRYABLE or code == grpc.StatusCode.UNAUTHENTICATED:
+                if code in RETRYABLE or code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
                     delay = min(2 * delay, self.backoff[1])
             except RegistrationError:
                 raise
@@ -317,7 +377,37 @@ class NetClient:
             raise out["error"]
         return out["update"]
 
+    def _check_peers(self, task: Any) -> bool:
+        """The server's peer list: this client's own key in it and, with pinned roots, every peer
+        certified (see :meth:`TrustAnchors.verify_peers`). False (logged) refuses the round."""
+        registry = {int(p.client_id): bytes(p.public_key) for p in task.peers}
+        if registry.get(self.client_id) != self.identity.public:
+            logs.log(self.logger, "peer_list_rejected", 30, client_id=self.client_id,
+                     reason="the server's peer list does not hold this client's own key")
+            return False
+        if self.anchors is None:
+            return True
+        try:
+            _, revocations = self.anchors.verify_peers(
+                [(int(p.client_id), bytes(p.public_key), bytes(p.certificate)) for p in task.peers],
+                bytes(task.revocation_lists), max_age=self.max_crl_age,
+                seen=self.state.setdefault("crl_numbers", {}))
+            uncertified = sorted(set(_session_clients(bytes(task.request))) - set(registry))
+            if uncertified:
+                raise CertificateError(f"the session config names clients {uncertified[:10]} that the peer "
+                                       "list gives no certified identity")
+        except CertificateError as exc:
+            logs.log(self.logger, "peer_certificates_rejected", 30, client_id=self.client_id,
+                     round=task.round, error=type(exc).__name__, reason=str(exc)[:300])
+            return False
+        if dict(revocations.numbers) != self.state["crl_numbers"]:
+            self.state["crl_numbers"].update(revocations.numbers)
+            self._save_state()
+        return True
+
     def _start_round(self, task: Any) -> bool:
+        if not self._check_peers(task):  # before the model is fetched or anything is trained or sent
+            return False
         if task.model_version < self.state["last_version"]:
             logs.log(self.logger, "stale_model_refused", 30, client_id=self.client_id,
                      offered=task.model_version, last_seen=self.state["last_version"])
@@ -346,10 +436,6 @@ class NetClient:
             self.on_update(UpdateRecord(int(task.round), self.client_id, bytes(task.session_id), update,
                                         rounding_seed, extra["float_update"], extra.get("quantized")))
         registry = {int(p.client_id): bytes(p.public_key) for p in task.peers}
-        if registry.get(self.client_id) != self.identity.public:
-            logs.log(self.logger, "peer_list_rejected", 30, client_id=self.client_id,
-                     reason="the server's peer list does not hold this client's own key")
-            return False
         assert self.client_id is not None
         self.session = SecAggClient(self.client_id, update, rounding_seed=rounding_seed,
                                     identity=self.identity.key, identity_registry=registry, policy=self.policy)

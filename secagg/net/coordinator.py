@@ -44,17 +44,21 @@ from . import logs
 from .instances import Instances
 from .model_io import ModelVersion, pack_arrays, unpack_arrays
 from .proto import secagg_net_pb2 as pb
+from .server_authority import ServerAuthority
 from .settings import ServerSettings
 from .store import RoundRecord, Store
 
 
 class Coordinator:
     def __init__(self, settings: ServerSettings, store: Store, logger: Any, *,
-                 enroll_token: bytes | None = None) -> None:
+                 enroll_token: bytes | None = None, authority: ServerAuthority | None = None) -> None:
+        """``authority``: the enrolment authority's pinned roots and CRL file; with it only clients
+        holding a valid certificate may register or be sampled."""
         self.settings = settings
         self.store = store
         self.logger = logger
         self.enroll_token = enroll_token
+        self.authority = authority
         # One lock, two wait queues: RPC threads long-polling for tasks wait on ``cond`` and are
         # woken only when tasks change; the round thread waits on ``progress`` (replies, clients).
         lock = threading.RLock()
@@ -63,6 +67,8 @@ class Coordinator:
         self.stop_event = threading.Event()
         self.rng = random.SystemRandom()
         self.keys = store.client_keys()
+        self.certificates = store.client_certificates()
+        self.revocation_lists = b""  # the CRLs relayed in this round's first task
         self.last_seen: dict[int, float] = {}
         self.tasks: dict[int, Any] = {}
         self.session: SecAggServer | None = None
@@ -137,19 +143,27 @@ class Coordinator:
 
     # --- registry ----------------------------------------------------------------------------
     def register(self, public_key: bytes, token: bytes, model_shape: tuple[int, int] = (0, 0),
-                 policy: tuple[bool, float] = (False, 0.0)) -> tuple[int, bytes]:
+                 policy: tuple[bool, float] = (False, 0.0), certificate: bytes = b"") -> tuple[int, bytes]:
         """(client id, instance token) for a client process that starts. ``model_shape`` (items,
         factors) and ``policy`` (requires active sessions?, assumed corrupt fraction) are what it
         is configured for: a client that cannot train this model or would refuse this server's
-        sessions is refused (ConfigError) before anything is recorded."""
+        sessions is refused (ConfigError) before anything is recorded. Raises
+        :class:`UnknownClientError` for a wrong token and :class:`CertificateError` for a missing
+        or invalid certificate when the server trusts an enrolment authority."""
         import hmac
 
         if self.enroll_token is not None and not hmac.compare_digest(token, self.enroll_token):
             raise UnknownClientError("wrong enrolment token")
         self.check_model_shape(model_shape)
         self.check_client_policy(*policy)
+        if self.authority is not None:
+            self.authority.check(certificate, public_key)
         cid, new = self.store.register(public_key)
+        if certificate:  # relayed to peers, who verify it themselves
+            self.store.save_certificate(cid, certificate)
         with self.cond:
+            if certificate:
+                self.certificates[cid] = certificate
             self.keys[cid] = public_key
             instance, replaced = self.instances.register(cid)
             self.last_seen[cid] = time.monotonic()
@@ -343,6 +357,8 @@ class Coordinator:
         with self.cond:
             while not self.stop_event.is_set():
                 online = self.online()
+                if self.authority is not None:  # skip clients whose certificate expired or was revoked
+                    online = self.authority.eligible(online, self.keys, self.certificates)
                 if len(online) >= s.min_clients:
                     if self.dp_plan is None:
                         return sorted(self.rng.sample(online, min(s.clients_per_round, len(online))))
@@ -378,7 +394,9 @@ class Coordinator:
             task.training.CopyFrom(pb.TrainingSpec(epochs=t.epochs, lr=t.lr, reg=t.reg,
                                                    batch_size=t.batch_size, negatives=t.negatives,
                                                    clip_norm=t.clip_norm))
-            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c]) for c in sampled)
+            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c],
+                                      certificate=self.certificates.get(c, b"")) for c in sampled)
+            task.revocation_lists = self.revocation_lists
             if self.dp_plan is not None:
                 from .dp import params_to_wire
 
@@ -451,6 +469,10 @@ class Coordinator:
                          reason=str(exc)[:300])
                 self.progress.wait(self.settings.poll_wait)
                 return None
+            self.revocation_lists = b"" if self.authority is None else self.authority.revocation_lists()
+            stale = None if self.authority is None else self.authority.stale()
+            if stale is not None:  # the clients will refuse this round: say why, where the operator looks
+                logs.log(self.logger, "authority_crl_stale", 30, round=round_, reason=stale[:300])
             self.session = SecAggServer(config, identity_registry={c: self.keys[c] for c in sampled})
             self.instances.new_session()
             logs.log(self.logger, "round_started", round=round_, sampled=len(sampled),

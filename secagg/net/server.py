@@ -22,6 +22,7 @@ from .certs import read_pem
 from .coordinator import Coordinator
 from .dblock import DatabaseLock
 from .proto import secagg_net_pb2_grpc as pb_grpc
+from .server_authority import ServerAuthority
 from .service import AggregationService
 from .settings import ServerSettings
 from .store import Store
@@ -34,14 +35,26 @@ class NetServer:
     :class:`~secagg.errors.DatabaseLockedError` if another server holds ``db`` and
     :class:`~secagg.errors.ConfigError` if ``address`` cannot be bound (e.g. in use). Rollback is
     an admin command on a stopped server (:func:`secagg.net.admin.rollback`).
+    Enrolment is closed by default: give ``authority_roots`` (clients need a certificate from the
+    enrolment authority; ``authority_crl`` is its CRL file, relayed to clients), an
+    ``enroll_token``, or ``open_enrolment=True``.
     """
 
     def __init__(self, settings: ServerSettings, *, db: str | Path, cert: str | Path, key: str | Path,
                  address: str = "127.0.0.1:0", enroll_token: bytes | None = None,
                  logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0,
-                 engine: str = "aio") -> None:
+                 engine: str = "aio", authority_roots: str | Path | None = None,
+                 authority_crl: str | Path | None = None, open_enrolment: bool = False) -> None:
         if engine not in ENGINES:
             raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
+        if enroll_token is None and authority_roots is None and not open_enrolment:
+            raise ConfigError("enrolment would be open to anyone: give the enrolment authority's roots "
+                              "(authority_roots, --authority-roots), a shared enrolment token, or pass "
+                              "open_enrolment=True (--insecure-open-enrolment) knowingly")
+        if (authority_crl is None) != (authority_roots is None):
+            raise ConfigError("give the authority's roots and its CRL file together (--authority-roots with "
+                              "--authority-crl): clients refuse rounds without a fresh CRL")
+        authority = None if authority_roots is None else ServerAuthority(authority_roots, authority_crl)
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
         self.engine = engine
@@ -53,13 +66,16 @@ class NetServer:
             self.grpc.stop(None)
             raise
         try:
-            self._setup(settings, db, enroll_token, max_skew)
+            self._setup(settings, db, enroll_token, max_skew, authority)
         except BaseException:
             self.grpc.stop(None)
             if self.store is not None:
                 self.store.close()
             self.lock.release()
             raise
+        if open_enrolment and enroll_token is None and authority is None:
+            logs.log(self.logger, "open_enrolment", 30,
+                     warning="anyone who reaches this server can register identities (insecure)")
 
     def _bind(self, settings: ServerSettings, cert: str | Path, key: str | Path, address: str,
               max_workers: int | None) -> None:
@@ -91,11 +107,12 @@ class NetServer:
         self._thread: threading.Thread | None = None
 
     def _setup(self, settings: ServerSettings, db: str | Path, enroll_token: bytes | None,
-               max_skew: float) -> None:
+               max_skew: float, authority: ServerAuthority | None) -> None:
         self.store = Store(db, keep_versions=settings.keep_versions,
                            keep_round_sums=settings.keep_round_sums)
         # The coordinator checks the stored DP plan first: a refused start writes nothing.
-        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token)
+        self.coordinator = Coordinator(settings, self.store, self.logger, enroll_token=enroll_token,
+                                       authority=authority)
         if self.store.get_meta("model_shape") is None:
             self.store.set_meta("model_shape", [settings.n_items, settings.factors])
         self.store.set_meta("keep_versions", settings.keep_versions)  # what `secagg rollback` keeps

@@ -5,6 +5,7 @@ Errors map to clear gRPC status codes and never take the server down:
 =============================================  =====================
 unknown client, bad signature, replayed counter UNAUTHENTICATED
 wrong enrolment token, not in this session      PERMISSION_DENIED
+no valid authority certificate at registration  PERMISSION_DENIED
 malformed protocol message / garbage            INVALID_ARGUMENT
 reply for another round or stage                FAILED_PRECONDITION
 process superseded / not registered (instance)  FAILED_PRECONDITION (DuplicateIdentityError /
@@ -28,6 +29,7 @@ import grpc
 from ..errors import (
     AbortedError,
     AuthenticationError,
+    CertificateError,
     CheckpointError,
     ConfigError,
     DeadlineError,
@@ -118,8 +120,9 @@ class AggregationService(pb_grpc.AggregationServicer):
         try:
             cid, instance = self.co.register(bytes(request.public_key), bytes(request.enroll_token),
                                              (int(request.n_items), int(request.factors)),
-                                             (bool(request.require_active), float(request.corrupt_fraction)))
-        except UnknownClientError as exc:
+                                             (bool(request.require_active), float(request.corrupt_fraction)),
+                                             bytes(request.certificate))
+        except (UnknownClientError, CertificateError) as exc:
             self._reject(context, "Register", grpc.StatusCode.PERMISSION_DENIED, exc)
         except ConfigError as exc:
             self._reject(context, "Register", grpc.StatusCode.FAILED_PRECONDITION, exc)

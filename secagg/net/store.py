@@ -32,6 +32,9 @@ CREATE TABLE IF NOT EXISTS clients (
     client_id INTEGER PRIMARY KEY AUTOINCREMENT,
     public_key BLOB NOT NULL UNIQUE,
     registered_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (
+    client_id INTEGER PRIMARY KEY,
+    der BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (
     client_id INTEGER PRIMARY KEY,
     last INTEGER NOT NULL);
@@ -143,6 +146,15 @@ class Store:
         with self._lock:
             return {int(c): bytes(k) for c, k in self._db.execute(
                 "SELECT client_id, public_key FROM clients")}
+
+    def save_certificate(self, client_id: int, der: bytes) -> None:
+        """Keep the enrolment authority's certificate a client presented (relayed to its peers)."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO certificates VALUES (?, ?)", (client_id, der))
+
+    def client_certificates(self) -> dict[int, bytes]:
+        with self._lock:
+            return {int(c): bytes(d) for c, d in self._db.execute("SELECT client_id, der FROM certificates")}
 
     # --- replay protection ---------------------------------------------------------------
     def last_counters(self) -> dict[int, int]:

@@ -50,8 +50,11 @@ class Procs:
         return p
 
     def server(self, certs, db: Path, *extra: str, name: str = "server") -> tuple[subprocess.Popen, int]:
+        """A server process; open enrolment unless ``extra`` names a token or the authority's roots."""
         port_file = self.root / f"{name}.port"
         port_file.unlink(missing_ok=True)
+        if not {"--enroll-token-file", "--authority-roots"} & set(extra):
+            extra = ("--insecure-open-enrolment", *extra)
         p = self.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
                         "--address", "127.0.0.1:0", "--port-file", str(port_file), *N_ITEMS_ARGS,
                         *TRAINING_ARGS, "--log-file", str(self.root / f"{name}.jsonl"), *extra],
@@ -66,13 +69,16 @@ class Procs:
     def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 900,
                dump: Path | None = None, gate: Path | None = None,
                name: str | None = None) -> subprocess.Popen:
-        """A client process. ``max_seconds`` only stops a client orphaned by a killed test run
+        """A client process (trusting the server's peer keys unless ``extra`` pins the authority's
+        roots). ``max_seconds`` only stops a client orphaned by a killed test run
         (the fixture kills every client at teardown): far longer than any test, never a limit.
         ``dump``: save its plaintext updates there (tests/net/dumping_client.py; the product cannot).
         ``gate``: its training waits until that file exists (tests/net/gated_client.py). ``name``
         names its log files (default ``client{user}``); the state directory is always the user's."""
         d = self.root / f"client{user}"
         name = name or f"client{user}"
+        if "--authority-roots" not in extra:
+            extra = ("--insecure-trust-server-keys", *extra)
         options = ["--server", f"127.0.0.1:{port}", "--ca", str(certs.ca),
                    "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,
                    "--poll-wait", "0.5", "--max-seconds", str(max_seconds),

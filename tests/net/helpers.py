@@ -43,6 +43,9 @@ def settings(**kw) -> ServerSettings:
 
 
 def start_server(tmp: Path, certs, s: ServerSettings, rounds: int | None, **kw) -> NetServer:
+    """A server; open enrolment unless the test gives a token or the authority's roots."""
+    if kw.get("enroll_token") is None and kw.get("authority_roots") is None:
+        kw.setdefault("open_enrolment", True)
     return NetServer(s, db=tmp / "server.db", cert=certs.cert, key=certs.key, **kw).start(rounds=rounds)
 
 
@@ -53,7 +56,7 @@ class ClientThreads:
         self.clients = [cls(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"c{first + i}",
                             trainer=RandomTrainer(first + i, model_shape=model_shape), poll_wait=0.3,
                             on_update=None if dump is None else dump_updates(dump),
-                            backoff=(0.05, 0.5))
+                            backoff=(0.05, 0.5), trust_server_keys=True)
                         for i in range(n)]
         # max_seconds only ends a client that stop() never reached; far longer than any test
         self.threads = [threading.Thread(target=c.run, kwargs={"max_seconds": 900}, daemon=True)

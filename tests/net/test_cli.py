@@ -51,7 +51,8 @@ def test_certs_and_status_commands(tmp_path, capsys):
 
 def test_server_refuses_a_bad_certificate_path(tmp_path, capsys):
     rc = main(["server", "--db", str(tmp_path / "s.db"), "--cert", str(tmp_path / "none.pem"),
-               "--key", str(tmp_path / "none.key"), "--n-items", "10", "--address", "127.0.0.1:0"])
+               "--key", str(tmp_path / "none.key"), "--n-items", "10", "--address", "127.0.0.1:0",
+               "--insecure-open-enrolment"])
     assert rc == 2 and "cannot read the server" in capsys.readouterr().err
 
 
@@ -61,7 +62,7 @@ def test_client_policy_options(tmp_path):
 
     assert main(["certs", "--out", str(tmp_path / "tls")]) == 0
     base = ["client", "--server", "localhost:1", "--ca", str(tmp_path / "tls" / "ca.pem"), "--user", "0",
-            "--factors", "4"]
+            "--factors", "4", "--insecure-trust-server-keys"]
     default = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "a")]))
     relaxed = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "b"),
                                                              "--corrupt-fraction", "0.1",

@@ -121,6 +121,7 @@ def test_secagg_server_refuses_other_dp_settings_with_exit_2_and_writes_nothing(
     first.store.close()
     before = db.read_bytes()
     common = ["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key), "--n-items", "20",
+              "--insecure-open-enrolment",
               "--factors", "3", "--clients-per-round", str(PER_ROUND), "--min-clients", "2", "--clip-norm", "1.0",
               "--dp-num-users", str(USERS), "--address", "127.0.0.1:0", "--log-file", str(tmp_path / "log")]
     assert main([*common, "--rounds", "8", "--epsilon", "8"]) == 2

@@ -190,7 +190,7 @@ def test_clients_refuse_older_model_versions(tmp_path, certs):
     server = start_server(tmp_path, certs, settings(), rounds=None)
     try:
         client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "c",
-                           trainer=None, model_shape=(20, 3))  # never trains here
+                           trainer=None, model_shape=(20, 3), trust_server_keys=True)  # never trains here
         client.register()
         client.state["last_version"] = 5
         task = pb.Task(kind=pb.Task.STAGE, round=1, stage=0, session_id=b"s" * 16, model_version=3)
@@ -216,7 +216,8 @@ def test_rollback_republishes_a_kept_version(tmp_path, certs):
     from secagg.net.admin import rollback
 
     assert rollback(tmp_path / "server.db", 2).version == 4
-    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key)
+    again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key,
+                      open_enrolment=True)
     try:
         cur = again.coordinator.current
         assert cur.version == 4 and cur.hash == old.hash
@@ -245,7 +246,7 @@ def test_client_backs_off_while_the_server_is_unreachable(tmp_path, certs):
     def unreachable(name: str) -> tuple[NetClient, Path]:
         log = tmp_path / f"{name}.jsonl"
         return NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp_path / name, trainer=None,
-                         model_shape=(20, 3),
+                         model_shape=(20, 3), trust_server_keys=True,
                          backoff=(0.05, 0.2), rpc_timeout=0.5,
                          logger=logs.get_logger(f"test.backoff.{name}", path=log)), log
 
@@ -323,7 +324,7 @@ def test_distributed_dp_rounds_are_exact_and_their_spending_survives_a_restart(t
     assert 0 < spent[0]["epsilon_release"] < spent[1]["epsilon_release"]
     assert spent[0]["mechanism"]["population"] == 6 and spent[0]["mechanism"]["sample_size"] == 6
     assert spent[1]["epsilon_server"] == pytest.approx(spent[1]["epsilon_release"], rel=1e-6)  # q = 1
-    again = NetServer(s, db=tmp_path / "server.db", cert=certs.cert, key=certs.key)
+    again = NetServer(s, db=tmp_path / "server.db", cert=certs.cert, key=certs.key, open_enrolment=True)
     try:
         assert again.coordinator.ledger.rounds == 2
         assert again.coordinator.ledger.epsilon() == pytest.approx(spent[1]["epsilon_release"])
@@ -386,7 +387,7 @@ def test_replayed_request_is_refused_after_a_server_restart(tmp_path, certs):
         server.stop()
         ch.close()
     again = NetServer(settings(), db=tmp_path / "server.db", cert=certs.cert, key=certs.key,
-                      max_skew=skew).start(rounds=None)
+                      max_skew=skew, open_enrolment=True).start(rounds=None)
     ch, stub = _stub(certs, again.port)
     try:
         for replay in (captured, later, older):  # every counter <= the last accepted one

@@ -130,9 +130,10 @@ def test_a_client_that_would_refuse_every_session_is_refused_at_registration(tmp
 
     server = start_server(tmp_path, certs, settings(**server_kw), rounds=None)
     client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "c", trainer=None,
-                       model_shape=(20, 3), policy=ClientPolicy(**policy))
+                       model_shape=(20, 3), policy=ClientPolicy(**policy), trust_server_keys=True)
     fine = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=tmp_path / "d", trainer=None,
-                     model_shape=(20, 3), policy=ClientPolicy(require_active=False, corrupt_fraction=0.05))
+                     model_shape=(20, 3), policy=ClientPolicy(require_active=False, corrupt_fraction=0.05),
+                     trust_server_keys=True)
     try:
         with pytest.raises(RegistrationError, match=needs):
             client.register()

@@ -205,7 +205,8 @@ def _server_on(procs, certs, db, port, args, name):
     port_file.unlink(missing_ok=True)
     p = procs.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
                      "--address", f"127.0.0.1:{port}", "--port-file", str(port_file), *N_ITEMS_ARGS,
-                     *TRAINING_ARGS, "--log-file", str(procs.root / f"{name}.jsonl"), *args],
+                     *TRAINING_ARGS, "--log-file", str(procs.root / f"{name}.jsonl"),
+                     "--insecure-open-enrolment", *args],
                     procs.root / f"{name}.out")
     wait_for(lambda: port_file.exists() or p.poll() is not None, 120, f"{name} to listen",
              interval=0.05)

@@ -20,7 +20,7 @@ from .conftest import N_ITEMS_ARGS, TRAINING_ARGS, wait_for  # noqa: E402
 def _second_server(procs, certs, db, address, name):
     """A second ``secagg server``; returns (exit code, output)."""
     p = procs.spawn(["server", "--db", str(db), "--cert", str(certs.cert), "--key", str(certs.key),
-                     "--address", address, *N_ITEMS_ARGS, *TRAINING_ARGS], procs.root / f"{name}.out")
+                     "--address", address, "--insecure-open-enrolment", *N_ITEMS_ARGS, *TRAINING_ARGS], procs.root / f"{name}.out")
     rc = p.wait(120)
     return rc, (procs.root / f"{name}.out").read_text()
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!secagg/net/proto/secagg_net.proto\x12\rsecagg.net.v1\"=\n\x04\x41uth\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x63ounter\x18\x02 \x01(\x04\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xb3\x01\n\x0fRegisterRequest\x12\x12\n\npublic_key\x18\x01 \x01(\x0c\x12\x14\n\x0c\x65nroll_token\x18\x02 \x01(\x0c\x12\x0f\n\x07\x63ounter\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x0f\n\x07n_items\x18\x14 \x01(\r\x12\x0f\n\x07\x66\x61\x63tors\x18\x15 \x01(\r\x12\x16\n\x0erequire_active\x18\x16 \x01(\x08\x12\x18\n\x10\x63orrupt_fraction\x18\x17 \x01(\x01\"D\n\rRegisterReply\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"}\n\x0bTaskRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\x14\n\x0chave_session\x18\x02 \x01(\x0c\x12\x12\n\nhave_stage\x18\x03 \x01(\x05\x12\x0f\n\x07wait_ms\x18\x04 \x01(\r\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"q\n\x0cTrainingSpec\x12\x0e\n\x06\x65pochs\x18\x01 \x01(\r\x12\n\n\x02lr\x18\x02 \x01(\x01\x12\x0b\n\x03reg\x18\x03 \x01(\x01\x12\x12\n\nbatch_size\x18\x04 \x01(\r\x12\x11\n\tnegatives\x18\x05 \x01(\r\x12\x11\n\tclip_norm\x18\x06 \x01(\x01\"-\n\x04Peer\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"\x85\x03\n\x04Task\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.secagg.net.v1.Task.Kind\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x12\n\nsession_id\x18\x04 \x01(\x0c\x12\x0f\n\x07request\x18\x05 \x01(\x0c\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\x12\x12\n\nmodel_hash\x18\x07 \x01(\t\x12-\n\x08training\x18\x08 \x01(\x0b\x32\x1b.secagg.net.v1.TrainingSpec\x12\"\n\x05peers\x18\t \x03(\x0b\x32\x13.secagg.net.v1.Peer\x12\x16\n\x0eretry_after_ms\x18\n \x01(\r\x12\x11\n\tdp_params\x18\x0b \x01(\x0c\x12\x15\n\rdp_round_seed\x18\x0c \x01(\x0c\x12\x12\n\nend_reason\x18\x14 \x01(\t\x12\x18\n\x10rounds_completed\x18\x15 \x01(\x04\"$\n\x04Kind\x12\x08\n\x04WAIT\x10\x00\x12\t\n\x05STAGE\x10\x01\x12\x07\n\x03\x45ND\x10\x02\"\x85\x01\n\rSubmitRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x12\n\nsession_id\x18\x04 \x01(\x0c\x12\r\n\x05reply\x18\x05 \x01(\x0c\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"\x1f\n\x0bSubmitReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"T\n\x0cModelRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"l\n\nModelReply\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\x0f\n\x07n_items\x18\x04 \x01(\r\x12\x0f\n\x07\x66\x61\x63tors\x18\x05 \x01(\r\x12\x0e\n\x06vector\x18\x06 \x01(\x0c\x32\x9b\x02\n\x0b\x41ggregation\x12H\n\x08Register\x12\x1e.secagg.net.v1.RegisterRequest\x1a\x1c.secagg.net.v1.RegisterReply\x12:\n\x07GetTask\x12\x1a.secagg.net.v1.TaskRequest\x1a\x13.secagg.net.v1.Task\x12\x42\n\x06Submit\x12\x1c.secagg.net.v1.SubmitRequest\x1a\x1a.secagg.net.v1.SubmitReply\x12\x42\n\x08GetModel\x12\x1b.secagg.net.v1.ModelRequest\x1a\x19.secagg.net.v1.ModelReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!secagg/net/proto/secagg_net.proto\x12\rsecagg.net.v1\"=\n\x04\x41uth\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x0f\n\x07\x63ounter\x18\x02 \x01(\x04\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"\xc8\x01\n\x0fRegisterRequest\x12\x12\n\npublic_key\x18\x01 \x01(\x0c\x12\x14\n\x0c\x65nroll_token\x18\x02 \x01(\x0c\x12\x0f\n\x07\x63ounter\x18\x03 \x01(\x04\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x13\n\x0b\x63\x65rtificate\x18\x05 \x01(\x0c\x12\x0f\n\x07n_items\x18\x14 \x01(\r\x12\x0f\n\x07\x66\x61\x63tors\x18\x15 \x01(\r\x12\x16\n\x0erequire_active\x18\x16 \x01(\x08\x12\x18\n\x10\x63orrupt_fraction\x18\x17 \x01(\x01\"D\n\rRegisterReply\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x0e\n\x06run_id\x18\x02 \x01(\t\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"}\n\x0bTaskRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\x14\n\x0chave_session\x18\x02 \x01(\x0c\x12\x12\n\nhave_stage\x18\x03 \x01(\x05\x12\x0f\n\x07wait_ms\x18\x04 \x01(\r\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"q\n\x0cTrainingSpec\x12\x0e\n\x06\x65pochs\x18\x01 \x01(\r\x12\n\n\x02lr\x18\x02 \x01(\x01\x12\x0b\n\x03reg\x18\x03 \x01(\x01\x12\x12\n\nbatch_size\x18\x04 \x01(\r\x12\x11\n\tnegatives\x18\x05 \x01(\r\x12\x11\n\tclip_norm\x18\x06 \x01(\x01\"B\n\x04Peer\x12\x11\n\tclient_id\x18\x01 \x01(\x04\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\x13\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0c\"\x9f\x03\n\x04Task\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.secagg.net.v1.Task.Kind\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x12\n\nsession_id\x18\x04 \x01(\x0c\x12\x0f\n\x07request\x18\x05 \x01(\x0c\x12\x15\n\rmodel_version\x18\x06 \x01(\x04\x12\x12\n\nmodel_hash\x18\x07 \x01(\t\x12-\n\x08training\x18\x08 \x01(\x0b\x32\x1b.secagg.net.v1.TrainingSpec\x12\"\n\x05peers\x18\t \x03(\x0b\x32\x13.secagg.net.v1.Peer\x12\x16\n\x0eretry_after_ms\x18\n \x01(\r\x12\x11\n\tdp_params\x18\x0b \x01(\x0c\x12\x15\n\rdp_round_seed\x18\x0c \x01(\x0c\x12\x18\n\x10revocation_lists\x18\r \x01(\x0c\x12\x12\n\nend_reason\x18\x14 \x01(\t\x12\x18\n\x10rounds_completed\x18\x15 \x01(\x04\"$\n\x04Kind\x12\x08\n\x04WAIT\x10\x00\x12\t\n\x05STAGE\x10\x01\x12\x07\n\x03\x45ND\x10\x02\"\x85\x01\n\rSubmitRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\r\n\x05round\x18\x02 \x01(\x04\x12\r\n\x05stage\x18\x03 \x01(\x05\x12\x12\n\nsession_id\x18\x04 \x01(\x0c\x12\r\n\x05reply\x18\x05 \x01(\x0c\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"\x1f\n\x0bSubmitReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"T\n\x0cModelRequest\x12!\n\x04\x61uth\x18\x01 \x01(\x0b\x32\x13.secagg.net.v1.Auth\x12\x0f\n\x07version\x18\x02 \x01(\x04\x12\x10\n\x08instance\x18\x14 \x01(\x0c\"l\n\nModelReply\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\r\n\x05round\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\x0f\n\x07n_items\x18\x04 \x01(\r\x12\x0f\n\x07\x66\x61\x63tors\x18\x05 \x01(\r\x12\x0e\n\x06vector\x18\x06 \x01(\x0c\x32\x9b\x02\n\x0b\x41ggregation\x12H\n\x08Register\x12\x1e.secagg.net.v1.RegisterRequest\x1a\x1c.secagg.net.v1.RegisterReply\x12:\n\x07GetTask\x12\x1a.secagg.net.v1.TaskRequest\x1a\x13.secagg.net.v1.Task\x12\x42\n\x06Submit\x12\x1c.secagg.net.v1.SubmitRequest\x1a\x1a.secagg.net.v1.SubmitReply\x12\x42\n\x08GetModel\x12\x1b.secagg.net.v1.ModelRequest\x1a\x19.secagg.net.v1.ModelReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,27 +35,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUTH']._serialized_start=52
   _globals['_AUTH']._serialized_end=113
   _globals['_REGISTERREQUEST']._serialized_start=116
-  _globals['_REGISTERREQUEST']._serialized_end=295
-  _globals['_REGISTERREPLY']._serialized_start=297
-  _globals['_REGISTERREPLY']._serialized_end=365
-  _globals['_TASKREQUEST']._serialized_start=367
-  _globals['_TASKREQUEST']._serialized_end=492
-  _globals['_TRAININGSPEC']._serialized_start=494
-  _globals['_TRAININGSPEC']._serialized_end=607
-  _globals['_PEER']._serialized_start=609
-  _globals['_PEER']._serialized_end=654
-  _globals['_TASK']._serialized_start=657
-  _globals['_TASK']._serialized_end=1046
-  _globals['_TASK_KIND']._serialized_start=1010
-  _globals['_TASK_KIND']._serialized_end=1046
-  _globals['_SUBMITREQUEST']._serialized_start=1049
-  _globals['_SUBMITREQUEST']._serialized_end=1182
-  _globals['_SUBMITREPLY']._serialized_start=1184
-  _globals['_SUBMITREPLY']._serialized_end=1215
-  _globals['_MODELREQUEST']._serialized_start=1217
-  _globals['_MODELREQUEST']._serialized_end=1301
-  _globals['_MODELREPLY']._serialized_start=1303
-  _globals['_MODELREPLY']._serialized_end=1411
-  _globals['_AGGREGATION']._serialized_start=1414
-  _globals['_AGGREGATION']._serialized_end=1697
+  _globals['_REGISTERREQUEST']._serialized_end=316
+  _globals['_REGISTERREPLY']._serialized_start=318
+  _globals['_REGISTERREPLY']._serialized_end=386
+  _globals['_TASKREQUEST']._serialized_start=388
+  _globals['_TASKREQUEST']._serialized_end=513
+  _globals['_TRAININGSPEC']._serialized_start=515
+  _globals['_TRAININGSPEC']._serialized_end=628
+  _globals['_PEER']._serialized_start=630
+  _globals['_PEER']._serialized_end=696
+  _globals['_TASK']._serialized_start=699
+  _globals['_TASK']._serialized_end=1114
+  _globals['_TASK_KIND']._serialized_start=1078
+  _globals['_TASK_KIND']._serialized_end=1114
+  _globals['_SUBMITREQUEST']._serialized_start=1117
+  _globals['_SUBMITREQUEST']._serialized_end=1250
+  _globals['_SUBMITREPLY']._serialized_start=1252
+  _globals['_SUBMITREPLY']._serialized_end=1283
+  _globals['_MODELREQUEST']._serialized_start=1285
+  _globals['_MODELREQUEST']._serialized_end=1369
+  _globals['_MODELREPLY']._serialized_start=1371
+  _globals['_MODELREPLY']._serialized_end=1479
+  _globals['_AGGREGATION']._serialized_start=1482
+  _globals['_AGGREGATION']._serialized_end=1765
 # @@protoc_insertion_point(module_scope)

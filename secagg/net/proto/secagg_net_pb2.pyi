@@ -22,11 +22,12 @@ class Auth(_message.Message):
     def __init__(self, client_id: _Optional[int] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("public_key", "enroll_token", "counter", "signature", "n_items", "factors", "require_active", "corrupt_fraction")
+    __slots__ = ("public_key", "enroll_token", "counter", "signature", "certificate", "n_items", "factors", "require_active", "corrupt_fraction")
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     ENROLL_TOKEN_FIELD_NUMBER: _ClassVar[int]
     COUNTER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     N_ITEMS_FIELD_NUMBER: _ClassVar[int]
     FACTORS_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_ACTIVE_FIELD_NUMBER: _ClassVar[int]
@@ -35,11 +36,12 @@ class RegisterRequest(_message.Message):
     enroll_token: bytes
     counter: int
     signature: bytes
+    certificate: bytes
     n_items: int
     factors: int
     require_active: bool
     corrupt_fraction: float
-    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: _Optional[bool] = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: _Optional[bool] = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("client_id", "run_id", "instance")
@@ -82,15 +84,17 @@ class TrainingSpec(_message.Message):
     def __init__(self, epochs: _Optional[int] = ..., lr: _Optional[float] = ..., reg: _Optional[float] = ..., batch_size: _Optional[int] = ..., negatives: _Optional[int] = ..., clip_norm: _Optional[float] = ...) -> None: ...
 
 class Peer(_message.Message):
-    __slots__ = ("client_id", "public_key")
+    __slots__ = ("client_id", "public_key", "certificate")
     CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     client_id: int
     public_key: bytes
-    def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ...) -> None: ...
+    certificate: bytes
+    def __init__(self, client_id: _Optional[int] = ..., public_key: _Optional[bytes] = ..., certificate: _Optional[bytes] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed", "end_reason", "rounds_completed")
+    __slots__ = ("kind", "round", "stage", "session_id", "request", "model_version", "model_hash", "training", "peers", "retry_after_ms", "dp_params", "dp_round_seed", "revocation_lists", "end_reason", "rounds_completed")
     class Kind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         WAIT: _ClassVar[Task.Kind]
@@ -111,6 +115,7 @@ class Task(_message.Message):
     RETRY_AFTER_MS_FIELD_NUMBER: _ClassVar[int]
     DP_PARAMS_FIELD_NUMBER: _ClassVar[int]
     DP_ROUND_SEED_FIELD_NUMBER: _ClassVar[int]
+    REVOCATION_LISTS_FIELD_NUMBER: _ClassVar[int]
     END_REASON_FIELD_NUMBER: _ClassVar[int]
     ROUNDS_COMPLETED_FIELD_NUMBER: _ClassVar[int]
     kind: Task.Kind
@@ -125,9 +130,10 @@ class Task(_message.Message):
     retry_after_ms: int
     dp_params: bytes
     dp_round_seed: bytes
+    revocation_lists: bytes
     end_reason: str
     rounds_completed: int
-    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ..., end_reason: _Optional[str] = ..., rounds_completed: _Optional[int] = ...) -> None: ...
+    def __init__(self, kind: _Optional[_Union[Task.Kind, str]] = ..., round: _Optional[int] = ..., stage: _Optional[int] = ..., session_id: _Optional[bytes] = ..., request: _Optional[bytes] = ..., model_version: _Optional[int] = ..., model_hash: _Optional[str] = ..., training: _Optional[_Union[TrainingSpec, _Mapping]] = ..., peers: _Optional[_Iterable[_Union[Peer, _Mapping]]] = ..., retry_after_ms: _Optional[int] = ..., dp_params: _Optional[bytes] = ..., dp_round_seed: _Optional[bytes] = ..., revocation_lists: _Optional[bytes] = ..., end_reason: _Optional[str] = ..., rounds_completed: _Optional[int] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
     __slots__ = ("auth", "round", "stage", "session_id", "reply", "instance")

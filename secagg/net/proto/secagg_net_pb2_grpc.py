@@ -3,9 +3,7 @@
 
 import grpc
 
-from secagg.net.proto import (
-    secagg_net_pb2 as secagg_dot_net_dot_proto_dot_secagg__net__pb2,
-)
+from secagg.net.proto import secagg_net_pb2 as secagg_dot_net_dot_proto_dot_secagg__net__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
