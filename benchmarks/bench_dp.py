@@ -167,8 +167,8 @@ def curve(args: argparse.Namespace) -> dict:
           f"seeds {seeds}; split {prepared.split.protocol()}", flush=True)
     central, popular = [], []
     for seed in seeds:
-        base = experiment.run_baselines(prepared, CentralizedConfig(
-            factors=args.factors, epochs=args.centralized_epochs, lr=args.lr, reg=args.reg, seed=seed))
+        base = experiment.run_baselines(prepared, CentralizedConfig(  # its own tuned lr, reg
+            factors=args.factors, epochs=args.centralized_epochs or CentralizedConfig().epochs, seed=seed))
         central.append(base["centralized"]["metrics"])
         popular.append(base["popularity"]["metrics"])
     central_s = {k: seed_summary([m[k] for m in central]) for k in ("ndcg@10", "hr@10")}
@@ -262,7 +262,8 @@ def main() -> int:
     ap.add_argument("--epsilons", default="1,2,4,8,16,inf")
     ap.add_argument("--rounds", type=int, default=30)
     add_training_options(ap, privacy=False, factors=16, clip_norm=1.0)  # the flags of `secagg train`
-    ap.add_argument("--centralized-epochs", type=int, default=30)
+    ap.add_argument("--centralized-epochs", type=int, default=None,
+                    help="default: CentralizedConfig's (120)")
     ap.add_argument("--bits", type=int, default=32)
     ap.add_argument("--accountant", default="skellam", choices=["skellam", "gaussian"])
     ap.add_argument("--dropout-fraction", type=float, default=0.1)
