@@ -15,6 +15,8 @@ table, a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zer
 
     python benchmarks/bench_dp.py --kernel
     python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--seeds 3] [--out runs/dp]
+    # how the DP popularity cap was chosen (plain backend: the same noise, summed in the clear):
+    python benchmarks/bench_dp.py --cap-sweep --epsilons 1,8 --dp-popularity-aggregator plain
     # a quick check (about a minute):
     python benchmarks/bench_dp.py --curve --rounds 2 --clients-per-round 20 --epsilons 8 --seeds 2 \
         --centralized-epochs 2 --dp-popularity-aggregator plain --out /tmp/dp
@@ -194,6 +196,27 @@ def curve(args: argparse.Namespace) -> dict:
             "dp_popularity_cap": args.dp_popularity_cap}
 
 
+def cap_sweep(args: argparse.Namespace) -> dict:
+    """DP popularity NDCG@10 (mean ± sd over seeds) for each cap in ``--caps`` at each epsilon."""
+    from secagg.rec import experiment
+    from secagg.rec.data import load_ml100k
+    from secagg.rec.evaluation import format_mean_sd, seed_summary
+
+    path = find_ml100k()
+    if path is None:
+        raise SystemExit("MovieLens 100K not found: set SECAGG_ML100K")
+    prepared = experiment.prepare(load_ml100k(path))
+    rows = []
+    for eps in args.epsilons:
+        for cap in args.caps:
+            args.dp_popularity_cap = cap
+            runs = [dp_popularity_point(prepared, args, eps, seed) for seed in range(args.seeds)]
+            ndcg = seed_summary([r["ndcg@10"] for r in runs])
+            rows.append({"epsilon": eps, "cap": cap, "ndcg@10": ndcg, "runs": runs})
+            print(f"eps {eps:>5} cap {cap:>5}: DP popularity ndcg@10 {format_mean_sd(ndcg)}", flush=True)
+    return {"rows": rows, "seeds": args.seeds, "aggregator": args.dp_popularity_aggregator}
+
+
 def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -273,12 +296,16 @@ def main() -> int:
     ap.add_argument("--dp-popularity-aggregator", default="secagg+", choices=["plain", "secagg", "secagg+"],
                     help="how the DP popularity histogram is summed (plain: same noise, summed in the clear)")
     ap.add_argument("--dp-popularity-inf", action="store_true", help="also a DP popularity row at eps = inf")
+    ap.add_argument("--cap-sweep", action="store_true",
+                    help="DP popularity NDCG@10 for each of --caps at each of --epsilons (the cap's measured rule)")
+    ap.add_argument("--caps", default="2,8,16,32,64,128,1000")
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
     args = ap.parse_args()
-    if not (args.kernel or args.curve):
+    if not (args.kernel or args.curve or args.cap_sweep):
         args.kernel = True
     args.server_lr = server_lr(args, args.clients_per_round)
     args.epsilons = [float(e) for e in args.epsilons.split(",")]
+    args.caps = [int(c) for c in args.caps.split(",")]
     if args.seeds < 1:
         ap.error("--seeds must be >= 1")
     if args.dp_popularity_cap is None:
@@ -297,6 +324,10 @@ def main() -> int:
         doc["load"] = load()
         print_curve(result)
         plot(result, args.out / "dp_curve.png", args)
+    if args.cap_sweep:
+        doc["cap_sweep"] = cap_sweep(args)
+        doc["load"] = load()
+        print(f"load {load()}")
     (args.out / "bench_dp.json").write_text(json.dumps(doc, indent=1, default=str))
     return 0
 
