@@ -124,6 +124,9 @@ class DPPopularity:
             "clients": n, "contributors": len(result.included), "aggregator": cfg.aggregator,
             "guarantee": "user-level (add/remove one user), one release with every client "
                          "(sampling probability 1, no amplification): holds against the server too",
+            "accounting": f"{plan.config.accountant} accountant: one round of the Skellam mechanism, "
+                          "unsampled (no amplification), integer-domain sensitivities l2_sensitivity "
+                          "and l1_sensitivity, converted to (epsilon, delta) by dp-accounting",
         }
         return self
 
