@@ -33,7 +33,8 @@ from ..errors import ConfigError, PrivacyError
 from .data import UserItems
 
 DEFAULT_CAP = 32
-"""Default contribution cap, chosen by the sweep recorded in docs/benchmarks.md (ML-100K, eps = 1..16)."""
+"""Default contribution cap: the best of a measured sweep on ML-100K at eps 1, within one sd at eps 8
+(``benchmarks/bench_dp.py --cap-sweep``; figures in docs/recommender-evaluation.md)."""
 AGGREGATORS = ("plain", "secagg", "secagg+")
 
 
