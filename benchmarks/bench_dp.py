@@ -12,12 +12,21 @@ same run. Checks: every Skellam value >= its Gaussian limit; fixed-size >= Poiss
 
 Part 3 (``--curve``): full-ranking NDCG@10 on MovieLens 100K of federated MF-BPR trained through
 ``secagg+`` with distributed Skellam noise, at user-level epsilon in {1, 2, 4, 8, 16, inf}
-(delta = min(1 / users, 1e-5)), beside the centralized (non-private) baseline; writes a table,
-a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zero noise.
+(delta = min(1 / users, 1e-5)), beside the DP popularity baseline at the same epsilon (an
+epsilon-DP capped item histogram summed through secagg+ with the same noise, one round with every
+client: :mod:`secagg.rec.dp_popularity`) and the non-private centralized and popularity
+baselines. Every point is the mean ± sd over ``--seeds`` seeds (default 3; the training and
+sampling seed varies, the leave-one-out split and evaluation candidates are fixed). Writes a
+table, a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zero noise.
 
     python benchmarks/bench_dp.py --kernel
     python benchmarks/bench_dp.py --accounting [--json out.json]
-    python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--out runs/dp]
+    python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--seeds 3] [--out runs/dp]
+    # how the DP popularity cap was chosen (plain backend: the same noise, summed in the clear):
+    python benchmarks/bench_dp.py --cap-sweep --epsilons 1,8 --dp-popularity-aggregator plain
+    # a quick check (about a minute):
+    python benchmarks/bench_dp.py --curve --rounds 2 --clients-per-round 20 --epsilons 8 --seeds 2 \
+        --centralized-epochs 2 --dp-popularity-aggregator plain --out /tmp/dp
 
 MovieLens 100K is read from $SECAGG_ML100K or <repo>/../shared/data/ml-100k (never copied here).
 """
@@ -93,10 +102,72 @@ def find_ml100k() -> Path | None:
     return locate_ml100k(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
 
 
+def dp_point(prepared, args: argparse.Namespace, eps: float, seed: int, users: int, dim: int) -> dict:
+    """One federated DP-MF run (secagg+ with distributed Skellam noise) at ``eps`` for ``seed``; the
+    trainer builds its sampler and DP aggregator from the plan, so sampling and accountant agree."""
+    from secagg.rec import experiment
+    from secagg.rec.train import FederatedConfig, FederatedTrainer
+
+    dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
+                  rounds=args.rounds, epsilon=eps, bits=args.bits, accountant=args.accountant,
+                  sampling=args.dp_sampling,
+                  min_clients=default_noise_split(args.dp_sampling, args.clients_per_round, users,
+                                                  args.dropout_fraction))
+    cfg = FederatedConfig(
+        factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
+        local=local_config(args), aggregator="secagg+", quantization_range=args.quantization_range,
+        aggregator_options={"dropout_fraction": args.dropout_fraction},
+        server_optimizer=args.server_optimizer, server_lr=float(args.server_lr),
+        eval_every=args.rounds, seed=seed, dp=dp)
+    t0 = time.perf_counter()
+    trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set)
+    calib = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    trainer.fit()
+    summary = experiment.summarize_run(trainer, time.perf_counter() - t0)
+    m = summary["final_metrics"]
+    release, server = trainer.ledger.epsilon_release(), trainer.ledger.epsilon_server()
+    assert release <= eps * (1 + 1e-9), f"spent epsilon {release} exceeds the target {eps}"
+    assert server >= release * (1 - 1e-9), (server, release)
+    return {"seed": seed, "epsilon_spent": release, "epsilon_release": release, "epsilon_server": server,
+            "delta": dp.target_delta, "noise_multiplier": trainer.privacy_plan.noise_multiplier,
+            "ndcg@10": m["ndcg@10"], "hr@10": m["hr@10"],
+            "seconds_per_round": summary["seconds_per_round"], "calibration_seconds": calib,
+            "params": trainer.privacy_plan.report()}
+
+
+def dp_popularity_point(prepared, args: argparse.Namespace, eps: float, seed: int) -> dict:
+    """The DP popularity baseline at ``eps`` (one secure round with every client)."""
+    from secagg.rec.dp_popularity import DPPopularityConfig
+    from secagg.rec.experiment import run_dp_popularity
+
+    out = run_dp_popularity(prepared, DPPopularityConfig(
+        epsilon=eps, cap=args.dp_popularity_cap, bits=args.bits, accountant=args.accountant,
+        aggregator=args.dp_popularity_aggregator, seed=seed))
+    spent = out["privacy"]["epsilon_spent"]
+    assert spent <= eps * (1 + 1e-9), f"DP popularity spent {spent} > target {eps}"
+    assert out["privacy"]["sampling_probability"] == 1.0
+    return {"seed": seed, "epsilon_spent": spent, "ndcg@10": out["metrics"]["ndcg@10"],
+            "hr@10": out["metrics"]["hr@10"], "seconds": out["seconds"]}
+
+
+def over_seeds(runs: list[dict]) -> dict:
+    """Mean ± sd of the metrics of one curve point's per-seed runs."""
+    from secagg.rec.evaluation import seed_summary
+
+    return {"ndcg@10": seed_summary([r["ndcg@10"] for r in runs]),
+            "hr@10": seed_summary([r["hr@10"] for r in runs]),
+            "epsilon_spent": max(r["epsilon_spent"] for r in runs),
+            "epsilon_server": max(r.get("epsilon_server", r["epsilon_spent"]) for r in runs), "runs": runs}
+
+
 def curve(args: argparse.Namespace) -> dict:
+    """Every point (federated DP-MF, DP popularity, the non-private baselines) over ``args.seeds``
+    seeds: the training/sampling seed varies, the split and the evaluation candidates do not."""
     from secagg.rec import experiment
     from secagg.rec.baseline import CentralizedConfig
     from secagg.rec.data import load_ml100k
+    from secagg.rec.evaluation import format_mean_sd, seed_summary
     from secagg.rec.train import FederatedConfig, FederatedTrainer
 
     path = find_ml100k()
@@ -107,46 +178,60 @@ def curve(args: argparse.Namespace) -> dict:
     probe = FederatedTrainer(prepared.split, FederatedConfig(factors=args.factors, rounds=1,
                                                              clients_per_round=2), aggregator=None)
     dim = int(probe.server.model.size)  # the dense item-model update the clients send
-    print(f"ML-100K: {users} users with training data, {prepared.split.n_items} items, model dim {dim}",
-          flush=True)
-    base = experiment.run_baselines(prepared, CentralizedConfig(
-        factors=args.factors, epochs=args.centralized_epochs, lr=args.lr, reg=args.reg, seed=args.seed))
-    central = base["centralized"]["metrics"]
-    print(f"centralized: ndcg@10 {central['ndcg@10']:.4f}", flush=True)
+    seeds = list(range(args.seeds))
+    print(f"ML-100K: {users} users with training data, {prepared.split.n_items} items, model dim {dim}; "
+          f"seeds {seeds}; split {prepared.split.protocol()}", flush=True)
+    central, popular = [], []
+    for seed in seeds:
+        base = experiment.run_baselines(prepared, CentralizedConfig(  # its own tuned lr, reg
+            factors=args.factors, epochs=args.centralized_epochs or CentralizedConfig().epochs, seed=seed))
+        central.append(base["centralized"]["metrics"])
+        popular.append(base["popularity"]["metrics"])
+    central_s = {k: seed_summary([m[k] for m in central]) for k in ("ndcg@10", "hr@10")}
+    popular_s = {k: seed_summary([m[k] for m in popular]) for k in ("ndcg@10", "hr@10")}
+    print(f"centralized: ndcg@10 {format_mean_sd(central_s['ndcg@10'])}; "
+          f"popularity {format_mean_sd(popular_s['ndcg@10'])}", flush=True)
     rows = []
     for eps in args.epsilons:
-        dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
-                      rounds=args.rounds, epsilon=eps, bits=args.bits, accountant=args.accountant,
-                      sampling=args.dp_sampling,
-                      min_clients=default_noise_split(args.dp_sampling, args.clients_per_round, users,
-                                                      args.dropout_fraction))
-        cfg = FederatedConfig(
-            factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
-            local=local_config(args), aggregator="secagg+", quantization_range=args.quantization_range,
-            aggregator_options={"dropout_fraction": args.dropout_fraction},
-            server_optimizer=args.server_optimizer, server_lr=float(args.server_lr),
-            eval_every=args.rounds, seed=args.seed, dp=dp)
-        t0 = time.perf_counter()  # the trainer builds the sampler and the DP aggregator from dp
-        trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set)
-        calib = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        trainer.fit()
-        seconds = time.perf_counter() - t0
-        summary = experiment.summarize_run(trainer, seconds)
-        m = summary["final_metrics"]
-        row = {"epsilon_target": eps, "epsilon_spent": trainer.ledger.epsilon_release(),
-               "epsilon_release": trainer.ledger.epsilon_release(),
-               "epsilon_server": trainer.ledger.epsilon_server(), "delta": dp.target_delta,
-               "noise_multiplier": trainer.privacy_plan.noise_multiplier, "ndcg@10": m["ndcg@10"],
-               "hr@10": m["hr@10"], "seconds_per_round": summary["seconds_per_round"],
-               "calibration_seconds": calib, "params": trainer.privacy_plan.report()}
+        fed = over_seeds([dp_point(prepared, args, eps, seed, users, dim) for seed in seeds])
+        pop = over_seeds([dp_popularity_point(prepared, args, eps, seed) for seed in seeds]) \
+            if math.isfinite(eps) or args.dp_popularity_inf else None
+        row = {"epsilon_target": eps, "epsilon_spent": fed["epsilon_spent"],
+               "epsilon_release": fed["epsilon_spent"], "epsilon_server": fed["epsilon_server"],
+               "delta": fed["runs"][0]["delta"],
+               "noise_multiplier": fed["runs"][0]["noise_multiplier"], "ndcg@10": fed["ndcg@10"],
+               "hr@10": fed["hr@10"], "runs": fed["runs"], "dp_popularity": pop}
         rows.append(row)
-        print(f"eps {eps:>5}: z={row['noise_multiplier']:.3f} release {row['epsilon_release']:.3f} "
-              f"server {row['epsilon_server']:.3f} "
-              f"ndcg@10 {m['ndcg@10']:.4f} hr@10 {m['hr@10']:.4f} ({summary['seconds_per_round']:.2f} s/round)",
-              flush=True)
-    return {"users": users, "dim": dim, "centralized": central, "popularity": base["popularity"]["metrics"],
-            "rows": rows}
+        line = (f"eps {eps:>5}: z={row['noise_multiplier']:.3f} release {row['epsilon_release']:.3f} "
+                f"server {row['epsilon_server']:.3f} "
+                f"DP-MF ndcg@10 {format_mean_sd(fed['ndcg@10'])}")
+        if pop is not None:
+            line += f"  DP popularity {format_mean_sd(pop['ndcg@10'])} (spent {pop['epsilon_spent']:.3f})"
+        print(line, flush=True)
+    return {"users": users, "dim": dim, "seeds": seeds, "split": prepared.split.protocol(),
+            "centralized": central_s, "popularity": popular_s, "rows": rows,
+            "dp_popularity_cap": args.dp_popularity_cap}
+
+
+def cap_sweep(args: argparse.Namespace) -> dict:
+    """DP popularity NDCG@10 (mean ± sd over seeds) for each cap in ``--caps`` at each epsilon."""
+    from secagg.rec import experiment
+    from secagg.rec.data import load_ml100k
+    from secagg.rec.evaluation import format_mean_sd, seed_summary
+
+    path = find_ml100k()
+    if path is None:
+        raise SystemExit("MovieLens 100K not found: set SECAGG_ML100K")
+    prepared = experiment.prepare(load_ml100k(path))
+    rows = []
+    for eps in args.epsilons:
+        for cap in args.caps:
+            args.dp_popularity_cap = cap
+            runs = [dp_popularity_point(prepared, args, eps, seed) for seed in range(args.seeds)]
+            ndcg = seed_summary([r["ndcg@10"] for r in runs])
+            rows.append({"epsilon": eps, "cap": cap, "ndcg@10": ndcg, "runs": runs})
+            print(f"eps {eps:>5} cap {cap:>5}: DP popularity ndcg@10 {format_mean_sd(ndcg)}", flush=True)
+    return {"rows": rows, "seeds": args.seeds, "aggregator": args.dp_popularity_aggregator}
 
 
 def accounting_table(users: int, per_round: int, rounds: int, target: float) -> dict:
@@ -194,21 +279,55 @@ def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
 
     rows = result["rows"]
     finite = [r for r in rows if math.isfinite(r["epsilon_target"])]
+    n = len(result["seeds"])
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot([r["epsilon_target"] for r in finite], [r["ndcg@10"] for r in finite], "o-",
-            label=f"secagg+ with distributed Skellam ({args.accountant} accountant)")
+    ax.errorbar([r["epsilon_target"] for r in finite], [r["ndcg@10"]["mean"] for r in finite],
+                yerr=[r["ndcg@10"]["sd"] for r in finite], fmt="o-", capsize=3,
+                label=f"secagg+ DP-MF, distributed Skellam ({args.accountant}), mean ± sd of {n} seeds")
+    pops = [r for r in finite if r["dp_popularity"] is not None]
+    if pops:
+        ax.errorbar([r["epsilon_target"] for r in pops], [r["dp_popularity"]["ndcg@10"]["mean"] for r in pops],
+                    yerr=[r["dp_popularity"]["ndcg@10"]["sd"] for r in pops], fmt="s--", capsize=3,
+                    color="tab:purple", label=f"DP popularity (cap {args.dp_popularity_cap}), same protocol")
     for r in rows:
         if not math.isfinite(r["epsilon_target"]):
-            ax.axhline(r["ndcg@10"], color="tab:orange", ls="--", label="secagg+, no noise (eps = inf)")
-    ax.axhline(result["centralized"]["ndcg@10"], color="tab:green", ls=":", label="centralized (non-private)")
-    ax.axhline(result["popularity"]["ndcg@10"], color="tab:gray", ls="-.", label="popularity")
+            ax.axhline(r["ndcg@10"]["mean"], color="tab:orange", ls="--", label="secagg+, no noise (eps = inf)")
+    ax.axhline(result["centralized"]["ndcg@10"]["mean"], color="tab:green", ls=":",
+               label="centralized (non-private)")
+    ax.axhline(result["popularity"]["ndcg@10"]["mean"], color="tab:gray", ls="-.", label="popularity (non-private)")
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("user-level epsilon (delta = %.0e)" % rows[0]["delta"])
+    ax.set_xlabel("user-level epsilon_release (delta = %.0e; the server's epsilon is larger)" % rows[0]["delta"])
     ax.set_ylabel("full-ranking NDCG@10")
     ax.set_title(f"MovieLens 100K, {args.rounds} rounds x {args.clients_per_round} clients")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out)
+
+
+def print_curve(result: dict) -> None:
+    from secagg.rec.evaluation import format_mean_sd
+
+    n = len(result["seeds"])
+    print(f"\nmean ± sd over {n} seeds; load {load()}")
+    print(f"{'epsilon':>8} {'release':>8} {'server':>8} {'z':>7} {'DP-MF NDCG@10':>17} {'DP-pop NDCG@10':>17} "
+          f"{'DP-pop spent':>12}")
+    for r in result["rows"]:
+        pop = r["dp_popularity"]
+        pop_cells = (f"{format_mean_sd(pop['ndcg@10']):>17} {pop['epsilon_spent']:>12.3f}" if pop
+                     else f"{'-':>17} {'-':>12}")
+        print(f"{r['epsilon_target']:>8} {r['epsilon_release']:>8.3f} {r['epsilon_server']:>8.3f} "
+              f"{r['noise_multiplier']:>7.3f} "
+              f"{format_mean_sd(r['ndcg@10']):>17} {pop_cells}")
+    print(f"{'central':>8} {'-':>8} {'-':>8} {'-':>7} {format_mean_sd(result['centralized']['ndcg@10']):>17}")
+    print(f"{'popular':>8} {'-':>8} {'-':>8} {'-':>7} {format_mean_sd(result['popularity']['ndcg@10']):>17}")
+
+
+def load() -> str:
+    """``/proc/loadavg``'s 1/5/15-minute load (reported next to every figure)."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:  # pragma: no cover - not Linux
+        return "unknown"
 
 
 def main() -> int:
@@ -226,16 +345,33 @@ def main() -> int:
     ap.add_argument("--epsilons", default="1,2,4,8,16,inf")
     ap.add_argument("--rounds", type=int, default=30)
     add_training_options(ap, privacy=False, factors=16, clip_norm=1.0)  # the flags of `secagg train`
-    ap.add_argument("--centralized-epochs", type=int, default=30)
+    ap.add_argument("--centralized-epochs", type=int, default=None,
+                    help="default: CentralizedConfig's (120)")
     ap.add_argument("--bits", type=int, default=32)
     ap.add_argument("--accountant", default="skellam", choices=["skellam", "gaussian"])
     ap.add_argument("--dropout-fraction", type=float, default=0.1)
+    ap.add_argument("--seeds", type=int, default=3, help="seeds per curve point (mean ± sd; default: 3)")
+    ap.add_argument("--dp-popularity-cap", type=int, default=None,
+                    help="items per user in the DP popularity histogram (default: secagg.rec.dp_popularity.DEFAULT_CAP)")
+    ap.add_argument("--dp-popularity-aggregator", default="secagg+", choices=["plain", "secagg", "secagg+"],
+                    help="how the DP popularity histogram is summed (plain: same noise, summed in the clear)")
+    ap.add_argument("--dp-popularity-inf", action="store_true", help="also a DP popularity row at eps = inf")
+    ap.add_argument("--cap-sweep", action="store_true",
+                    help="DP popularity NDCG@10 for each of --caps at each of --epsilons (the cap's measured rule)")
+    ap.add_argument("--caps", default="2,8,16,32,64,128,1000")
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
     args = ap.parse_args()
-    if not (args.kernel or args.curve or args.accounting):
+    if not (args.kernel or args.curve or args.accounting or args.cap_sweep):
         args.kernel = True
     args.server_lr = server_lr(args, args.clients_per_round)
     args.epsilons = [float(e) for e in args.epsilons.split(",")]
+    args.caps = [int(c) for c in args.caps.split(",")]
+    if args.seeds < 1:
+        ap.error("--seeds must be >= 1")
+    if args.dp_popularity_cap is None:
+        from secagg.rec.dp_popularity import DEFAULT_CAP
+
+        args.dp_popularity_cap = DEFAULT_CAP
     args.out.mkdir(parents=True, exist_ok=True)
     doc: dict = {"args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     if args.kernel:
@@ -248,17 +384,15 @@ def main() -> int:
     if args.curve:
         result = curve(args)
         doc["curve"] = result
-        print(f"\n{'epsilon':>8} {'release':>8} {'server':>8} {'z':>7} {'NDCG@10':>8} {'HR@10':>7}")
-        for r in result["rows"]:
-            print(f"{r['epsilon_target']:>8} {r['epsilon_release']:>8.3f} {r['epsilon_server']:>8.3f} "
-                  f"{r['noise_multiplier']:>7.3f} "
-                  f"{r['ndcg@10']:>8.4f} {r['hr@10']:>7.4f}")
-        print(f"{'central':>8} {'-':>8} {'-':>8} {'-':>7} {result['centralized']['ndcg@10']:>8.4f} "
-              f"{result['centralized']['hr@10']:>7.4f}")
+        doc["load"] = load()
+        print_curve(result)
         plot(result, args.out / "dp_curve.png", args)
-    with open("/proc/loadavg") as fh:
-        doc["loadavg"] = fh.read().split()[:3]
-    print(f"load average: {' '.join(doc['loadavg'])}")
+    if args.cap_sweep:
+        doc["cap_sweep"] = cap_sweep(args)
+        doc["load"] = load()
+        print(f"load {load()}")
+    doc.setdefault("load", load())
+    print(f"load average: {doc['load']}")
     text = json.dumps(doc, indent=1, default=str)
     (args.out / "bench_dp.json").write_text(text)
     if args.json is not None:

@@ -50,7 +50,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, rounds: int, aggregator: str
                    help="processes for the simulated clients' secure-aggregation work (secagg, secagg+, "
                         "he-*); 'auto' = one per core; the same clients are summed exactly either way (default: 1)")
     p.add_argument("--baseline-epochs", type=positive_int, default=None,
-                   help="epochs of the centralized baseline (default: depends on the data)")
+                   help="epochs of the centralized baseline (default: 120 for train, 20 for demo)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="synthetic, ml-100k, another downloaded MovieLens name, or a path (default: synthetic)")
     _add_run_options(train, rounds=50, aggregator="plain")
     train.add_argument("--output", type=Path, required=True, help="directory for metrics.json and ndcg.png")
-    train.add_argument("--baseline", action="store_true", help="also train the centralized and popularity baselines")
+    train.add_argument("--baseline", action="store_true",
+                       help="also train the centralized, popularity and DP popularity baselines")
+    train.add_argument("--dp-popularity-epsilon", type=float, default=None,
+                       help="epsilon of the DP popularity baseline (default: --epsilon if given, else 8)")
+    train.add_argument("--dp-popularity-cap", type=int, default=None,
+                       help="items each user contributes at most to the DP popularity histogram (default: 32)")
+    train.add_argument("--ties", choices=("random", "item-id"), default="random",
+                       help="leave-one-out: which of several items at a user's latest second is held out "
+                            "(random: seeded by --tie-seed; item-id: the largest id) (default: random)")
+    train.add_argument("--tie-seed", type=int, default=None, help="seed of --ties random (default: 0)")
     train.add_argument("--checkpoint-every", type=int, default=0, help="save a checkpoint every N rounds")
     train.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoint.npz when present")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -130,11 +139,35 @@ def _config(args: argparse.Namespace, prepared: Any) -> Any:
         dp=dp)
 
 
-def _baseline_config(args: argparse.Namespace, default_epochs: int) -> Any:
+def _baseline_config(args: argparse.Namespace, default_epochs: int | None = None) -> Any:
+    """The centralized baseline: the run's factors and seed, its own tuned lr/reg/epochs
+    (:class:`~secagg.rec.baseline.CentralizedConfig`), ``--baseline-epochs`` if given."""
     from .rec.baseline import CentralizedConfig
 
-    return CentralizedConfig(factors=args.factors, epochs=args.baseline_epochs or default_epochs, lr=args.lr,
-                             reg=args.reg, seed=args.seed)
+    epochs = args.baseline_epochs or default_epochs or CentralizedConfig().epochs
+    return CentralizedConfig(factors=args.factors, epochs=epochs, seed=args.seed)
+
+
+def _dp_popularity_config(args: argparse.Namespace) -> Any:
+    """The DP popularity baseline of ``--baseline`` (None without the [dp] extra); checked here,
+    before any work."""
+    from .rec.dp_popularity import AGGREGATORS, DEFAULT_CAP, DPPopularityConfig
+
+    epsilon = args.dp_popularity_epsilon
+    if epsilon is None:
+        epsilon = args.epsilon if getattr(args, "epsilon", None) is not None else 8.0
+    config = DPPopularityConfig(
+        epsilon=epsilon, cap=DEFAULT_CAP if args.dp_popularity_cap is None else args.dp_popularity_cap,
+        delta=getattr(args, "delta", None), accountant=getattr(args, "dp_accountant", None) or "skellam",
+        bits=getattr(args, "dp_bits", None) or 32,
+        aggregator=args.aggregator if args.aggregator in AGGREGATORS else "secagg+", seed=args.seed)
+    try:
+        import dp_accounting  # noqa: F401
+    except ImportError:
+        print("secagg: DP popularity baseline skipped: it needs the [dp] extra (pip install 'secagg[dp]')",
+              file=sys.stderr)
+        return None
+    return config
 
 
 def _format_bytes(n: float) -> str:
@@ -159,8 +192,9 @@ def _train(args: argparse.Namespace) -> int:
     from .rec import experiment
     from .rec.datasets import load_dataset
 
+    dp_popularity = _dp_popularity_config(args) if args.baseline else None
     data = load_dataset(args.data, seed=args.seed)
-    prepared = experiment.prepare(data)
+    prepared = experiment.prepare(data, ties=args.ties, tie_seed=args.tie_seed)
     config = _config(args, prepared)
     ckpt = args.output / "checkpoint.npz"
     trainer, summary = experiment.run_federated(
@@ -168,7 +202,8 @@ def _train(args: argparse.Namespace) -> int:
         checkpoint_every=args.checkpoint_every, resume=args.resume, workers=args.workers)
     baselines = None
     if args.baseline:
-        baselines = experiment.run_baselines(prepared, _baseline_config(args, 30), progress=not args.no_progress)
+        baselines = experiment.run_baselines(prepared, _baseline_config(args), progress=not args.no_progress,
+                                             dp_popularity=dp_popularity)
     experiment.write_outputs(args.output, prepared=prepared, config=config, trainer=trainer, summary=summary,
                              baselines=baselines)
     rows = []
@@ -178,6 +213,10 @@ def _train(args: argparse.Namespace) -> int:
     if baselines:
         rows.append(("centralized", baselines["centralized"]["metrics"], "-", "-"))
         rows.append(("popularity", baselines["popularity"]["metrics"], "-", "-"))
+        if "dp_popularity" in baselines:
+            dpp = baselines["dp_popularity"]
+            rows.append((f"DP popularity eps {dpp['privacy']['epsilon_spent']:.3g} cap {dpp['config']['cap']}",
+                         dpp["metrics"], "-", "-"))
     if rows:
         print(format_table(rows))
     privacy = _privacy_line(trainer)

@@ -208,8 +208,8 @@ class FederatedMF(Recommender):
 class CentralizedMF(Recommender):
     """The same MF + BPR trained on all interactions in one place."""
 
-    def __init__(self, factors: int = 32, *, iterations: int = 30, learning_rate: float = 0.05,
-                 regularization: float = 0.001, batch_size: int = 256, random_state: int = 0) -> None:
+    def __init__(self, factors: int = 32, *, iterations: int = 120, learning_rate: float = 0.05,
+                 regularization: float = 0.01, batch_size: int = 256, random_state: int = 0) -> None:
         self.config = baseline.CentralizedConfig(factors=factors, epochs=iterations, lr=learning_rate,
                                                  reg=regularization, batch_size=batch_size, seed=random_state)
         self._model: baseline.CentralizedMF | None = None

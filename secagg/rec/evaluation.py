@@ -6,7 +6,7 @@ method (popularity, centralized, federated) is compared on exactly the same cand
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,3 +70,18 @@ def evaluate(score_fn: Callable[[np.ndarray], np.ndarray], eval_set: EvalSet, *,
         rows = np.arange(start, min(start + batch, len(eval_set)))
         parts.append(user_metrics(score_fn(eval_set.users[rows]), eval_set, rows))
     return summarize(np.concatenate(parts))
+
+
+def seed_summary(values: Sequence[float]) -> dict[str, float | int | list[float]]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value) of a metric over seeds."""
+    vals = [float(v) for v in values]
+    if not vals:
+        raise ConfigError("seed_summary needs at least one value")
+    arr = np.asarray(vals)
+    sd = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "sd": sd, "n": len(vals), "values": vals}
+
+
+def format_mean_sd(summary: dict, digits: int = 4) -> str:
+    """``"0.0412 ± 0.0013"`` for a :func:`seed_summary`."""
+    return f"{summary['mean']:.{digits}f} ± {summary['sd']:.{digits}f}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from .. import __version__
 from . import checkpoint
 from .baseline import CentralizedConfig, CentralizedMF, Popularity
 from .data import Interactions
+from .dp_popularity import DPPopularity, DPPopularityConfig
 from .evaluation import EvalSet, evaluate, make_eval_set
 from .plot import plot_ndcg
 from .split import Split, leave_one_out
@@ -29,24 +30,40 @@ class Prepared:
     eval_set: EvalSet
 
 
-def prepare(data: Interactions, *, eval_seed: int = 0) -> Prepared:
-    """Leave-one-out split and the test evaluation set (fixed sampled negatives)."""
-    split = leave_one_out(data)
+def prepare(data: Interactions, *, eval_seed: int = 0, ties: str = "random",
+            tie_seed: int | None = None) -> Prepared:
+    """Leave-one-out split (``ties``/``tie_seed``: see :mod:`secagg.rec.split`) and the test
+    evaluation set (fixed sampled negatives)."""
+    split = leave_one_out(data, ties=ties, tie_seed=tie_seed)
     return Prepared(data=data, split=split, eval_set=make_eval_set(split, seed=eval_seed))
 
 
-def run_baselines(prepared: Prepared, config: CentralizedConfig, *, progress: bool = False) -> dict[str, Any]:
-    """Popularity and centralized MF on the same split and metrics."""
+def run_dp_popularity(prepared: Prepared, config: DPPopularityConfig, **protocol_options: Any
+                      ) -> dict[str, Any]:
+    """The DP popularity baseline (one secure round with every client) and its metrics."""
+    t0 = time.perf_counter()
+    model = DPPopularity(config).fit(prepared.split.train, **protocol_options)
+    seconds = time.perf_counter() - t0
+    return {"metrics": evaluate(model.scores, prepared.eval_set), "seconds": seconds,
+            "config": asdict(config), "privacy": model.privacy}
+
+
+def run_baselines(prepared: Prepared, config: CentralizedConfig, *, progress: bool = False,
+                  dp_popularity: DPPopularityConfig | None = None) -> dict[str, Any]:
+    """Popularity, centralized MF and (with ``dp_popularity``) DP popularity on the same split."""
     t0 = time.perf_counter()
     pop = evaluate(Popularity().fit(prepared.split.train).scores, prepared.eval_set)
     t1 = time.perf_counter()
     central = CentralizedMF(config).fit(prepared.split.train, progress=progress)
     t2 = time.perf_counter()
-    return {
+    out = {
         "popularity": {"metrics": pop, "seconds": t1 - t0},
         "centralized": {"metrics": evaluate(central.scores, prepared.eval_set), "seconds": t2 - t1,
                         "config": config.__dict__},
     }
+    if dp_popularity is not None:
+        out["dp_popularity"] = run_dp_popularity(prepared, dp_popularity)
+    return out
 
 
 def summarize_run(trainer: FederatedTrainer, seconds: float) -> dict[str, Any]:
@@ -125,6 +142,7 @@ def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, 
         "secagg_version": __version__,
         "data": {"source": prepared.data.source, "users": prepared.split.n_users, "items": prepared.split.n_items,
                  "train_interactions": prepared.split.train.nnz, "eval_users": len(prepared.eval_set)},
+        "split": prepared.split.protocol(),
         "config": config.to_dict(),
         "summary": summary,
         "rounds": trainer.history,

@@ -1,4 +1,4 @@
-"""Leave-one-out by time, ties broken by item id, optional validation item."""
+"""Leave-one-out by time with the explicit item-id tie rule, optional validation item."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ def test_latest_item_is_test_and_ties_break_by_item_id():
     # user 0: items 5 (t=1), 7 (t=3), 6 (t=3) -> tie at t=3 broken by item id: 7 is later.
     # user 1: a single interaction -> no test item, kept for training.
     data = from_arrays(np.array([0, 0, 0, 1]), np.array([5, 7, 6, 5]), timestamps=np.array([1, 3, 3, 9]))
-    split = leave_one_out(data)
+    split = leave_one_out(data, ties="item-id")
     labels = data.item_labels
     assert labels[split.test_items[0]] == 7
     assert split.test_items[1] == -1
