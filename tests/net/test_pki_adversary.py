@@ -50,7 +50,7 @@ class ScriptedServer(pb_grpc.AggregationServicer):
         with self.lock:
             self.calls.append("Register")
             self.victim_key = bytes(request.public_key)
-        return pb.RegisterReply(client_id=VICTIM, run_id="scripted")
+        return pb.RegisterReply(client_id=VICTIM, run_id="scripted", instance=b"scripted-instance")
 
     def GetTask(self, request, context):
         with self.lock:
@@ -172,7 +172,7 @@ def test_an_honest_client_refuses_a_doctored_peer_list_before_sending_anything(t
     server.start()
     log = tmp_path / "victim.jsonl"
     client = NetClient(f"127.0.0.1:{port}", ca=certs.ca, state_dir=state, trainer=None, poll_wait=0.2,
-                       backoff=(0.05, 0.2), authority_roots=authority.roots_path,
+                       backoff=(0.05, 0.2), authority_roots=authority.roots_path, model_shape=(20, 3),
                        logger=logs.get_logger(f"test.pki.{scenario}", path=log))
     runner = threading.Thread(target=client.run, kwargs={"max_seconds": 300}, daemon=True)
     runner.start()

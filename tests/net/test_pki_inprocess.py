@@ -27,7 +27,7 @@ def test_a_renewed_certificate_reaches_the_server_on_restart(tmp_path, certs):
                           authority_crl=crl)
     try:
         client = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=state, trainer=None,
-                           authority_roots=authority.roots_path)
+                           authority_roots=authority.roots_path, model_shape=(20, 3))
         cid = client.register()
         client.close()
         assert server.coordinator.certificates[cid] == first
@@ -38,7 +38,7 @@ def test_a_renewed_certificate_reaches_the_server_on_restart(tmp_path, certs):
         (state / "identity.crt").write_bytes(authority.issue(make_request(load_identity(state), "dev0", token)))
         renewed = der((state / "identity.crt").read_bytes())
         again = NetClient(f"127.0.0.1:{server.port}", ca=certs.ca, state_dir=state, trainer=None,
-                          authority_roots=authority.roots_path, poll_wait=0.2)
+                          authority_roots=authority.roots_path, poll_wait=0.2, model_shape=(20, 3))
         runner = threading.Thread(target=again.run, kwargs={"max_seconds": 300}, daemon=True)
         runner.start()
         try:
