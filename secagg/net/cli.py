@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import PrivacyError
 from ..rec.options import add_model_options, add_training_options, dp_config, local_config, server_lr, wants_dp
+from .status_command import add_operations_options, add_status_options, admin_token
 
 
 def _stage_hook(text: str) -> tuple[int, int]:
@@ -82,6 +83,7 @@ def add_net_commands(sub: Any) -> None:
                      help="worker threads (aio default: 8; threads default: 2 x clients per round + 8, each "
                           "waiting client holding one)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
+    add_operations_options(srv)
     srv.set_defaults(handler=_server)
 
     cli = sub.add_parser("client", help="a federated client: train locally, aggregate securely")
@@ -108,9 +110,9 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--exit-after", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
     cli.set_defaults(handler=_client)
 
-    st = sub.add_parser("status", help="rounds done, clients seen, last round's survivors and timings")
-    st.add_argument("--db", type=Path, required=True)
-    st.add_argument("--json", action="store_true", help="print JSON")
+    st = sub.add_parser("status", help="a server's health, round in progress, clients, rounds (--server), "
+                                       "or its database's summary (--db)")
+    add_status_options(st)
     st.set_defaults(handler=_status)
 
     rb = sub.add_parser("rollback", help="republish a kept model version (server stopped; recorded in the db)")
@@ -179,7 +181,8 @@ def _server(args: argparse.Namespace) -> int:
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), logger=logger,
-                       max_workers=args.max_workers, engine=args.engine)
+                       max_workers=args.max_workers, engine=args.engine,
+                       admin_token=admin_token(args), metrics_address=args.metrics_address)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -261,6 +264,15 @@ def run_client(client: Any, args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        _need_grpc()
+        from .status_command import remote_status
+
+        return remote_status(args)
+    if args.health:
+        from ..errors import ConfigError
+
+        raise ConfigError("--health asks a running server: use it with --server ADDR (not --db)")
     from .status import format_summary, summary
 
     s = summary(args.db)
