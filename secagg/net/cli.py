@@ -179,6 +179,9 @@ def _server(args: argparse.Namespace) -> int:
 
         raise ConfigError("--rounds must be >= 1")
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
+    from .profiling import from_environment
+
+    profile = from_environment()  # SECAGG_PROFILE=FILE: cProfile of every thread, written at stop
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), logger=logger,
                        max_workers=args.max_workers, engine=args.engine,
@@ -198,6 +201,8 @@ def _server(args: argparse.Namespace) -> int:
     if co.ended is not None and not done.is_set():
         server.tell_clients_the_end()
     server.stop()
+    if profile is not None:
+        profile.dump()
     total = co.completed_here
     if co.error is not None:
         print(f"secagg server: the run failed: {co.error}", file=sys.stderr)
