@@ -154,6 +154,22 @@ class Store:
                              "ON CONFLICT (client_id) DO UPDATE SET last = MAX(last, excluded.last)",
                              (client_id, counter))
 
+    def save_counters(self, counters: dict[int, int]) -> None:
+        """:meth:`save_counter` for many clients in one synced transaction (one fsync)."""
+        if not counters:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO counters (client_id, last) VALUES (?, ?) "
+                    "ON CONFLICT (client_id) DO UPDATE SET last = MAX(last, excluded.last)",
+                    list(counters.items()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # --- model versions --------------------------------------------------------------------
     def _insert_version(self, mv: ModelVersion, optimizer: bytes, note: str) -> None:
         self._db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
