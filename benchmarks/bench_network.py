@@ -12,12 +12,17 @@ round latency (server side, from the database: first request to recorded result)
 (user + system of the server process from /proc) per round and per client, the server's peak RSS
 and thread count, and the load average before and after each point. Round 1 is a warm-up and is
 not counted. Every round's sum is checked exactly against the clients' quantized updates, and
-every round must complete with all n clients. Points run one at a time.
+every round must complete with all n clients: a point whose round aborts (or leaves clients out)
+is reported with the round's reason and stage counts, and the script exits 1. "device CPU/s" is
+the CPU the device-simulator processes used per second of wall time (at most the machine's
+cores): when the devices' protocol work needs more CPU than the machine has, they, not the
+server, miss the deadlines. Points run one at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -71,6 +76,20 @@ def rss_and_threads(pid: int) -> tuple[int, int]:
         elif line.startswith("Threads:"):
             threads = int(line.split()[1])
     return rss, threads
+
+
+def scrape_calls(log: Path) -> dict[str, float]:
+    """The server's calls so far by "method status" (from its /metrics page)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = next(json.loads(x)["port"] for x in log.read_text().splitlines() if "metrics_listening" in x)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+        text = r.read().decode()
+    return {f"{s.labels['method']} {s.labels['status']}": s.value
+            for f in text_string_to_metric_families(text) if f.name == "secagg_requests"
+            for s in f.samples if s.name == "secagg_requests_total"}
 
 
 def loadavg() -> str:
@@ -144,6 +163,7 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path) -> dict:
          "--n-items", str(n_items), "--factors", str(FACTORS), "--rounds", str(rounds),
          "--clip-norm", "1.0", "--clients-per-round", str(n), "--min-clients", str(n),
          "--threat-model", THREAT, "--dropout-fraction", str(DROPOUT_FRACTION),
+         "--metrics-address", "127.0.0.1:0",  # requests by method, scraped around the measured rounds
          "--log-file", str(tmp / f"n{n}.jsonl")],  # default deadlines and liveness window
         stdout=subprocess.DEVNULL, stderr=open(tmp / f"n{n}.err", "wb"), stdin=subprocess.DEVNULL,
         cwd=tmp)  # outside the repository, so the installed package is the one imported
@@ -162,16 +182,22 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path) -> dict:
             p.start()
             procs.append(p)
         wait_until(lambda: len(rounds_recorded(db)) >= 1, 900, "the warm-up round", server)
-        cpu0 = cpu_seconds(server.pid)
+        cpu0, dev0 = cpu_seconds(server.pid), sum(cpu_seconds(p.pid) for p in procs)
+        calls0 = scrape_calls(tmp / f"n{n}.jsonl")
+        t0 = time.monotonic()
 
         def sample() -> bool:
             nonlocal peak_rss, peak_threads
             rss, threads = rss_and_threads(server.pid)
             peak_rss, peak_threads = max(peak_rss, rss), max(peak_threads, threads)
-            return len(rounds_recorded(db)) >= rounds
+            recs = rounds_recorded(db)
+            return len(recs) >= rounds or any(r.status == "aborted" for r in recs)  # stop at a failure
 
-        wait_until(sample, 900 * rounds, "the measured rounds", server)
-        cpu1 = cpu_seconds(server.pid)
+        if all(r.status == "completed" for r in rounds_recorded(db)):
+            wait_until(sample, 900 * rounds, "the measured rounds", server)
+        cpu1, dev1 = cpu_seconds(server.pid), sum(cpu_seconds(p.pid) for p in procs)
+        calls1 = scrape_calls(tmp / f"n{n}.jsonl")
+        t1 = time.monotonic()
     finally:
         stop.set()
         for p in procs:
@@ -197,9 +223,15 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path) -> dict:
         seen.update(r["seen"])
         index.update({int(k): v for k, v in r["ids"].items()})
     recs = rounds_recorded(db)
+    failed = next((r for r in recs if r.status != "completed" or len(r.included) != n), None)
+    base = {"d": d, "load_before": load_before, "load_after": load_after,
+            "peak_rss_mib": peak_rss / 1024, "peak_threads": peak_threads,
+            "device_cpu_s_per_wall_s": (dev1 - dev0) / max(t1 - t0, 1e-9)}
+    if failed is not None:  # reported, not hidden: the table says why this point did not complete
+        return {**base, "completed": False, "round": failed.round, "status": failed.status,
+                "included": len(failed.included), "reason": failed.abort_reason, "stages": failed.stages}
     measured = recs[1:rounds]
     for r in recs:
-        assert r.status == "completed" and len(r.included) == n, (r.round, r.status, r.abort_reason)
         acc = np.zeros(d, np.uint64)
         for cid in r.included:
             i = index[cid]
@@ -208,9 +240,11 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path) -> dict:
         assert np.array_equal(acc & np.uint64(r.modulus_range - 1), r.quantized_sum), "wrong sum"
     latency = float(np.mean([r.finished - r.started for r in measured]))
     cpu = (cpu1 - cpu0) / len(measured)
-    return {"d": d, "latency": latency, "server_cpu": cpu, "cpu_ms_per_client": 1000 * cpu / n,
-            "peak_rss_mib": peak_rss / 1024, "peak_threads": peak_threads,
-            "load_before": load_before, "load_after": load_after, "stages": measured[-1].stages}
+    return {**base, "completed": True, "latency": latency, "server_cpu": cpu,
+            "cpu_ms_per_client": 1000 * cpu / n, "device_cpu_s": (dev1 - dev0) / len(measured),
+            "calls_per_client_round": {k: round((v - calls0.get(k, 0)) / (n * len(measured)), 2)
+                                       for k, v in sorted(calls1.items())},
+            "stages": measured[-1].stages}
 
 
 def _quiet_logger():
@@ -244,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=4, help="client-simulator processes (default 4)")
     ap.add_argument("--sim-up-to", type=int, default=400,
                     help="run the in-process simulation baseline for points up to this n (default 400)")
+    ap.add_argument("--work-dir", type=Path, default=None,
+                    help="keep the databases and server logs here (default: a temporary directory)")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
     if args.rounds < 2:
@@ -251,24 +287,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers < 1:
         ap.error("--workers must be >= 1")
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench_network_") as tmp:
+    if args.work_dir is not None:
+        args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = (contextlib.nullcontext(str(args.work_dir)) if args.work_dir is not None
+            else tempfile.TemporaryDirectory(prefix="bench_network_"))
+    with work as tmp:
         for n in (int(x) for x in args.points.split(",")):
             net = run_network(n, args.d, args.rounds, args.workers, Path(tmp))
-            row = {"n": n, "d": net["d"], "net_round_s": net["latency"],
-                   "net_server_cpu_s": net["server_cpu"], "server_cpu_ms_per_client": net["cpu_ms_per_client"],
-                   "server_peak_rss_mib": net["peak_rss_mib"], "server_peak_threads": net["peak_threads"],
-                   "load_before": net["load_before"], "load_after": net["load_after"],
-                   "stages": net["stages"], "sim_wall_s": None, "sim_server_s": None,
-                   "latency_ratio": None, "server_cpu_ratio": None}
-            if n <= args.sim_up_to:
+            row = {"n": n, **net, "sim_wall_s": None, "sim_server_s": None, "latency_ratio": None,
+                   "server_cpu_ratio": None}
+            if net["completed"] and n <= args.sim_up_to:
                 sim = run_simulation(n, net["d"], max(1, args.rounds - 1))
                 row.update(sim_wall_s=sim["wall"], sim_server_s=sim["server"],
                            latency_ratio=net["latency"] / sim["wall"],
                            server_cpu_ratio=net["server_cpu"] / sim["server"])
             rows.append(row)
-            print(f"n={n} done (load {net['load_after']})", file=sys.stderr, flush=True)
+            print(f"n={n} {'done' if net['completed'] else 'did NOT complete'} (load {net['load_after']})",
+                  file=sys.stderr, flush=True)
     head = (f"{'n':>5} {'d':>6} {'net round s':>11} {'server CPU s':>12} {'ms/client':>9} {'RSS MiB':>8} "
-            f"{'threads':>7} {'sim round s':>11} {'latency x':>9} {'CPU x':>6}  load before / after")
+            f"{'threads':>7} {'device CPU/s':>12} {'sim round s':>11} {'CPU x sim':>9}  load before / after")
     print(head)
     print("-" * len(head))
 
@@ -276,14 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         return format(v, fmt) if v is not None else "-"
 
     for r in rows:
-        print(f"{r['n']:>5} {r['d']:>6} {r['net_round_s']:>11.2f} {r['net_server_cpu_s']:>12.2f} "
-              f"{r['server_cpu_ms_per_client']:>9.2f} {r['server_peak_rss_mib']:>8.0f} "
-              f"{r['server_peak_threads']:>7} {opt(r['sim_wall_s'], '11.3f'):>11} "
-              f"{opt(r['latency_ratio'], '9.1f'):>9} {opt(r['server_cpu_ratio'], '6.1f'):>6}  "
-              f"{r['load_before']} / {r['load_after']}")
+        if not r["completed"]:
+            print(f"{r['n']:>5} {r['d']:>6}  round {r['round']} {r['status']} ({r['included']} of {r['n']} "
+                  f"included): {str(r['reason'])[:90]}; {r['device_cpu_s_per_wall_s']:.2f} device CPU s per s; "
+                  f"load {r['load_before']} / {r['load_after']}")
+            continue
+        print(f"{r['n']:>5} {r['d']:>6} {r['latency']:>11.2f} "
+              f"{r['server_cpu']:>12.2f} {r['cpu_ms_per_client']:>9.2f} {r['peak_rss_mib']:>8.0f} "
+              f"{r['peak_threads']:>7} {r['device_cpu_s_per_wall_s']:>12.2f} {opt(r['sim_wall_s'], '11.3f'):>11} "
+              f"{opt(r['server_cpu_ratio'], '9.1f'):>9}  {r['load_before']} / {r['load_after']}")
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
-    return 0
+    return 0 if all(r["completed"] for r in rows) else 1
 
 
 if __name__ == "__main__":
