@@ -62,10 +62,15 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"{st['rejected']} rejected, {st['seconds']:.3f} s")
         if last["abort_reason"]:
             lines.append(f"  aborted: {last['abort_reason']}")
-    if s.get("privacy"):
+    if s.get("privacy"):  # every epsilon field the ledger records (read defensively)
         p = s["privacy"]
-        lines.append(f"privacy          epsilon {p['epsilon']:.4g} at delta {p['delta']:.3g} after round "
-                     f"{p['round']} (noise multiplier {p['noise_multiplier']:.4g})")
+        eps = ", ".join(f"{k} {v:.4g}" for k, v in p.items()
+                        if "epsilon" in k.lower() and isinstance(v, (int, float)))
+        delta, z = p.get("delta"), p.get("noise_multiplier")
+        lines.append(f"privacy          {eps or 'no epsilon recorded'}"
+                     + (f" at delta {delta:.3g}" if isinstance(delta, (int, float)) else "")
+                     + (f" after round {p['round']}" if "round" in p else "")
+                     + (f" (noise multiplier {z:.4g})" if isinstance(z, (int, float)) else ""))
     for e in s["rollbacks"]:
         lines.append(f"rollback         to version {e['to_version']} as version {e['new_version']}")
     return "\n".join(lines)

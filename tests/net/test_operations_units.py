@@ -144,3 +144,13 @@ def test_status_text_shows_every_epsilon_field_and_abort_reasons():
     assert "epsilon 1.5" in text and "epsilon_user 3" in text and "delta 1e-05" in text
     assert "reason: ThresholdError: too few" in text
     assert "no round" in format_live(_status(None))
+
+
+def test_database_status_shows_every_epsilon_field_the_ledger_has():
+    from secagg.net.status import format_summary
+
+    s = {"db": "run.db", "run_id": "r", "rounds_recorded": 1, "rounds_completed": 1, "rounds_aborted": 0,
+         "clients_registered": 3, "current_version": None, "kept_versions": [], "last_round": None,
+         "rollbacks": [], "privacy": {"round": 1, "epsilon_sample": 0.5, "epsilon_user": 2.0, "delta": 1e-6}}
+    line = [x for x in format_summary(s).splitlines() if x.startswith("privacy")][0]
+    assert "epsilon_sample 0.5" in line and "epsilon_user 2" in line and "after round 1" in line
