@@ -171,7 +171,7 @@ def worker(target: str, ca: str, state_root: str, n: int, ids: list[int], d: int
                 seen[f"{rec.round}:{i}"] = rec.rounding_seed.hex()
         c = NetClient(target, ca=ca, state_dir=Path(state_root) / f"c{i}",
                       trainer=FixedTrainer(client_update(n, i, d)), model_shape=(n_items, FACTORS),
-                      poll_wait=1.0, backoff=(0.05, 1.0), on_update=record, logger=_quiet_logger())
+                      backoff=(0.05, 1.0), on_update=record, logger=_quiet_logger())  # default poll wait
         handle = c._handle
 
         def one_at_a_time(task, handle=handle):

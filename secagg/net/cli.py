@@ -98,7 +98,8 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--enroll-token-file", type=Path, default=None)
     cli.add_argument("--max-rounds", type=int, default=None, help="exit after completing this many rounds")
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
-    cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
+    cli.add_argument("--poll-wait", type=float, default=5.0,
+                     help="long-poll seconds (default 5; keep it below the server's --liveness-timeout)")
     cli.add_argument("--log-file", type=Path, default=None)
     cli.add_argument("--corrupt-fraction", type=float, default=0.05,
                      help="fraction of the cohort this device assumes may collude with the server: it refuses "
