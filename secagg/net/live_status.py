@@ -65,6 +65,12 @@ def process_stats() -> dict[str, Any]:
     return {"pid": os.getpid(), "cpu_seconds": round(cpu, 3), "rss_bytes": rss, "threads": threads}
 
 
+def _scalars(row: dict[str, Any]) -> dict[str, Any]:
+    """The ledger row's scalar fields (every epsilon, delta, round, ...), without lists such as
+    the round's participants."""
+    return {k: v for k, v in row.items() if not isinstance(v, (list, tuple, dict, set))}
+
+
 def live_status(co: Coordinator, store: Store, *, started_at: float, round_thread_alive: bool,
                 version: str) -> dict[str, Any]:
     """Everything ``secagg status --server`` shows (see docs/deployment.md, "Status")."""
@@ -85,7 +91,7 @@ def live_status(co: Coordinator, store: Store, *, started_at: float, round_threa
         "rounds": {**counts, "recorded": counts["completed"] + counts["aborted"],
                    "completed_by_this_process": co.completed_here, "aborted_in_a_row": aborted_streak},
         "recent_rounds": store.recent_rounds(RECENT_ROUNDS),
-        "privacy": privacy[-1] if privacy else None,
+        "privacy": _scalars(privacy[-1]) if privacy else None,
         "model": {"current_version": current_version,
                   "kept": [{"version": v["version"], "round": v["round"], "hash": v["hash"]}
                            for v in store.versions()]},
