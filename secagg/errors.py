@@ -173,3 +173,7 @@ class RegistrationError(ConfigError):
 
 class TooManyCallsError(ProtocolError):
     """A client has more calls in flight than the server allows one client."""
+
+
+class ServerUnavailableError(SecAggError, ConnectionError):
+    """A server could not be reached or did not answer (``secagg status --server``)."""

@@ -21,6 +21,7 @@ import grpc
 from ..errors import SecAggError
 from .proto import secagg_net_pb2 as pb
 from .proto import secagg_net_pb2_grpc as pb_grpc
+from .request_stats import RequestCounts
 from .service import AggregationService, status_of
 
 
@@ -50,8 +51,9 @@ class _WorkerContext:
 
 class AsyncAggregationService(pb_grpc.AggregationServicer):
     def __init__(self, service: AggregationService, pool: ThreadPoolExecutor,
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, counts: RequestCounts | None = None) -> None:
         self.sync = service
+        self.counts = counts or RequestCounts()
         self.co = service.co
         self.pool = pool
         self.loop = loop
@@ -65,30 +67,36 @@ class AsyncAggregationService(pb_grpc.AggregationServicer):
     async def _work(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self.loop.run_in_executor(self.pool, fn, *args)
 
-    async def _call(self, handler: Callable[[Any, Any], Any], request: Any,
+    async def _call(self, method: str, handler: Callable[[Any, Any], Any], request: Any,
                     context: grpc.aio.ServicerContext) -> Any:
         try:
-            return await self._work(handler, request, _WorkerContext(context))
+            reply = await self._work(handler, request, _WorkerContext(context))
         except _Aborted as a:
+            self.counts.add(method, a.code.name)
             await context.abort(a.code, a.details)
+        self.counts.add(method, "OK")
+        return reply
 
     async def Register(self, request: pb.RegisterRequest, context: grpc.aio.ServicerContext) -> Any:
-        return await self._call(self.sync.Register, request, context)
+        return await self._call("Register", self.sync.Register, request, context)
 
     async def Submit(self, request: pb.SubmitRequest, context: grpc.aio.ServicerContext) -> Any:
-        return await self._call(self.sync.Submit, request, context)
+        return await self._call("Submit", self.sync.Submit, request, context)
 
     async def GetModel(self, request: pb.ModelRequest, context: grpc.aio.ServicerContext) -> Any:
-        return await self._call(self.sync.GetModel, request, context)
+        return await self._call("GetModel", self.sync.GetModel, request, context)
 
     async def GetTask(self, request: pb.TaskRequest, context: grpc.aio.ServicerContext) -> Any:
         ctx = _WorkerContext(context)
         try:
             cid = await self._work(self.sync._authenticate, "GetTask", request, ctx)
             with self.sync._limited("GetTask", cid, ctx):  # the slot is held while waiting
-                return await self._long_poll(cid, request, ctx)
+                task = await self._long_poll(cid, request, ctx)
         except _Aborted as a:
+            self.counts.add("GetTask", a.code.name)
             await context.abort(a.code, a.details)
+        self.counts.add("GetTask", "OK")
+        return task
 
     async def _long_poll(self, cid: int, request: pb.TaskRequest, ctx: _WorkerContext) -> Any:
         wait = min(request.wait_ms / 1000.0, max(0.0, (ctx.time_remaining() or 30.0) - 0.2), 30.0)
@@ -115,7 +123,9 @@ class AioFrontEnd:
     """A ``grpc.aio`` server on an event-loop thread of its own, driven from synchronous code;
     ``workers`` threads do the calls' work (a fixed number, however many clients wait)."""
 
-    def __init__(self, options: list[tuple[str, Any]], maximum_concurrent_rpcs: int, workers: int) -> None:
+    def __init__(self, options: list[tuple[str, Any]], maximum_concurrent_rpcs: int, workers: int,
+                 counts: RequestCounts | None = None) -> None:
+        self.counts = counts or RequestCounts()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="secagg-aio")
         self.thread.start()
@@ -140,7 +150,14 @@ class AioFrontEnd:
 
     def add_service(self, service: AggregationService) -> None:
         self._on_loop(lambda: pb_grpc.add_AggregationServicer_to_server(
-            AsyncAggregationService(service, self.pool, self.loop), self.server))
+            AsyncAggregationService(service, self.pool, self.loop, self.counts), self.server))
+
+    def add_admin(self, admin: Any) -> None:
+        """Serve the ``Admin`` service (:class:`~secagg.net.admin_service.AdminService`)."""
+        from .admin_service import AsyncAdminService
+
+        self._on_loop(lambda: pb_grpc.add_AdminServicer_to_server(
+            AsyncAdminService(admin, self.pool), self.server))
 
     def start(self) -> None:
         self._run(self.server.start())

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..core.crypto import IdentityKey, verify
 from ..errors import AuthenticationError, ReplayError
+from .group_commit import GroupCommitter
 
 DOMAIN = b"secagg-net/v1\x00"
 PUBLIC_KEY_BYTES = 32
@@ -115,6 +116,8 @@ class CounterStore(Protocol):
 
     def save_counter(self, client_id: int, counter: int) -> None: ...
 
+    def save_counters(self, counters: dict[int, int]) -> None: ...
+
 
 class RequestVerifier:
     """Server side: checks signatures against registered keys and rejects replays.
@@ -141,6 +144,8 @@ class RequestVerifier:
         self._highest: dict[Any, int] = dict(restored)
         self._seen: dict[Any, set[int]] = {}
         self._lock = threading.Lock()
+        # concurrent requests share one synced write (see secagg.net.group_commit)
+        self._committer = GroupCommitter(counters.save_counters) if counters is not None else None
 
     def check_fresh(self, key: Any, counter: int) -> None:
         """Raise :class:`ReplayError` unless ``counter`` is new for ``key`` and near our clock."""
@@ -154,14 +159,16 @@ class RequestVerifier:
                 raise ReplayError("replayed request: its counter was already used or is older than "
                                   "the replay window")
             highest = max(counter, self._highest.get(key, 0))
-            if self._counters is not None and isinstance(key, int) and highest > self._highest.get(key, 0):
-                self._counters.save_counter(key, highest)  # durable before the request is served
+            durable = self._committer is not None and isinstance(key, int) and highest > self._highest.get(key, 0)
             self._highest[key] = highest
-            seen.add(counter)
+            seen.add(counter)  # taken now: a concurrent copy of this request is refused
             floor = max(self._floor.get(key, 0), highest - self.window_ns)
             if floor > self._floor.get(key, 0):
                 self._floor[key] = floor
                 seen.difference_update([c for c in seen if c <= floor])
+        if durable:
+            assert self._committer is not None
+            self._committer.save(key, highest)  # durable before the request is served (or it fails)
 
     def verify(self, method: str, request: Any, public_key: bytes | None) -> int:
         """Verify ``request.auth``; returns the authenticated client id."""

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import PrivacyError
 from ..rec.options import add_model_options, add_training_options, dp_config, local_config, server_lr, wants_dp
+from .status_command import add_operations_options, add_status_options, admin_token
 
 
 def _stage_hook(text: str) -> tuple[int, int]:
@@ -89,6 +90,7 @@ def add_net_commands(sub: Any) -> None:
                      help="worker threads (aio default: 8; threads default: 2 x clients per round + 8, each "
                           "waiting client holding one)")
     srv.add_argument("--log-file", type=Path, default=None, help="JSON-lines log (default: stderr)")
+    add_operations_options(srv)
     srv.set_defaults(handler=_server)
 
     cli = sub.add_parser("client", help="a federated client: train locally, aggregate securely")
@@ -113,7 +115,8 @@ def add_net_commands(sub: Any) -> None:
                           "(a malicious server can then fill a round with identities it holds)")
     cli.add_argument("--max-rounds", type=int, default=None, help="exit after completing this many rounds")
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
-    cli.add_argument("--poll-wait", type=float, default=1.0, help="long-poll seconds")
+    cli.add_argument("--poll-wait", type=float, default=5.0,
+                     help="long-poll seconds (default 5; keep it below the server's --liveness-timeout)")
     cli.add_argument("--log-file", type=Path, default=None)
     cli.add_argument("--corrupt-fraction", type=float, default=0.05,
                      help="fraction of the cohort this device assumes may collude with the server: it refuses "
@@ -125,9 +128,9 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--exit-after", type=_stage_hook, action="append", default=[], help=argparse.SUPPRESS)
     cli.set_defaults(handler=_client)
 
-    st = sub.add_parser("status", help="rounds done, clients seen, last round's survivors and timings")
-    st.add_argument("--db", type=Path, required=True)
-    st.add_argument("--json", action="store_true", help="print JSON")
+    st = sub.add_parser("status", help="a server's health, round in progress, clients, rounds (--server), "
+                                       "or its database's summary (--db)")
+    add_status_options(st)
     st.set_defaults(handler=_status)
 
     rb = sub.add_parser("rollback", help="republish a kept model version (server stopped; recorded in the db)")
@@ -206,11 +209,15 @@ def _server(args: argparse.Namespace) -> int:
 
         raise ConfigError("--rounds must be >= 1")
     logger = logs.get_logger("secagg.net.server", path=args.log_file)
+    from .profiling import from_environment
+
+    profile = from_environment()  # SECAGG_PROFILE=FILE: cProfile of every thread, written at stop
     server = NetServer(settings, db=args.db, cert=args.cert, key=args.key, address=args.address,
                        enroll_token=_token(args.enroll_token_file), logger=logger,
                        max_workers=args.max_workers, engine=args.engine,
                        authority_roots=args.authority_roots, authority_crl=args.authority_crl,
-                       open_enrolment=args.insecure_open_enrolment)
+                       open_enrolment=args.insecure_open_enrolment,
+                       admin_token=admin_token(args), metrics_address=args.metrics_address)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -226,6 +233,8 @@ def _server(args: argparse.Namespace) -> int:
     if co.ended is not None and not done.is_set():
         server.tell_clients_the_end()
     server.stop()
+    if profile is not None:
+        profile.dump()
     total = co.completed_here
     if co.error is not None:
         print(f"secagg server: the run failed: {co.error}", file=sys.stderr)
@@ -302,6 +311,15 @@ def run_client(client: Any, args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    if args.server is not None:
+        _need_grpc()
+        from .status_command import remote_status
+
+        return remote_status(args)
+    if args.health:
+        from ..errors import ConfigError
+
+        raise ConfigError("--health asks a running server: use it with --server ADDR (not --db)")
     from .status import format_summary, summary
 
     s = summary(args.db)

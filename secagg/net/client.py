@@ -99,7 +99,7 @@ class NetClient:
 
     def __init__(self, target: str, *, ca: str | Path, state_dir: str | Path, trainer: LocalTrainer,
                  enroll_token: bytes = b"", server_name: str | None = None, logger: Any = None,
-                 poll_wait: float = 1.0, backoff: tuple[float, float] = (0.1, 5.0),
+                 poll_wait: float = 5.0, backoff: tuple[float, float] = (0.1, 5.0),
                  rpc_timeout: float = 30.0, on_update: Callable[[UpdateRecord], None] | None = None,
                  exit_at: dict[int, int] | None = None, policy: ClientPolicy | None = None,
                  model_shape: tuple[int, int] | None = None,

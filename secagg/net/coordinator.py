@@ -71,6 +71,7 @@ class Coordinator:
         self.revocation_lists = b""  # the CRLs relayed in this round's first task
         self.last_seen: dict[int, float] = {}
         self.tasks: dict[int, Any] = {}
+        self.working: set[int] = set()  # clients that took the open stage's task
         self.session: SecAggServer | None = None
         self.error: Exception | None = None
         self.run_id = ""
@@ -242,6 +243,7 @@ class Coordinator:
                              "this session; it rejoins at the next round")
                 task = None
             if task is not None and (task.session_id != have_session or task.stage > have_stage):
+                self.working.add(client_id)
                 return task
             if self.stop_event.is_set():
                 return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500)
@@ -414,6 +416,7 @@ class Coordinator:
         sid = session.config.session_id
         self.tasks = {cid: self._stage_task(cid, req, stage, round_, sid, sampled)
                       for cid, req in requests.items()}
+        self.working = set()
         self.stage_opened = time.monotonic()
         self.stage_deadline_s = timeout
         self._tasks_changed()
@@ -430,7 +433,9 @@ class Coordinator:
         live = self.settings.liveness_timeout
         if now - self.stage_opened < live:
             return False
-        return all(now - self.last_seen.get(c, 0.0) > live for c in owing)
+        working = self.settings.working_silence(len(session.expected))  # took the task: computing
+        return all(now - self.last_seen.get(c, 0.0) > (working if c in self.working else live)
+                   for c in owing)
 
     def _config(self, sampled: list[int]) -> SessionConfig:
         s = self.settings

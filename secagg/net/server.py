@@ -22,6 +22,7 @@ from .certs import read_pem
 from .coordinator import Coordinator
 from .dblock import DatabaseLock
 from .proto import secagg_net_pb2_grpc as pb_grpc
+from .request_stats import RequestCounts
 from .server_authority import ServerAuthority
 from .service import AggregationService
 from .settings import ServerSettings
@@ -31,7 +32,9 @@ from .store import Store
 class NetServer:
     """Serve rounds on ``address`` (``host:port``; port 0 picks a free one, see :attr:`port`).
 
-    ``cert``/``key`` are the server's PEM certificate chain and key. Raises
+    ``cert``/``key`` are the server's PEM certificate chain and key. ``admin_token`` (bytes, or
+    the path of a token file, made mode 0600 if missing) enables the ``Admin`` status service;
+    ``metrics_address`` (``host:port``) the Prometheus endpoint (:mod:`secagg.net.metrics`). Raises
     :class:`~secagg.errors.DatabaseLockedError` if another server holds ``db`` and
     :class:`~secagg.errors.ConfigError` if ``address`` cannot be bound (e.g. in use). Rollback is
     an admin command on a stopped server (:func:`secagg.net.admin.rollback`).
@@ -44,7 +47,8 @@ class NetServer:
                  address: str = "127.0.0.1:0", enroll_token: bytes | None = None,
                  logger: Any = None, max_workers: int | None = None, max_skew: float = 60.0,
                  engine: str = "aio", authority_roots: str | Path | None = None,
-                 authority_crl: str | Path | None = None, open_enrolment: bool = False) -> None:
+                 authority_crl: str | Path | None = None, open_enrolment: bool = False,
+                 admin_token: bytes | Path | None = None, metrics_address: str | None = None) -> None:
         if engine not in ENGINES:
             raise ConfigError(f"engine must be one of {ENGINES}, got {engine!r}")
         if enroll_token is None and authority_roots is None and not open_enrolment:
@@ -58,6 +62,9 @@ class NetServer:
         self.settings = settings
         self.logger = logger or logs.get_logger("secagg.net.server")
         self.engine = engine
+        self.requests = RequestCounts()
+        self.metrics: Any = None
+        self.started_at = time.time()
         self._bind(settings, cert, key, address, max_workers)  # before any file is touched
         self.store: Store | None = None
         try:
@@ -67,6 +74,7 @@ class NetServer:
             raise
         try:
             self._setup(settings, db, enroll_token, max_skew, authority)
+            self._operations(admin_token, metrics_address)
         except BaseException:
             self.grpc.stop(None)
             if self.store is not None:
@@ -88,11 +96,12 @@ class NetServer:
             from .aio import AioFrontEnd
 
             self.grpc: Any = AioFrontEnd(options, max(256, 8 * settings.clients_per_round),
-                                         max_workers or 8)
+                                         max_workers or 8, self.requests)
         else:
             workers = max_workers or max(16, 2 * settings.clients_per_round + 8)
             self.grpc = ThreadFrontEnd(grpc.server(futures.ThreadPoolExecutor(max_workers=workers),
-                                                   maximum_concurrent_rpcs=4 * workers, options=options))
+                                                   maximum_concurrent_rpcs=4 * workers, options=options),
+                                       self.requests)
         creds = grpc.ssl_server_credentials([(read_pem(key, "server key"), read_pem(cert, "server certificate"))])
         try:
             self.port = self.grpc.add_secure_port(address, creds)
@@ -128,6 +137,35 @@ class NetServer:
             settings.calls_per_client)
         self.grpc.add_service(self.service)
 
+    def _operations(self, admin_token: bytes | Path | None, metrics_address: str | None) -> None:
+        """The Admin service (with an admin token, or the path of its file: made there if missing)
+        and the /metrics endpoint (with an address)."""
+        if admin_token is not None:
+            from .admin_service import AdminService
+            from .admin_token import load_or_create
+
+            if isinstance(admin_token, Path):
+                admin_token = load_or_create(admin_token)
+
+            self.grpc.add_admin(AdminService(admin_token, self.status, self.logger))
+        if metrics_address is not None:
+            from .metrics import MetricsServer, RoundHistory, ServerCollector
+
+            assert self.store is not None
+            self.metrics = MetricsServer(metrics_address, ServerCollector(
+                self.status, RoundHistory(self.store), self.requests))
+            logs.log(self.logger, "metrics_listening", port=self.metrics.port)
+
+    def status(self) -> dict[str, Any]:
+        """The live status (:func:`secagg.net.live_status.live_status`)."""
+        from .._version import __version__
+        from .live_status import live_status
+
+        assert self.store is not None
+        return live_status(self.coordinator, self.store, started_at=self.started_at,
+                           round_thread_alive=self._thread is not None and self._thread.is_alive(),
+                           version=__version__)
+
     def start(self, rounds: int | None = None) -> NetServer:
         """Start serving and run rounds in a background thread (until ``rounds`` are recorded)."""
         self.grpc.start()
@@ -162,6 +200,8 @@ class NetServer:
         if self._thread is not None:
             self._thread.join(5.0)
         self.grpc.stop(grace)
+        if self.metrics is not None:
+            self.metrics.stop()
         assert self.store is not None
         self.store.close()
         self.lock.release()
@@ -174,17 +214,50 @@ ENGINES = ("aio", "threads")
 class ThreadFrontEnd:
     """The thread-pool gRPC server (each waiting client holds a thread), as :class:`AioFrontEnd`."""
 
-    def __init__(self, server: grpc.Server) -> None:
+    def __init__(self, server: grpc.Server, counts: RequestCounts) -> None:
         self.server = server
+        self.counts = counts
 
     def add_secure_port(self, address: str, creds: grpc.ServerCredentials) -> int:
         return self.server.add_secure_port(address, creds)
 
     def add_service(self, service: AggregationService) -> None:
-        pb_grpc.add_AggregationServicer_to_server(service, self.server)
+        pb_grpc.add_AggregationServicer_to_server(_Counted(service, self.counts), self.server)
+
+    def add_admin(self, admin: Any) -> None:
+        pb_grpc.add_AdminServicer_to_server(admin, self.server)
 
     def start(self) -> None:
         self.server.start()
 
     def stop(self, grace: float | None) -> None:
         self.server.stop(grace).wait((grace or 0.0) + 1.0)
+
+
+class _Counted(pb_grpc.AggregationServicer):
+    """The servicer, counting each finished call by method and status (thread-pool front end)."""
+
+    def __init__(self, service: AggregationService, counts: RequestCounts) -> None:
+        self.service, self.counts = service, counts
+
+    def _count(self, method: str, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            reply = getattr(self.service, method)(request, context)
+        except BaseException:
+            code = context.code() if hasattr(context, "code") else None
+            self.counts.add(method, code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN")
+            raise
+        self.counts.add(method, "OK")
+        return reply
+
+    def Register(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._count("Register", request, context)
+
+    def GetTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._count("GetTask", request, context)
+
+    def Submit(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._count("Submit", request, context)
+
+    def GetModel(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._count("GetModel", request, context)

@@ -20,7 +20,8 @@ class ServerSettings:
     first (it includes local training). Both grow with the cohort: a stage over ``n`` sampled
     clients gets ``timeout + timeout_per_client * n`` seconds (see :meth:`stage_deadline`), since
     the server handles every reply (and, in the first stage, every model download) in turn. A client that owes a reply and has not contacted the
-    server for ``liveness_timeout`` seconds is treated as dropped, so the stage can close early.
+    server for ``liveness_timeout`` seconds is treated as dropped, so the stage can close early
+    (one that took the stage's task and is working on it: :meth:`working_silence`).
     ``min_clients`` clients must be online before a round starts. ``max_aborted_rounds``
     consecutive aborted rounds end the run as failed. ``keep_round_sums``: rounds whose aggregate
     the database keeps (None: as many as ``keep_versions``). ``calls_per_client``: calls one client
@@ -91,6 +92,13 @@ class ServerSettings:
         includes local training): the base timeout plus ``timeout_per_client`` per client."""
         base = self.training_timeout if first else self.stage_timeout
         return base + self.timeout_per_client * cohort
+
+    def working_silence(self, cohort: int) -> float:
+        """Seconds a client that took its stage's task may stay silent while it works on it before
+        it counts as dropped: ``liveness_timeout`` plus ``timeout_per_client`` per sampled client
+        (its work, like the server's, grows with the cohort: SecAgg+ neighbours to verify, share
+        with and encrypt for). A client that did not take the task gets ``liveness_timeout``."""
+        return self.liveness_timeout + self.timeout_per_client * cohort
 
     @property
     def vector_length(self) -> int:

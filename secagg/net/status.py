@@ -72,12 +72,21 @@ def format_summary(s: dict[str, Any]) -> str:
                          f"{st['rejected']} rejected, {st['seconds']:.3f} s")
         if last["abort_reason"]:
             lines.append(f"  aborted: {last['abort_reason']}")
-    if s.get("privacy"):
+    if s.get("privacy"):  # every epsilon field the ledger records (read defensively)
         p = s["privacy"]
-        lines.append(f"privacy          epsilon_release {p['epsilon_release']:.4g} (observers of the models, "
-                     f"{p['sampling']} sampling), epsilon_server {p['epsilon_server']:.4g} (the server; "
-                     f"{p['max_participation']} rounds of the busiest client) at delta {p['delta']:.3g} "
-                     f"after round {p['round']} (noise multiplier {p['noise_multiplier']:.4g})")
+        if "epsilon_release" in p and "epsilon_server" in p:
+            busiest = p.get("max_participation")
+            lines.append(f"privacy          epsilon_release {p['epsilon_release']:.4g} (observers of the models, "
+                         f"{p.get('sampling', '?')} sampling), epsilon_server {p['epsilon_server']:.4g} (the "
+                         f"server; {busiest if busiest is not None else '?'} rounds of the busiest client)"
+                         + (f" at delta {p['delta']:.3g}" if isinstance(p.get("delta"), (int, float)) else "")
+                         + (f" after round {p['round']}" if "round" in p else "")
+                         + (f" (noise multiplier {p['noise_multiplier']:.4g})"
+                            if isinstance(p.get("noise_multiplier"), (int, float)) else ""))
+        else:
+            eps = ", ".join(f"{k} {v:.4g}" for k, v in p.items()
+                            if "epsilon" in k.lower() and isinstance(v, (int, float)))
+            lines.append(f"privacy          {eps or 'no epsilon recorded'}")
     for e in s["rollbacks"]:
         lines.append(f"rollback         to version {e['to_version']} as version {e['new_version']}")
     return "\n".join(lines)

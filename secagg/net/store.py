@@ -172,6 +172,22 @@ class Store:
                              "ON CONFLICT (client_id) DO UPDATE SET last = MAX(last, excluded.last)",
                              (client_id, counter))
 
+    def save_counters(self, counters: dict[int, int]) -> None:
+        """:meth:`save_counter` for many clients in one synced transaction (one fsync)."""
+        if not counters:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO counters (client_id, last) VALUES (?, ?) "
+                    "ON CONFLICT (client_id) DO UPDATE SET last = MAX(last, excluded.last)",
+                    list(counters.items()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # --- model versions --------------------------------------------------------------------
     def _insert_version(self, mv: ModelVersion, optimizer: bytes, note: str) -> None:
         self._db.execute("INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -270,6 +286,30 @@ class Store:
                                    None if qs is None else np.frombuffer(qs, dtype="<u8").copy(),
                                    json.loads(stages), reason, float(st), float(fin)))
         return out
+
+    def recent_rounds(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The last ``limit`` rounds' records without their aggregates (for status views), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT round, status, sampled, included, stages, abort_reason, started, finished "
+                "FROM rounds ORDER BY round DESC LIMIT ?", (limit,)).fetchall()
+        return [{"round": int(r), "status": status, "sampled": len(json.loads(sampled)),
+                 "included": len(json.loads(included)), "stages": json.loads(stages),
+                 "abort_reason": reason, "seconds": round(float(fin) - float(st), 4)}
+                for r, status, sampled, included, stages, reason, st, fin in reversed(rows)]
+
+    def rounds_since(self, after: int) -> list[tuple[int, str, str | None, dict[str, Any]]]:
+        """(round, status, abort reason, stages) of the rounds after round ``after``, in order."""
+        with self._lock:
+            rows = self._db.execute("SELECT round, status, abort_reason, stages FROM rounds "
+                                    "WHERE round > ? ORDER BY round", (after,)).fetchall()
+        return [(int(r), status, reason, json.loads(stages)) for r, status, reason, stages in rows]
+
+    def round_counts(self) -> dict[str, int]:
+        """Rounds recorded by status: {"completed": .., "aborted": ..}."""
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM rounds GROUP BY status").fetchall()
+        return {"completed": 0, "aborted": 0, **{status: int(n) for status, n in rows}}
 
     # --- events ---------------------------------------------------------------------------
     def _event(self, kind: str, detail: dict[str, Any]) -> None:

@@ -68,13 +68,14 @@ class Procs:
 
     def client(self, certs, port: int, user: int, *extra: str, max_seconds: float = 900,
                dump: Path | None = None, gate: Path | None = None,
-               name: str | None = None) -> subprocess.Popen:
+               name: str | None = None, helper: tuple[Path, Path] | None = None) -> subprocess.Popen:
         """A client process (trusting the server's peer keys unless ``extra`` pins the authority's
         roots). ``max_seconds`` only stops a client orphaned by a killed test run
         (the fixture kills every client at teardown): far longer than any test, never a limit.
         ``dump``: save its plaintext updates there (tests/net/dumping_client.py; the product cannot).
         ``gate``: its training waits until that file exists (tests/net/gated_client.py). ``name``
-        names its log files (default ``client{user}``); the state directory is always the user's."""
+        names its log files (default ``client{user}``); the state directory is always the user's.
+        ``helper``: run this client script with this first argument instead (e.g. slow_client.py)."""
         d = self.root / f"client{user}"
         name = name or f"client{user}"
         if "--authority-roots" not in extra:
@@ -83,6 +84,9 @@ class Procs:
                    "--state-dir", str(d), *N_ITEMS_ARGS, "--user", str(user), "--factors", FACTORS,
                    "--poll-wait", "0.5", "--max-seconds", str(max_seconds),
                    "--log-file", str(self.root / f"{name}.jsonl"), *extra]
+        if helper is not None:  # (script, its first argument): a test variant of the client
+            return self.spawn([str(helper[1]), *options], self.root / f"{name}.out",
+                              program=[str(helper[0])])
         if gate is not None:
             return self.spawn([str(gate), *options], self.root / f"{name}.out",
                               program=[str(Path(__file__).with_name("gated_client.py"))])

@@ -182,3 +182,15 @@ class ModelReply(_message.Message):
     factors: int
     vector: bytes
     def __init__(self, version: _Optional[int] = ..., round: _Optional[int] = ..., hash: _Optional[str] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., vector: _Optional[bytes] = ...) -> None: ...
+
+class StatusRequest(_message.Message):
+    __slots__ = ("admin_token",)
+    ADMIN_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    admin_token: bytes
+    def __init__(self, admin_token: _Optional[bytes] = ...) -> None: ...
+
+class StatusReply(_message.Message):
+    __slots__ = ("status_json",)
+    STATUS_JSON_FIELD_NUMBER: _ClassVar[int]
+    status_json: str
+    def __init__(self, status_json: _Optional[str] = ...) -> None: ...
