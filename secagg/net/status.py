@@ -86,7 +86,9 @@ def format_summary(s: dict[str, Any]) -> str:
         else:
             eps = ", ".join(f"{k} {v:.4g}" for k, v in p.items()
                             if "epsilon" in k.lower() and isinstance(v, (int, float)))
-            lines.append(f"privacy          {eps or 'no epsilon recorded'}")
+            lines.append(f"privacy          {eps or 'no epsilon recorded'}"
+                         + (f" at delta {p['delta']:.3g}" if isinstance(p.get("delta"), (int, float)) else "")
+                         + (f" after round {p['round']}" if "round" in p else ""))
     for e in s["rollbacks"]:
         lines.append(f"rollback         to version {e['to_version']} as version {e['new_version']}")
     return "\n".join(lines)
