@@ -104,12 +104,9 @@ def _logsumexp(terms: list[float]) -> float:
     return float(mx + math.log(np.sum(np.exp(t - mx))))
 
 
-def poisson_subsampled_rdp(orders: Sequence[int], q: float, rdp_at) -> np.ndarray:
-    """Zhu-Wang (2019, Thm. 6) upper bound on the RDP of a Poisson-subsampled mechanism.
-
-    ``rdp_at(j)`` gives the unsampled RDP (add/remove adjacency) at integer orders j (an array).
-    Returns the smaller of the bound and the unsampled RDP, per integer order.
-    """
+def _per_order(orders: Sequence[int], q: float, rdp_at, bound) -> np.ndarray:
+    """Per integer order: the unsampled RDP at q >= 1, 0 at q <= 0, else the smaller of the
+    unsampled RDP and ``bound(alpha, q, rdp_at)``."""
     out = []
     for alpha in orders:
         alpha = int(alpha)
@@ -119,8 +116,17 @@ def poisson_subsampled_rdp(orders: Sequence[int], q: float, rdp_at) -> np.ndarra
         elif q <= 0.0:
             out.append(0.0)
         else:
-            out.append(min(base, _zhu_wang(alpha, q, rdp_at)))
+            out.append(min(base, bound(alpha, q, rdp_at)))
     return np.array(out)
+
+
+def poisson_subsampled_rdp(orders: Sequence[int], q: float, rdp_at) -> np.ndarray:
+    """Zhu-Wang (2019, Thm. 6) upper bound on the RDP of a Poisson-subsampled mechanism.
+
+    ``rdp_at(j)`` gives the unsampled RDP (add/remove adjacency) at integer orders j (an array).
+    Returns the smaller of the bound and the unsampled RDP, per integer order.
+    """
+    return _per_order(orders, q, rdp_at, _zhu_wang)
 
 
 def _zhu_wang(alpha: int, q: float, rdp_at) -> float:
@@ -142,27 +148,20 @@ def without_replacement_rdp(orders: Sequence[int], q: float, rdp_at) -> np.ndarr
     ``rdp_at(j)``: the unsampled RDP under replace-one adjacency at integer orders j (an array).
     Returns the smaller of the bound and the unsampled RDP, per integer order.
     """
-    out = []
-    for alpha in orders:
-        alpha = int(alpha)
-        base = float(rdp_at(np.array([alpha]))[0])
-        if q >= 1.0:
-            out.append(base)
-            continue
-        if q <= 0.0:
-            out.append(0.0)
-            continue
-        lq = math.log(q)
-        eps2 = float(rdp_at(np.array([2]))[0])
-        second = min(math.log(4.0) + eps2 + math.log(-math.expm1(-eps2)) if eps2 > 0 else -math.inf,
-                     eps2 + math.log(2.0))
-        terms = [0.0, 2 * lq + math.log(alpha * (alpha - 1) / 2) + second]
-        if alpha >= 3:
-            j = np.arange(3, alpha + 1, dtype=np.float64)
-            log_comb = gammaln(alpha + 1) - gammaln(j + 1) - gammaln(alpha - j + 1)
-            terms.extend((math.log(2.0) + log_comb + j * lq + (j - 1) * rdp_at(j)).tolist())
-        out.append(min(base, _logsumexp(terms) / (alpha - 1)))
-    return np.array(out)
+    return _per_order(orders, q, rdp_at, _wang_balle_kasiviswanathan)
+
+
+def _wang_balle_kasiviswanathan(alpha: int, q: float, rdp_at) -> float:
+    lq = math.log(q)
+    eps2 = float(rdp_at(np.array([2]))[0])
+    second = min(math.log(4.0) + eps2 + math.log(-math.expm1(-eps2)) if eps2 > 0 else -math.inf,
+                 eps2 + math.log(2.0))
+    terms = [0.0, 2 * lq + math.log(alpha * (alpha - 1) / 2) + second]
+    if alpha >= 3:
+        j = np.arange(3, alpha + 1, dtype=np.float64)
+        log_comb = gammaln(alpha + 1) - gammaln(j + 1) - gammaln(alpha - j + 1)
+        terms.extend((math.log(2.0) + log_comb + j * lq + (j - 1) * rdp_at(j)).tolist())
+    return _logsumexp(terms) / (alpha - 1)
 
 
 @dataclass(frozen=True)
