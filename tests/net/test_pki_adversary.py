@@ -9,7 +9,6 @@ accepted (the control that shows the check can pass)."""
 from __future__ import annotations
 
 import datetime
-import json
 import threading
 from concurrent import futures
 from pathlib import Path
@@ -32,6 +31,7 @@ from secagg.protocol.server import SecAggServer  # noqa: E402
 
 from .conftest import wait_for  # noqa: E402
 from .pki_helpers import backdated_certificate, backdated_crl, der, enrol, enrol_state_dir  # noqa: E402
+from .test_processes import _log as _events  # noqa: E402
 
 VICTIM = 1
 
@@ -143,18 +143,6 @@ SCENARIOS = ["control: every peer certified", "Sybils without certificates", "Sy
              "a Sybil key with an honest peer's certificate", "a Sybil in the session config the peer list leaves out",
              "an expired certificate", "a revoked certificate",
              "a stale CRL", "no CRL"]
-
-
-def _events(log: Path) -> list[dict]:
-    if not log.exists():
-        return []
-    out = []
-    for line in log.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:  # a line being written
-            pass
-    return out
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)

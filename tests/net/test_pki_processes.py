@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,8 @@ pytest.importorskip("grpc")
 from secagg.net.store import Store  # noqa: E402
 
 from .conftest import N_ITEMS_ARGS, TRAINING_ARGS, wait_for  # noqa: E402
+from .test_processes import _log as events  # noqa: E402
+from .test_processes import _rounds as rounds  # noqa: E402
 
 
 def secagg(root: Path, *args: str) -> subprocess.CompletedProcess:
@@ -44,31 +45,6 @@ def new_authority(root: Path, name: str) -> Path:
     done = secagg(root, "authority", "init", "--dir", root / name)
     assert done.returncode == 0, done.stderr
     return root / name
-
-
-def events(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            pass
-    return out
-
-
-def rounds(db: Path):
-    if not db.exists():
-        return []
-    try:
-        s = Store(db)
-    except sqlite3.OperationalError:
-        return []
-    try:
-        return s.rounds()
-    finally:
-        s.close()
 
 
 def test_enrolment_without_a_token_is_refused_and_certified_clients_train(tmp_path, certs, procs):

@@ -10,9 +10,8 @@ import json
 import time
 from pathlib import Path
 
-from secagg.net.store import Store
-
 from .conftest import wait_for
+from .test_processes import _rounds
 
 SLOW_CLIENT = Path(__file__).with_name("slow_client.py")
 
@@ -20,14 +19,6 @@ SLOW_CLIENT = Path(__file__).with_name("slow_client.py")
 def _closed_events(log) -> list[dict]:
     return [r for r in map(json.loads, log.read_text().splitlines())
             if r["event"] in ("stage_closed", "round_aborted", "round_completed")]
-
-
-def _rounds(db) -> list:
-    store = Store(db)
-    try:
-        return store.rounds()
-    finally:
-        store.close()
 
 
 def test_clients_working_longer_than_the_liveness_window_are_waited_for(procs, certs, tmp_path):
