@@ -37,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from ..core.crypto import verify
 from ..errors import AuthenticationError, EnrolmentError
 from .auth import PUBLIC_KEY_BYTES, ClientIdentity
+from .files import write_atomic
 from .pki import TrustAnchors, fingerprint, utcnow
 
 REQUEST_DOMAIN = b"secagg-enrol/v1\x00"
@@ -88,16 +89,6 @@ def read_request(data: bytes) -> Request:
     except AuthenticationError:
         raise EnrolmentError("the request's signature does not verify with its key") from None
     return req
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _token_hash(token: str) -> str:
@@ -172,7 +163,7 @@ class Authority:
         return cls(d, state, lock)
 
     def _save(self) -> None:
-        _write_private(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
+        write_atomic(self.dir / "state.json", json.dumps(self.state, indent=1).encode())
 
     @property
     def roots_path(self) -> Path:
@@ -204,7 +195,7 @@ class Authority:
                 .add_extension(usage, critical=True)
                 .sign(key, None))
         key_file = f"root-{index + 1}.key"
-        _write_private(self.dir / "keys" / key_file, key.private_bytes(
+        write_atomic(self.dir / "keys" / key_file, key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
         pem = cert.public_bytes(serialization.Encoding.PEM).decode()
         self.state["roots"].append({"cert": pem, "key": key_file, "fingerprint": fingerprint(cert)})

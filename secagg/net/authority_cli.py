@@ -75,16 +75,11 @@ def add_authority_commands(sub: Any) -> None:
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    import os
-
     from ..errors import EnrolmentError
+    from .files import write_atomic
 
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_atomic(path, data, mode)
     except OSError as exc:
         raise EnrolmentError(f"cannot write {path}: {exc.strerror}") from None
 

@@ -49,6 +49,7 @@ from ..rec.client import LocalConfig
 from . import logs
 from .auth import load_identity, registration_bytes
 from .certs import read_pem
+from .files import write_atomic
 from .model_io import ModelVersion
 from .pki import TrustAnchors
 from .proto import secagg_net_pb2 as pb
@@ -196,12 +197,7 @@ class NetClient:
         return {"client_id": None, "run_id": None, "last_version": 0, "crl_numbers": {}}
 
     def _save_state(self) -> None:
-        path = self.state_dir / "client.json"
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(self.state))
-        os.replace(tmp, path)
+        write_atomic(self.state_dir / "client.json", json.dumps(self.state).encode())
 
     @property
     def client_id(self) -> int | None:

@@ -22,6 +22,19 @@ def create_private(path: str | Path) -> Path:
     return p
 
 
+def write_atomic(path: str | Path, data: bytes, mode: int = PRIVATE) -> None:
+    """Replace ``path`` with ``data`` atomically (a synced temporary file renamed over it), created
+    with ``mode`` (default 0600): a reader sees the old or the new content, never a torn one."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, p)
+
+
 def tighten(path: str | Path) -> None:
     """chmod ``path`` to 0600 if it exists and is a regular file with wider permissions."""
     try:
