@@ -93,6 +93,11 @@ class UnsafeRequestError(ProtocolError):
     """The server asked for something an honest client must never reveal."""
 
 
+class NoiseFloorError(UnsafeRequestError):
+    """A distributed-DP round would hide this client's update under less noise than its own floor
+    (``min_noise_multiplier``) guarantees, counting only the contributors it can rely on."""
+
+
 class ConsistencyError(ProtocolError):
     """Parties were shown different views (e.g. different survivor sets)."""
 

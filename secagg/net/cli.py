@@ -121,6 +121,10 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--corrupt-fraction", type=float, default=0.05,
                      help="fraction of the cohort this device assumes may collude with the server: it refuses "
                           "sessions whose threshold is unsafe under that (default: 0.05)")
+    cli.add_argument("--dp-min-noise-multiplier", type=float, default=None, metavar="Z",
+                     help="take part only in distributed-DP rounds whose noise, counted over the contributors this "
+                          "device can rely on (less --corrupt-fraction colluders), is at least Z x the sensitivity; "
+                          "refuse rounds without DP noise (default: no floor)")
     cli.add_argument("--accept-honest-but-curious", action="store_true",
                      help="also take part in honest-but-curious sessions, private only if the server follows "
                           "the protocol (default: refuse them)")
@@ -273,7 +277,8 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
                      enroll_token=_token(args.enroll_token_file) or b"", server_name=args.server_name,
                      logger=logger, poll_wait=args.poll_wait, exit_at=dict(args.exit_at),
                      exit_after=dict(args.exit_after),
-                     policy=ClientPolicy(args.corrupt_fraction, require_active=not args.accept_honest_but_curious),
+                     policy=ClientPolicy(args.corrupt_fraction, require_active=not args.accept_honest_but_curious,
+                                         min_noise_multiplier=args.dp_min_noise_multiplier),
                      authority_roots=args.authority_roots, certificate=args.certificate,
                      max_crl_age=args.max_crl_age * 3600.0, trust_server_keys=args.insecure_trust_server_keys,
                      **options)

@@ -39,6 +39,7 @@ from ..errors import (
     ConfigError,
     DuplicateIdentityError,
     InputError,
+    NoiseFloorError,
     RegistrationError,
     SecAggError,
 )
@@ -63,15 +64,20 @@ RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.RESOURCE_EXHAUSTED}
 
 
-def _session_clients(request: bytes) -> tuple[int, ...]:
-    """The client ids a round's first request (an AdvertiseKeysRequest) puts in the session."""
+def _session_config(request: bytes) -> Any:
+    """The SessionConfig a round's first request (an AdvertiseKeysRequest) carries."""
     from ..protocol.config import SessionConfig
     from ..protocol.messages import AdvertiseKeysRequest, decode
 
     message = decode(request)
     if not isinstance(message, AdvertiseKeysRequest):
         raise InputError("a round's first task does not carry the session config")
-    return SessionConfig.from_wire(message.config, message.session_id).client_ids
+    return SessionConfig.from_wire(message.config, message.session_id)
+
+
+def _session_clients(request: bytes) -> tuple[int, ...]:
+    """The client ids a round's first request puts in the session."""
+    return _session_config(request).client_ids
 
 
 def require_enrolled(state_dir: str | Path, certificate: str | Path | None = None) -> None:
@@ -291,7 +297,7 @@ class NetClient:
                 self.stop_event.wait(delay * (0.5 + random.random()))
                 if code in RETRYABLE or code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
                     delay = min(2 * delay, self.backoff[1])
-            except RegistrationError:
+            except (RegistrationError, NoiseFloorError):  # the server cannot satisfy this client: stop
                 raise
             except SecAggError as exc:  # a bad model, a bad task: skip this round, keep serving
                 logs.log(self.logger, "task_failed", 30, client_id=self.client_id,
@@ -401,9 +407,29 @@ class NetClient:
             self._save_state()
         return True
 
+    def _check_noise(self, task: Any) -> float | None:
+        """Refuse (:class:`NoiseFloorError`) a round whose DP noise is below this client's floor,
+        counted over the contributors it can rely on, before anything is trained or sent; returns
+        the noise multiplier counted on (None without a floor)."""
+        if self.policy.min_noise_multiplier is None:
+            return None
+        local_variance = sensitivity = None
+        if task.dp_params:
+            from .dp import client_noise_terms, params_from_wire
+
+            items, factors = self.model_shape or (0, 0)
+            size = items * (factors + 1)  # the item factors and biases (MFModel.size)
+            local_variance, sensitivity = client_noise_terms(params_from_wire(bytes(task.dp_params)), size)
+        config = _session_config(bytes(task.request))
+        z = self.policy.check_noise(config, local_variance, sensitivity)
+        logs.log(self.logger, "dp_noise_accepted", client_id=self.client_id, round=task.round,
+                 noise_multiplier=round(z, 4), floor=self.policy.min_noise_multiplier)
+        return z
+
     def _start_round(self, task: Any) -> bool:
         if not self._check_peers(task):  # before the model is fetched or anything is trained or sent
             return False
+        self._check_noise(task)
         if task.model_version < self.state["last_version"]:
             logs.log(self.logger, "stale_model_refused", 30, client_id=self.client_id,
                      offered=task.model_version, last_seen=self.state["last_version"])

@@ -28,8 +28,11 @@ import numpy as np
 from ..dp.config import DPPlan
 from ..dp.mechanism import RoundCodec, to_residues
 from ..dp.params import DPParameters
+from ..dp.rotation import padded_dim
+from ..dp.rounding import rounded_norm_bound
 from ..errors import InvalidMessageError
 
+MAX_BETA = 0.9  # conditional rounding redraws with probability beta: at most 10 expected draws
 _FIELDS = {f.name: f.type for f in dataclasses.fields(DPParameters)}
 
 
@@ -54,6 +57,21 @@ def params_from_wire(blob: bytes) -> DPParameters:
     if p.layout != "offset" or not 2 <= p.bits <= 64 or p.offset < 1 or p.padded_dim < p.dim:
         raise InvalidMessageError("DP parameters must use the offset layout with 2..64 bits")
     return p
+
+
+def client_noise_terms(params: DPParameters, model_size: int) -> tuple[float, float]:
+    """What one client adds and what one update can move, in the integer domain, recomputed by the
+    client from the scale, clip norm and length rather than taken from the server's claim:
+    ``(local_variance, l2_sensitivity)``. :class:`InvalidMessageError` if the parameters do not fit
+    this client's model or are not self-consistent."""
+    if params.dim != model_size or params.padded_dim != padded_dim(params.dim):
+        raise InvalidMessageError(f"DP parameters are for {params.dim} values padded to {params.padded_dim}; "
+                                  f"this client's update has {model_size} (padded {padded_dim(model_size)})")
+    if not (params.scale > 0 and params.clip_norm > 0 and 0 < params.beta <= MAX_BETA):
+        raise InvalidMessageError(f"DP parameters need a positive scale and clip norm and beta in (0, {MAX_BETA}] "
+                                  "(beta near 1 would make the client redraw its rounding without end)")
+    sensitivity = rounded_norm_bound(params.clip_norm * params.scale, params.padded_dim, params.beta)
+    return float(params.local_variance), max(sensitivity, float(params.l2_sensitivity))
 
 
 def encode_update(params: DPParameters, round_seed: bytes, update: np.ndarray, seed: bytes) -> np.ndarray:

@@ -10,14 +10,22 @@ still choose among counted in ``t_1`` (:mod:`secagg.protocol.params`).
 
 With ``require_active`` a client also refuses honest-but-curious sessions, whose privacy holds only
 if the server follows the protocol (the network client sets it unless told otherwise).
+
+With ``min_noise_multiplier`` z a client takes part only in distributed-DP rounds whose noise, counted
+over the contributors it can rely on, is at least z times the L2 sensitivity of one update
+(:meth:`ClientPolicy.check_noise`). The server proposes the noise, the cohort and the threshold; the
+client relies only on what it enforces itself: the sum it joins holds at least
+:meth:`ClientPolicy.guaranteed_contributors` inputs (the threshold, or n - D survivors for an active
+SecAgg+ graph), of which all but ``ceil(corrupt_fraction * n)`` add their noise honestly.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .._validate import check_float
-from ..errors import ConfigError, UnsafeRequestError
+from ..errors import ConfigError, NoiseFloorError, UnsafeRequestError
 from .config import SessionConfig
 from .params import min_threshold
 
@@ -29,12 +37,51 @@ class ClientPolicy:
 
     corrupt_fraction: float = 0.05
     require_active: bool = False
+    min_noise_multiplier: float | None = None  # distributed DP: the least noise this client accepts
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "corrupt_fraction",
                            check_float("corrupt_fraction", self.corrupt_fraction, lo=0.0, hi=1.0, hi_open=True))
         if type(self.require_active) is not bool:
             raise ConfigError(f"require_active must be True or False, got {self.require_active!r}")
+        if self.min_noise_multiplier is not None:
+            object.__setattr__(self, "min_noise_multiplier", check_float(
+                "min_noise_multiplier", self.min_noise_multiplier, lo=0.0, lo_open=True))
+
+    def guaranteed_contributors(self, config: SessionConfig) -> int:
+        """The fewest inputs a sum this client joins can hold, by the checks it makes itself: every
+        survivor set it signs keeps at least the threshold of its group, and an active SecAgg+
+        client also refuses fewer than n - D survivors."""
+        if config.clients_draw_graph_seed:
+            return max(config.threshold, len(config.client_ids) - config.max_dropouts)
+        return config.threshold
+
+    def honest_noise_multiplier(self, config: SessionConfig, local_variance: float, sensitivity: float) -> float:
+        """The noise multiplier this client can count on: the noise of the guaranteed contributors
+        less its assumed colluders (``ceil(corrupt_fraction * n)``, who may add none), over the L2
+        sensitivity of one update, both in the integer units the noise is added in."""
+        colluders = math.ceil(self.corrupt_fraction * len(config.client_ids))
+        honest = max(0, self.guaranteed_contributors(config) - colluders)
+        return math.sqrt(honest * local_variance) / sensitivity
+
+    def check_noise(self, config: SessionConfig, local_variance: float | None, sensitivity: float | None) -> float | None:
+        """Refuse (:class:`NoiseFloorError`) a session below ``min_noise_multiplier``; ``None`` for
+        the noise terms means the round adds no DP noise. Returns the multiplier counted on (or None)."""
+        if local_variance is None or sensitivity is None:
+            if self.min_noise_multiplier is not None:
+                raise NoiseFloorError(
+                    f"this client requires distributed-DP noise of at least {self.min_noise_multiplier:g} x the "
+                    "sensitivity, and the server proposes a round without DP noise")
+            return None
+        z = self.honest_noise_multiplier(config, local_variance, sensitivity)
+        if self.min_noise_multiplier is not None and z < self.min_noise_multiplier:
+            n, colluders = len(config.client_ids), math.ceil(self.corrupt_fraction * len(config.client_ids))
+            raise NoiseFloorError(
+                f"the server's DP noise gives noise multiplier {z:.3g} over the {self.guaranteed_contributors(config)} "
+                f"contributors this client can count on (of {n}; less {colluders} assumed colluders), below this "
+                f"client's floor {self.min_noise_multiplier:g}: it refuses the round (raise the server's noise, "
+                "or lower the floor knowingly)")
+        return z
 
     def check(self, config: SessionConfig) -> None:
         """Refuse an active session whose graph or threshold is unsafe under this policy (and, with

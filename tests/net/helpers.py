@@ -52,17 +52,24 @@ def start_server(tmp: Path, certs, s: ServerSettings, rounds: int | None, **kw) 
 class ClientThreads:
     def __init__(self, tmp: Path, certs, port: int, n: int, *, dump: Path | None = None,
                  cls: type[NetClient] = NetClient, first: int = 0,
-                 model_shape: tuple[int, int] = (20, 3)) -> None:
+                 model_shape: tuple[int, int] = (20, 3), **options) -> None:
         self.clients = [cls(f"127.0.0.1:{port}", ca=certs.ca, state_dir=tmp / f"c{first + i}",
                             trainer=RandomTrainer(first + i, model_shape=model_shape), poll_wait=0.3,
                             on_update=None if dump is None else dump_updates(dump),
-                            backoff=(0.05, 0.5), trust_server_keys=True)
+                            backoff=(0.05, 0.5), trust_server_keys=True, **options)
                         for i in range(n)]
+        self.errors: dict[int, BaseException] = {}  # index -> what ended that client's run
         # max_seconds only ends a client that stop() never reached; far longer than any test
-        self.threads = [threading.Thread(target=c.run, kwargs={"max_seconds": 900}, daemon=True)
-                        for c in self.clients]
+        self.threads = [threading.Thread(target=self._run, args=(i, c), daemon=True)
+                        for i, c in enumerate(self.clients)]
         for t in self.threads:
             t.start()
+
+    def _run(self, index: int, client: NetClient) -> None:
+        try:
+            client.run(max_seconds=900)
+        except BaseException as exc:  # noqa: BLE001 - kept for the test to inspect
+            self.errors[index] = exc
 
     def stop(self) -> None:
         for c in self.clients:
