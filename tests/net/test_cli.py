@@ -67,9 +67,23 @@ def test_client_policy_options(tmp_path):
     relaxed = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "b"),
                                                              "--corrupt-fraction", "0.1",
                                                              "--accept-honest-but-curious"]))
+    floored = build_client(build_parser().parse_args(base + ["--state-dir", str(tmp_path / "c"),
+                                                             "--dp-min-noise-multiplier", "0.8"]))
     try:
         assert default.policy == ClientPolicy(0.05, require_active=True)  # the safe default
         assert relaxed.policy == ClientPolicy(0.1, require_active=False)
+        assert floored.policy == ClientPolicy(0.05, require_active=True, min_noise_multiplier=0.8)
     finally:
         default.close()
         relaxed.close()
+        floored.close()
+
+
+def test_client_refuses_a_nonpositive_noise_floor_in_one_line(tmp_path, capsys):
+    assert main(["certs", "--out", str(tmp_path / "tls")]) == 0
+    rc = main(["client", "--server", "localhost:1", "--ca", str(tmp_path / "tls" / "ca.pem"), "--user", "0",
+               "--factors", "4", "--insecure-trust-server-keys", "--state-dir", str(tmp_path / "a"),
+               "--dp-min-noise-multiplier", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "min_noise_multiplier" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()
