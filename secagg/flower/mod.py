@@ -33,16 +33,20 @@ from .vectors import encode
 ClientAppCallable = Callable[[Message, Context], Message]
 
 
-def make_secaggplus_mod(*, identity: IdentityKey | None = None, identity_registry: Mapping[int, bytes] | None = None,
+def make_secaggplus_mod(*, identity: IdentityKey | Mapping[int, IdentityKey] | None = None,
+                        identity_registry: Mapping[int, bytes] | None = None,
                         policy: ClientPolicy | None = None) -> Callable[[Message, Context, ClientAppCallable], Message]:
-    """A mod for this client: ``identity`` (its Ed25519 key) and ``identity_registry`` (Flower node
-    id -> registered public key) are needed for the active threat model; ``policy`` is the client's
-    own assumption about colluders (it refuses an unsafe threshold)."""
+    """A mod for this client: ``identity`` (its Ed25519 key; or node id -> key, for a simulation
+    whose one ClientApp serves many nodes) and ``identity_registry`` (Flower node id -> registered
+    public key) are needed for the active threat model; ``policy`` is the client's own assumption
+    about colluders (it refuses an unsafe threshold)."""
     registry = dict(identity_registry or {})
+    keys = identity if isinstance(identity, Mapping) else None
 
     def secaggplus_mod(msg: Message, ctxt: Context, call_next: ClientAppCallable) -> Message:
         if msg.metadata.message_type != MessageType.TRAIN:
             return call_next(msg, ctxt)
+        me = keys.get(msg.metadata.dst_node_id) if keys is not None else identity
         record = _record(msg)
         stage = record.get("stage")
         payload = record.get("request")
@@ -53,9 +57,9 @@ def make_secaggplus_mod(*, identity: IdentityKey | None = None, identity_registr
             return _reply(msg, RecordDict(), stage, b"")
         if stage == Stage.ADVERTISE_KEYS.name:
             _forget(ctxt)
-            client, setup_bytes = _start(msg, record, identity, registry, policy), record.get("setup")
+            client, setup_bytes = _start(msg, record, me, registry, policy), record.get("setup")
         else:
-            client, setup_bytes = _restore(ctxt, identity, registry, policy)
+            client, setup_bytes = _restore(ctxt, me, registry, policy)
         setup = records.unpack_setup(setup_bytes)
         content = RecordDict()
         try:
