@@ -26,9 +26,9 @@ WIRE = "secagg.flower/1"
 END = "END"
 ABORT = "ABORT"
 FLOWER_RECORD = "secaggplus_configs"  # flwr.common.secure_aggregation.secaggplus_constants.RECORD_KEY_CONFIGS
-MARKER = "secagg.flower"
-DECOY_STAGE = (f"{WIRE} (this server runs secagg.flower.SecAggPlusWorkflow; the ClientApp must use "
-               "secagg.flower.secaggplus_mod instead of flwr.client.mod.secaggplus_mod)")
+MARKER = "this server runs secagg.flower.SecAggPlusWorkflow"  # in Flower's mod's refusal of the decoy
+DECOY_STAGE = (f"{WIRE} ({MARKER}; the ClientApp must use secagg.flower.secaggplus_mod instead of "
+               "flwr.client.mod.secaggplus_mod)")
 
 
 def flower_decoy() -> dict[str, Any]:
