@@ -4,7 +4,7 @@ The package is built in floors, each importing only from the floors below it (ch
 ``tests/test_layers.py``)::
 
     cli
-    net                 gRPC deployment
+    net, flower         gRPC deployment; the drop-in Flower workflow and client mod
     rec                 federated recommender
     he, dp              TenSEAL aggregators; distributed differential privacy
     aggregators         the Aggregator interface, the registry, plain, secagg, secagg+

@@ -121,6 +121,10 @@ def _rebuild_threshold_error(message: str, stage: str | None, survivors: int | N
     return ThresholdError(message, stage=stage, survivors=survivors, threshold=threshold)
 
 
+class IncompatiblePeerError(ProtocolError):
+    """The other side speaks another protocol (e.g. Flower's own SecAgg+ mod or workflow)."""
+
+
 class AbortedError(ProtocolError):
     """The session was aborted; no aggregate is available."""
 

@@ -92,6 +92,7 @@ class HararyGraph(Graph):
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise ConfigError("the graph seed must be 32 bytes")
         self._degree = degree
+        self.seed = seed
         self.order = ring_order(self.client_ids, seed)
         self._position = {c: p for p, c in enumerate(self.order)}
         self._cache: dict[int, frozenset[int]] = {}

@@ -1,6 +1,6 @@
-from collections.abc import Iterable as _Iterable
-from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar
+from typing import Iterable as _Iterable
+from typing import Mapping as _Mapping
 from typing import Optional as _Optional
 from typing import Union as _Union
 
@@ -41,7 +41,7 @@ class RegisterRequest(_message.Message):
     factors: int
     require_active: bool
     corrupt_fraction: float
-    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: _Optional[bool] = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
+    def __init__(self, public_key: _Optional[bytes] = ..., enroll_token: _Optional[bytes] = ..., counter: _Optional[int] = ..., signature: _Optional[bytes] = ..., certificate: _Optional[bytes] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., require_active: bool = ..., corrupt_fraction: _Optional[float] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("client_id", "run_id", "instance")
@@ -155,7 +155,7 @@ class SubmitReply(_message.Message):
     __slots__ = ("accepted",)
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     accepted: bool
-    def __init__(self, accepted: _Optional[bool] = ...) -> None: ...
+    def __init__(self, accepted: bool = ...) -> None: ...
 
 class ModelRequest(_message.Message):
     __slots__ = ("auth", "version", "instance")
