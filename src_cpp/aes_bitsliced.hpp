@@ -4,9 +4,10 @@
 //
 // Layout (Kaesper-Schwabe style): each 128-bit lane holds 8 blocks as 8 bit-planes; plane j, byte
 // k (the AES state byte k = 4 * column + row) has in bit i the bit j of state byte k of block i.
-// SubBytes is the Boyar-Peralta circuit on the planes (AND/XOR/NOT only), ShiftRows and the
-// MixColumns rotations are constant byte shuffles (pshufb/vpshufb on x86, tbl on arm64), the
-// round keys are planes of 0x00/0xff bytes. No branch and no memory address depends on the key
+// SubBytes is the Boyar-Peralta circuit on the planes (AND/XOR/NOT only), ShiftRows is folded into
+// the round keys and MixColumns (fixslicing, see mix_columns_add_key), whose rotations are
+// constant byte shuffles (pshufb/vpshufb on x86, tbl on arm64); the round keys are planes of
+// 0x00/0xff bytes. No branch and no memory address depends on the key
 // or the data, so the kernel is constant-time wherever the compiler emits vector code (or
 // scalar code for the vector operations, which it does without branches).
 #pragma once
@@ -41,24 +42,35 @@ typedef uint64_t U2 __attribute__((vector_size(16), aligned(8)));
                           a13 + 16, a14 + 16, a15 + 16)
 #endif
 
+// State permutations. Byte k = 4c + r of a plane is row r of column c.
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__SSSE3__)
 // x86 baseline (SSE2) has no byte shuffle: a column is one little-endian 32-bit lane (row r in bits
-// 8r..8r+7), so the column rotations are lane rotations and ShiftRows gathers row r from the lane
-// r columns further on (pshufd) -- still constant, data-independent operations.
+// 8r..8r+7), so a row rotation is a lane rotation and a column rotation is pshufd.
 typedef uint32_t L __attribute__((vector_size(kW), aligned(kW)));
-inline V rot1(V v) { const L x = L(v); return V((x >> 8) | (x << 24)); }
-inline V rot2(V v) { const L x = L(v); return V((x >> 16) | (x << 16)); }
-inline V shift_rows(V v) {
-  const L x = L(v), m = {0xffu, 0xffu, 0xffu, 0xffu};
-  return V((x & m) | (__builtin_shufflevector(x, x, 1, 2, 3, 0) & (m << 8)) |
-           (__builtin_shufflevector(x, x, 2, 3, 0, 1) & (m << 16)) |
-           (__builtin_shufflevector(x, x, 3, 0, 1, 2) & (m << 24)));
+// new(r, c) = old(r + S, c + T), rows and columns mod 4.
+template <int T, int S>
+inline V rotate_state(V v) {
+  L x = L(v);
+  x = (x >> (8 * S)) | (x << (32 - 8 * S));
+  if constexpr (T != 0) x = __builtin_shufflevector(x, x, T, (T + 1) & 3, (T + 2) & 3, (T + 3) & 3);
+  return V(x);
+}
+// ShiftRows twice: new(r, c) = old(r, c + 2r).
+inline V shift_rows2(V v) {
+  const L x = L(v), even = {0x00ff00ffu, 0x00ff00ffu, 0x00ff00ffu, 0x00ff00ffu};
+  return V((x & even) | (__builtin_shufflevector(x, x, 2, 3, 0, 1) & ~even));
 }
 #else
-inline V shift_rows(V v) { return SECAGG_SHUF(v, 0, 5, 10, 15, 4, 9, 14, 3, 8, 13, 2, 7, 12, 1, 6, 11); }
-// Row r of each column takes row r+1 (r+2) of the same column.
-inline V rot1(V v) { return SECAGG_SHUF(v, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12); }
-inline V rot2(V v) { return SECAGG_SHUF(v, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13); }
+#define SECAGG_RS(k) (4 * ((((k) >> 2) + T) & 3) + ((((k) & 3) + S) & 3))
+template <int T, int S>
+inline V rotate_state(V v) {
+  return SECAGG_SHUF(v, SECAGG_RS(0), SECAGG_RS(1), SECAGG_RS(2), SECAGG_RS(3), SECAGG_RS(4),
+                     SECAGG_RS(5), SECAGG_RS(6), SECAGG_RS(7), SECAGG_RS(8), SECAGG_RS(9),
+                     SECAGG_RS(10), SECAGG_RS(11), SECAGG_RS(12), SECAGG_RS(13), SECAGG_RS(14),
+                     SECAGG_RS(15));
+}
+#undef SECAGG_RS
+inline V shift_rows2(V v) { return SECAGG_SHUF(v, 0, 9, 2, 11, 4, 13, 6, 15, 8, 1, 10, 3, 12, 5, 14, 7); }
 #endif
 
 inline V splat(uint8_t b) {
@@ -128,27 +140,45 @@ inline void sub_bytes(V* q) {
   q[0] = t48 ^ ~t60;
 }
 
-// MixColumns and AddRoundKey on planes a (already shifted): out = 2b ^ rot1(a) ^ rot2(b) ^ rk
-// with b = a ^ rot1(a); doubling in GF(2^8) is a renaming of planes plus XORs (0x1b = bits 0,1,3,4).
+// ShiftRows is never applied ("fixslicing", Adomnicai and Peyrin 2020): after round i the planes
+// hold X_i = SR^-i(S_i), S_i the true state, so round i+1 is S_{i+1} = MC(SR(SB(S_i))) ^ K becomes
+// X_{i+1} = MC_t(SB(X_i)) ^ SR^-t(K), t = (i + 1) mod 4, where MC_t = SR^-t MC SR^t is MixColumns
+// with its row rotation R (new(r, c) = old(r + 1, c)) replaced by R_t (new(r, c) = old(r + 1,
+// c + t)): one shuffle instead of two. The round keys are stored permuted by SR^-t, and the output
+// gets SR^14 = SR^2 once.
+//
+// MixColumns and AddRoundKey: out = 2b ^ R_t(a) ^ R_t^2(b) ^ rk with b = a ^ R_t(a); doubling in
+// GF(2^8) is a renaming of planes plus XORs (0x1b = bits 0, 1, 3, 4).
+template <int T>
 inline void mix_columns_add_key(V* a, const V* rk) {
   V ra[8], b[8];
   for (int j = 0; j < 8; ++j) {
-    ra[j] = rot1(a[j]);
+    ra[j] = rotate_state<T, 1>(a[j]);
     b[j] = a[j] ^ ra[j];
   }
   const V b7 = b[7];
   const V xb[8] = {b7, b[0] ^ b7, b[1], b[2] ^ b7, b[3] ^ b7, b[4], b[5], b[6]};
-  for (int j = 0; j < 8; ++j) a[j] = xb[j] ^ ra[j] ^ rot2(b[j]) ^ rk[j];
+  for (int j = 0; j < 8; ++j) a[j] = xb[j] ^ ra[j] ^ rotate_state<(2 * T) & 3, 2>(b[j]) ^ rk[j];
 }
 
-// Round keys as planes: byte k of plane j is 0xff iff bit j of round-key byte k is set.
+template <int T>
+inline void aes_round(V* q, const V* rk) {
+  sub_bytes(q);
+  mix_columns_add_key<T>(q, rk);
+}
+
+// Round keys as planes, round key i permuted by SR^-(i mod 4): byte k = 4c + row of plane j is 0xff
+// iff bit j of byte (row, c - (i mod 4) * row) of round key i is set.
 struct PlaneKey {
   V rk[15][8];
   explicit PlaneKey(const AesKey& key) {
-    for (int r = 0; r < 15; ++r)
+    for (int i = 0; i < 15; ++i)
       for (int j = 0; j < 8; ++j)
-        for (int k = 0; k < kW; ++k)
-          rk[r][j][k] = uint8_t(0 - ((key.rk[16 * r + (k & 15)] >> j) & 1));
+        for (int k = 0; k < kW; ++k) {
+          const int c = (k & 15) >> 2, row = k & 3;
+          const int src = 4 * ((c - (i & 3) * row) & 3) + row;
+          rk[i][j][k] = uint8_t(0 - ((key.rk[16 * i + src] >> j) & 1));
+        }
   }
   ~PlaneKey() { secure_wipe(rk, sizeof rk); }
 };
@@ -168,17 +198,19 @@ inline void encrypt_batch(const PlaneKey& pk, uint64_t hi, uint64_t lo, uint8_t*
   std::memcpy(q, in, sizeof q);
   ortho(q);
   for (int j = 0; j < 8; ++j) q[j] ^= pk.rk[0][j];
-  for (int r = 1; r < 14; ++r) {
-    sub_bytes(q);
-    for (int j = 0; j < 8; ++j) q[j] = shift_rows(q[j]);
-    mix_columns_add_key(q, pk.rk[r]);
+  for (int r = 1; r < 13; r += 4) {
+    aes_round<1>(q, pk.rk[r]);
+    aes_round<2>(q, pk.rk[r + 1]);
+    aes_round<3>(q, pk.rk[r + 2]);
+    aes_round<0>(q, pk.rk[r + 3]);
   }
+  aes_round<1>(q, pk.rk[13]);
   sub_bytes(q);
-  for (int j = 0; j < 8; ++j) q[j] = shift_rows(q[j]) ^ pk.rk[14][j];
+  for (int j = 0; j < 8; ++j) q[j] = shift_rows2(q[j] ^ pk.rk[14][j]);
   ortho(q);
   std::memcpy(in, q, sizeof q);
   for (int b = 0; b < kBatch; ++b) std::memcpy(ks + 16 * b, in + (b % 8) * kW + 16 * (b / 8), 16);
-  secure_wipe(q, sizeof q);
+  secure_wipe(in, sizeof in);  // keystream and the planes' last state
 }
 
 inline void combine(uint8_t* d, const uint8_t* ks, CtrOp op) {
