@@ -7,9 +7,9 @@
 // SubBytes is the Boyar-Peralta circuit on the planes (AND/XOR/NOT only), ShiftRows is folded into
 // the round keys and MixColumns (fixslicing, see mix_columns_add_key), whose rotations are
 // constant byte shuffles (pshufb/vpshufb on x86, tbl on arm64); the round keys are planes of
-// 0x00/0xff bytes. No branch and no memory address depends on the key
-// or the data, so the kernel is constant-time wherever the compiler emits vector code (or
-// scalar code for the vector operations, which it does without branches).
+// 0x00/0xff bytes. No branch and no memory address depends on the key or the data, so the kernel
+// is constant-time, whether the compiler emits vector code or (on targets without SIMD) scalar
+// code for the vector operations.
 #pragma once
 #include <cstring>
 

@@ -49,7 +49,9 @@ const char* secagg_version(void);
 const char* secagg_strerror(int code);
 
 /* Name of the AES backend in use: "vaes", "aesni", "armce", "bitsliced-avx2" or "portable"
- * (SECAGG_FORCE_PORTABLE=1 in the environment forces "portable" for every kernel). */
+ * (SECAGG_FORCE_PORTABLE=1 in the environment, read at every call, forces "portable" for every
+ * kernel; this library keeps its own backend state, so the Python module's set_backend() does not
+ * affect it). */
 const char* secagg_prg_backend(void);
 
 /* out[0..length) = PRG(seed) mod modulus_range. The _u32 variant needs modulus_range <= 2^32
