@@ -60,7 +60,7 @@ void register_noise(py::module_& m) {
         py::array_t<int64_t> out(static_cast<py::ssize_t>(n));
         int64_t* o = out.mutable_data();
         if (batch) {
-          table.sample_words(w, n, o);
+          table.sample_words(w, n, o, secagg::use_avx2(secagg::active_backend()));
         } else {
           for (size_t i = 0; i < n; ++i) o[i] = table.sample_word(w[i]);
         }

@@ -27,12 +27,18 @@ py::array_t<T> expand(const secagg::Seed& seed, const secagg::Modulus& m, size_t
 }
 
 secagg::Backend parse_backend(const std::string& name) {
-  if (name == "portable") return secagg::Backend::kPortable;
-  if (name == "aesni") return secagg::Backend::kAesni;
-  if (name == "vaes") return secagg::Backend::kVaes;
-  throw Error(ErrorCode::kConfig, "unknown backend '" + name +
-                                      "'; use 'auto', 'portable', 'aesni' or 'vaes'");
+  secagg::Backend b;
+  if (!secagg::parse_backend(name.c_str(), b))
+    throw Error(ErrorCode::kConfig, "unknown backend '" + name +
+                                        "'; use 'auto', 'portable', 'bitsliced-avx2', 'armce', "
+                                        "'aesni' or 'vaes'");
+  return b;
 }
+
+// Slowest first, so the last available one is what "auto" picks.
+constexpr secagg::Backend kBySpeed[] = {secagg::Backend::kPortable, secagg::Backend::kBitslicedAvx2,
+                                        secagg::Backend::kArmCe, secagg::Backend::kAesni,
+                                        secagg::Backend::kVaes};
 
 }  // namespace
 
@@ -100,17 +106,32 @@ void register_prg(py::module_& m) {
       py::arg("seed"), "The AES-256 key of PRG(seed): HKDF-SHA256(seed, info=b'secagg-prg-v1').");
 
   m.def("prg_backend", [] { return std::string(secagg::backend_name(secagg::active_backend())); },
-        "Name of the AES backend in use now: 'vaes', 'aesni' or 'portable'.");
+        "Name of the AES backend in use now (see available_backends).");
 
   m.def(
       "available_backends",
       [] {
         std::vector<std::string> names;
-        for (auto b : {secagg::Backend::kPortable, secagg::Backend::kAesni, secagg::Backend::kVaes})
+        for (auto b : kBySpeed)
           if (secagg::backend_available(b)) names.emplace_back(secagg::backend_name(b));
         return names;
       },
-      "Backends this CPU supports.");
+      "AES backends this CPU supports, slowest first (the last one is the automatic choice).");
+
+  m.def(
+      "kernel_backends",
+      [] {
+        const secagg::KernelBackends k = secagg::kernel_backends(secagg::active_backend());
+        py::dict d;
+        d["aes"] = k.aes;
+        d["quantize"] = k.quantize;
+        d["field"] = k.field;
+        d["noise"] = k.noise;
+        d["shamir"] = k.shamir;
+        return d;
+      },
+      "The code path each kernel family runs now: {'aes': backend name, 'quantize' / 'field' / "
+      "'noise' / 'shamir': 'avx2' or 'portable'}.");
 
   m.def(
       "set_backend",
@@ -118,8 +139,9 @@ void register_prg(py::module_& m) {
         secagg::set_backend_override(name == "auto" ? -1 : static_cast<int>(parse_backend(name)));
       },
       py::arg("name"),
-      "Force an AES backend ('portable', 'aesni', 'vaes') process-wide, or 'auto' (default: the "
-      "fastest available unless SECAGG_FORCE_PORTABLE=1 is set in the environment).");
+      "Force a backend process-wide ('portable', 'bitsliced-avx2', 'armce', 'aesni', 'vaes'), or "
+      "'auto' (default: the fastest available unless SECAGG_FORCE_PORTABLE=1 is set in the "
+      "environment). 'portable' also switches every SIMD kernel to its baseline-ISA code.");
 }
 
 }  // namespace secagg_bindings

@@ -7,16 +7,18 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "register.hpp"
+#include "secagg/errors.hpp"
 #include "secagg/shamir.hpp"
 
 namespace py = pybind11;
 namespace sh = secagg::shamir;
+using secagg::Error;
+using secagg::ErrorCode;
 
 namespace {
 
@@ -40,12 +42,12 @@ U64Array sample_field(py::bytes randomness, std::size_t max_out) {
 U64Array split(py::bytes secret, std::uint32_t threshold, std::uint32_t num_shares,
                const U64Array& coefficients, bool portable) {
   const std::string_view s = secret;
-  if (s.size() != sh::kSecretBytes) throw std::invalid_argument("secret must be 32 bytes");
+  if (s.size() != sh::kSecretBytes) throw Error(ErrorCode::kSeed, "secret must be 32 bytes");
   if (threshold < 1 || threshold > num_shares || num_shares > sh::kMaxShares)
-    throw std::invalid_argument("need 1 <= threshold <= num_shares <= 2^20");
+    throw Error(ErrorCode::kConfig, "need 1 <= threshold <= num_shares <= 2^20");
   if (coefficients.ndim() != 1 ||
       static_cast<std::size_t>(coefficients.size()) != (threshold - 1) * sh::kChunks)
-    throw std::invalid_argument("coefficients must be a 1-D array of (threshold - 1) * 8 values");
+    throw Error(ErrorCode::kShape, "coefficients must be a 1-D array of (threshold - 1) * 8 values");
   U64Array out({static_cast<py::ssize_t>(num_shares), static_cast<py::ssize_t>(sh::kChunks)});
   const std::uint64_t* coef = coefficients.data();
   std::uint64_t* dst = out.mutable_data();
@@ -59,7 +61,7 @@ U64Array split(py::bytes secret, std::uint32_t threshold, std::uint32_t num_shar
 
 std::array<std::uint64_t, sh::kCheckPoints> check_points_of(const U64Array& check_points) {
   if (check_points.ndim() != 1 || static_cast<std::size_t>(check_points.size()) != sh::kCheckPoints)
-    throw std::invalid_argument("check_points must be a 1-D array of SHAMIR_CHECK_POINTS entries");
+    throw Error(ErrorCode::kShape, "check_points must be a 1-D array of SHAMIR_CHECK_POINTS entries");
   std::array<std::uint64_t, sh::kCheckPoints> rho{};
   std::copy(check_points.data(), check_points.data() + sh::kCheckPoints, rho.begin());
   return rho;
@@ -117,27 +119,27 @@ py::tuple combine_many(const py::sequence& indices, const U64Array& offsets, con
   const py::tuple idx_t(indices), val_t(values);
   const auto total = static_cast<std::size_t>(idx_t.size());
   if (offsets.ndim() != 1 || thresholds.ndim() != 1)
-    throw std::invalid_argument("offsets and thresholds must be 1-D");
+    throw Error(ErrorCode::kShape, "offsets and thresholds must be 1-D");
   if (static_cast<std::size_t>(offsets.size()) != num_groups + 1)
-    throw std::invalid_argument("offsets must have len(thresholds) + 1 entries");
+    throw Error(ErrorCode::kShape, "offsets must have len(thresholds) + 1 entries");
   if (static_cast<std::size_t>(val_t.size()) != total)
-    throw std::invalid_argument("indices and values must have the same length");
+    throw Error(ErrorCode::kShape, "indices and values must have the same length");
   const std::uint64_t* off = offsets.data();
   if (off[0] != 0 || off[num_groups] != total)
-    throw std::invalid_argument("offsets must start at 0 and end at len(indices)");
+    throw Error(ErrorCode::kShape, "offsets must start at 0 and end at len(indices)");
   for (std::size_t g = 0; g < num_groups; ++g)
-    if (off[g + 1] < off[g]) throw std::invalid_argument("offsets must be non-decreasing");
+    if (off[g + 1] < off[g]) throw Error(ErrorCode::kShape, "offsets must be non-decreasing");
 
   Flat f;
   f.idx.resize(total);
   f.ptr.resize(total);
   for (std::size_t i = 0; i < total; ++i) {
     PyObject* o = PyTuple_GET_ITEM(idx_t.ptr(), static_cast<py::ssize_t>(i));
-    if (!PyLong_Check(o)) throw std::invalid_argument("indices must be ints");
+    if (!PyLong_Check(o)) throw Error(ErrorCode::kDType, "indices must be ints");
     f.idx[i] = as_u32(o);
     PyObject* b = PyTuple_GET_ITEM(val_t.ptr(), static_cast<py::ssize_t>(i));
     if (!PyBytes_Check(b) || PyBytes_GET_SIZE(b) != static_cast<py::ssize_t>(sh::kValueBytes))
-      throw std::invalid_argument("values must be bytes of length 64");
+      throw Error(ErrorCode::kShape, "values must be bytes of length 64");
     f.ptr[i] = reinterpret_cast<const std::uint8_t*>(PyBytes_AS_STRING(b));
   }
   f.off.assign(off, off + num_groups + 1);

@@ -1,80 +1,8 @@
-// Backend selection and the counter-wrap split shared by all AES-CTR backends.
-#include <atomic>
-#include <cstdlib>
-#include <cstring>
-
+// AES-256-CTR front end: splits a call at the 2^64 wrap of the low counter word and runs the
+// chosen backend's kernel on each part (backends are chosen in cpu.cpp).
 #include "aes_impl.hpp"
-#include "secagg/errors.hpp"
 
 namespace secagg {
-namespace {
-
-std::atomic<int> g_override{-1};
-
-bool cpu_has_aesni() {
-#if defined(__x86_64__) || defined(__i386__)
-  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("sse4.1");
-#else
-  return false;
-#endif
-}
-
-bool cpu_has_vaes() {
-#if defined(__x86_64__) || defined(__i386__)
-  // libgcc only reports avx2/vaes when the OS saves ymm state (XGETBV), so this is safe.
-  return cpu_has_aesni() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("vaes");
-#else
-  return false;
-#endif
-}
-
-bool force_portable_env() {
-  const char* v = std::getenv("SECAGG_FORCE_PORTABLE");
-  return v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0;
-}
-
-}  // namespace
-
-bool backend_available(Backend backend) {
-  switch (backend) {
-    case Backend::kPortable: return true;
-    case Backend::kAesni: return cpu_has_aesni();
-    case Backend::kVaes: return cpu_has_vaes();
-  }
-  return false;
-}
-
-Backend best_backend() {
-  static const Backend best = cpu_has_vaes()     ? Backend::kVaes
-                              : cpu_has_aesni() ? Backend::kAesni
-                                                : Backend::kPortable;
-  return best;
-}
-
-Backend active_backend() {
-  int o = g_override.load(std::memory_order_relaxed);
-  if (o >= 0) return static_cast<Backend>(o);
-  if (force_portable_env()) return Backend::kPortable;
-  return best_backend();
-}
-
-const char* backend_name(Backend backend) {
-  switch (backend) {
-    case Backend::kPortable: return "portable";
-    case Backend::kAesni: return "aesni";
-    case Backend::kVaes: return "vaes";
-  }
-  return "unknown";
-}
-
-void set_backend_override(int backend) {
-  if (backend < -1 || backend > 2)
-    throw Error(ErrorCode::kConfig, "unknown PRG backend");
-  if (backend >= 0 && !backend_available(static_cast<Backend>(backend)))
-    throw Error(ErrorCode::kConfig, std::string("this CPU does not support the '") +
-                                        backend_name(static_cast<Backend>(backend)) + "' backend");
-  g_override.store(backend, std::memory_order_relaxed);
-}
 
 void ctr_process(Backend backend, const AesKey& key, Counter start, size_t nblocks, uint8_t* dst,
                  CtrOp op) {
@@ -85,6 +13,8 @@ void ctr_process(Backend backend, const AesKey& key, Counter start, size_t nbloc
     switch (backend) {
       case Backend::kVaes: detail::ctr_vaes(key, start, n, dst, op); break;
       case Backend::kAesni: detail::ctr_aesni(key, start, n, dst, op); break;
+      case Backend::kBitslicedAvx2: detail::ctr_bitsliced_avx2(key, start, n, dst, op); break;
+      case Backend::kArmCe: detail::ctr_armce(key, start, n, dst, op); break;
       default: detail::ctr_portable(key, start, n, dst, op); break;
     }
     dst += 16 * n;

@@ -9,6 +9,8 @@ namespace detail {
 void ctr_portable(const AesKey& key, Counter start, size_t nblocks, uint8_t* dst, CtrOp op);
 void ctr_aesni(const AesKey& key, Counter start, size_t nblocks, uint8_t* dst, CtrOp op);
 void ctr_vaes(const AesKey& key, Counter start, size_t nblocks, uint8_t* dst, CtrOp op);
+void ctr_bitsliced_avx2(const AesKey& key, Counter start, size_t nblocks, uint8_t* dst, CtrOp op);
+void ctr_armce(const AesKey& key, Counter start, size_t nblocks, uint8_t* dst, CtrOp op);
 
 }  // namespace detail
 }  // namespace secagg

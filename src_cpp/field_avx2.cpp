@@ -111,7 +111,7 @@ template void mod_sub_avx2<uint64_t>(uint64_t*, const uint64_t*, size_t, uint64_
 }  // namespace detail
 }  // namespace secagg
 
-#else  // not x86: never selected (cpu_has_avx2() is false there).
+#else  // not x86: never selected (use_avx2() is false there).
 namespace secagg {
 namespace detail {
 size_t reject_filter_avx2(uint64_t*, size_t, uint64_t, uint64_t) { return 0; }

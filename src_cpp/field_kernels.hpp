@@ -18,7 +18,5 @@ void mod_add_avx2(T* acc, const uint64_t* v, size_t n, uint64_t r);
 template <class T>
 void mod_sub_avx2(T* acc, const uint64_t* v, size_t n, uint64_t r);
 
-bool cpu_has_avx2();
-
 }  // namespace detail
 }  // namespace secagg

@@ -134,7 +134,7 @@ void masks_general_blocked(Backend be, const Modulus& m, const SignedKey* keys, 
   constexpr size_t B = kBlockBytes / sizeof(T);
   const uint64_t r = m.minus_one + 1;
   // "portable" means no ISA extensions at all, so it also selects the scalar loops.
-  const bool simd = be != Backend::kPortable && cpu_has_avx2();
+  const bool simd = use_avx2(be);
   std::vector<RejectionStream> streams;
   streams.reserve(nkeys);
   for (size_t k = 0; k < nkeys; ++k) streams.emplace_back(be, &keys[k].key, m, simd);

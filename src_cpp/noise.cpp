@@ -9,10 +9,6 @@
 #include <utility>
 #include <vector>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define SECAGG_NOISE_AVX2 1
-#include <immintrin.h>
-#endif
 
 #include "quantize_source.hpp"
 #include "secagg/errors.hpp"
@@ -110,9 +106,6 @@ SkellamTable::SkellamTable(double v) {
       while (l < kGrid && uniform(l << 11) <= c) ++l;
     lim_[j] = l;
   }
-#ifdef SECAGG_NOISE_AVX2
-  avx2_ = detail::cpu_has_avx2();
-#endif
   int bits = 1;
   while ((size_t(1) << bits) < 2 * n && bits < 30) ++bits;
   guide_bits_ = bits;
@@ -156,16 +149,14 @@ int64_t SkellamTable::sample_word(uint64_t w) const {
   return int64_t(j0 + uint32_t(top > code)) - width_;
 }
 
-void SkellamTable::sample_words(const uint64_t* w, size_t n, int64_t* out) const {
+void SkellamTable::sample_words(const uint64_t* w, size_t n, int64_t* out, bool avx2) const {
   // sample_word with the table's fields in locals (the stores to out cannot alias them).
   const uint32_t* guide = guide_.data();
   const int gshift = 64 - guide_bits_, cshift = coarse_shift_;
   const uint64_t omask = offset_mask_;
   const int64_t width = width_;
   size_t i = 0;
-#ifdef SECAGG_NOISE_AVX2
-  if (avx2_) i = sample_words_avx2(w, n, out);
-#endif
+  if (avx2) i = sample_words_avx2(w, n, out);
   for (; i < n; ++i) {
     const uint64_t m = w[i] >> 11;
     const uint32_t e = guide[size_t(w[i] >> gshift)];
@@ -176,41 +167,6 @@ void SkellamTable::sample_words(const uint64_t* w, size_t n, int64_t* out) const
   }
 }
 
-#ifdef SECAGG_NOISE_AVX2
-// Four words at a time: the guide entries loaded into one vector, the coarse comparison in 32-bit
-// lanes; a group with a slow element is redone by the scalar code. Returns how many were done.
-__attribute__((target("avx2"))) size_t SkellamTable::sample_words_avx2(const uint64_t* w, size_t n,
-                                                                      int64_t* out) const {
-  const int* guide = reinterpret_cast<const int*>(guide_.data());
-  const int gshift = 64 - guide_bits_;
-  const __m128i bits = _mm_cvtsi32_si128(guide_bits_);
-  const __m256i pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);  // low halves of 64-bit lanes
-  const __m128i index_mask = _mm_set1_epi32(int(kIndexMask));
-  const __m128i max_code = _mm_set1_epi32(4095);
-  const __m128i width = _mm_set1_epi32(int(width_));  // W < 2^18
-  size_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
-    // four scalar loads: measured faster than vpgatherqd on Zen 3
-    const __m128i e = _mm_setr_epi32(guide[w[i] >> gshift], guide[w[i + 1] >> gshift],
-                                     guide[w[i + 2] >> gshift], guide[w[i + 3] >> gshift]);
-    // top 12 bits of the in-slot offset: bits [52 - B, 64 - B) of w
-    const __m256i top64 = _mm256_srli_epi64(_mm256_sll_epi64(x, bits), 52);
-    const __m128i top = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(top64, pick));
-    const __m128i code = _mm_srli_epi32(e, kIndexBits);  // includes kSlow's bit (> 4095)
-    const __m128i slow = _mm_or_si128(_mm_cmpeq_epi32(code, top), _mm_cmpgt_epi32(code, max_code));
-    if (_mm_movemask_epi8(slow)) {
-      for (size_t k = i; k < i + 4; ++k) out[k] = sample_word(w[k]);
-      continue;
-    }
-    // j0 + (top > code) - W: cmpgt gives -1 where true
-    const __m128i j0 = _mm_and_si128(e, index_mask);
-    const __m128i r = _mm_sub_epi32(_mm_sub_epi32(j0, _mm_cmpgt_epi32(top, code)), width);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_cvtepi32_epi64(r));
-  }
-  return i;
-}
-#endif
 
 namespace {
 
@@ -261,7 +217,7 @@ class SkellamNoise {
     for (size_t b = lo; b < hi; b += kChunk) {
       const size_t e = std::min(hi, b + kChunk), n = e - b;
       words(be_, *key_, b, e, w);
-      t.sample_words(w, n, noise + (b - lo));
+      t.sample_words(w, n, noise + (b - lo), use_avx2(be_));
     }
   }
 

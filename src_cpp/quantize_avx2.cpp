@@ -60,8 +60,6 @@ bool quantize_small_avx2(const SmallQuantizer& p, const F* x, const uint32_t* w,
   return quantize_small_portable<F, T>(p, x + i, w + i, n - i, out + i);
 }
 
-bool cpu_has_avx2() { return __builtin_cpu_supports("avx2"); }
-
 template bool quantize_small_avx2<float, uint32_t>(const SmallQuantizer&, const float*, const uint32_t*, size_t, uint32_t*);
 template bool quantize_small_avx2<float, uint64_t>(const SmallQuantizer&, const float*, const uint32_t*, size_t, uint64_t*);
 template bool quantize_small_avx2<double, uint32_t>(const SmallQuantizer&, const double*, const uint32_t*, size_t, uint32_t*);
@@ -77,7 +75,6 @@ template <class F, class T>
 bool quantize_small_avx2(const SmallQuantizer& p, const F* x, const uint32_t* w, size_t n, T* out) {
   return quantize_small_portable<F, T>(p, x, w, n, out);
 }
-bool cpu_has_avx2() { return false; }
 template bool quantize_small_avx2<float, uint32_t>(const SmallQuantizer&, const float*, const uint32_t*, size_t, uint32_t*);
 template bool quantize_small_avx2<float, uint64_t>(const SmallQuantizer&, const float*, const uint32_t*, size_t, uint64_t*);
 template bool quantize_small_avx2<double, uint32_t>(const SmallQuantizer&, const double*, const uint32_t*, size_t, uint32_t*);

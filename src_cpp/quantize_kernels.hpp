@@ -21,7 +21,5 @@ bool quantize_small_portable(const SmallQuantizer& p, const F* x, const uint32_t
 template <class F, class T>
 bool quantize_small_avx2(const SmallQuantizer& p, const F* x, const uint32_t* w, size_t n, T* out);
 
-bool cpu_has_avx2();
-
 }  // namespace detail
 }  // namespace secagg

@@ -25,7 +25,7 @@ class QuantizeSource {
         be_(be),
         m_(m),
         noise_(noise),
-        avx2_(be != Backend::kPortable && cpu_has_avx2()) {}
+        avx2_(use_avx2(be)) {}
 
   void fill(size_t lo, size_t hi, T* dst) const {
     constexpr size_t kChunk = 1024;  // multiple of 4: each chunk starts on a counter block

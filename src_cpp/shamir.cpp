@@ -8,14 +8,13 @@
 #include <memory>
 #include <mutex>
 #include <numeric>
-#include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
+#include "secagg/cpu.hpp"
+#include "secagg/errors.hpp"
+#include "shamir_kernels.hpp"
 
 namespace secagg::shamir {
 namespace {
@@ -24,10 +23,6 @@ using u64 = std::uint64_t;
 using u128 = unsigned __int128;
 
 // ---- GF(p) arithmetic, p = 2^61 - 1 (2^61 == 1 mod p) -------------------------------------------
-inline u64 fold64(u64 x) {  // any x < 2^64 -> [0, p)
-  u64 r = (x & kPrime) + (x >> 61);  // < 2^61 + 8
-  return r >= kPrime ? r - kPrime : r;
-}
 inline u64 reduce128(u128 x) {  // any x < 2^128 -> [0, p)
   u64 s = (static_cast<u64>(x) & kPrime) + (static_cast<u64>(x >> 61) & kPrime) +
           static_cast<u64>(x >> 122);  // < 2^62 + 64
@@ -314,10 +309,10 @@ namespace {
 
 void check_split_args(std::uint32_t threshold, std::uint32_t num_shares, const u64* coefficients) {
   if (threshold < 1 || threshold > num_shares || num_shares > kMaxShares)
-    throw std::invalid_argument("shamir::split: need 1 <= threshold <= num_shares <= kMaxShares");
+    throw Error(ErrorCode::kConfig, "shamir::split: need 1 <= threshold <= num_shares <= 2^20");
   const std::size_t ncoef = static_cast<std::size_t>(threshold - 1) * kChunks;
   for (std::size_t i = 0; i < ncoef; ++i)
-    if (coefficients[i] >= kPrime) throw std::invalid_argument("shamir::split: coefficient >= p");
+    if (coefficients[i] >= kPrime) throw Error(ErrorCode::kRange, "shamir::split: coefficient >= p");
 }
 
 // Horner at x = 1..n, lazy reduction: x <= 2^20 and acc < 2^63 keep acc * x < 2^83, and
@@ -340,63 +335,6 @@ void split_scalar(const u64* s, std::uint32_t threshold, std::uint32_t num_share
   }
 }
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
-#define SECAGG_SHAMIR_HAVE_AVX2 1
-
-// One Horner step on four lanes with 32x32->64 multiplies: acc = h * 2^32 + l with h < 2^31 (acc <
-// 2^63), x < 2^21, so h*x < 2^52 and l*x < 2^53; h*x*2^32 = (hx >> 29) * 2^61 + (hx mod 2^29) * 2^32
-// == (hx >> 29) + ((hx mod 2^29) << 32) (mod p). Result < 2^53 + 2^23 + 2^61 + 2^61 < 2^63.
-__attribute__((target("avx2"))) inline __m256i horner_step(__m256i acc, __m256i x, __m256i row,
-                                                            __m256i m29) {
-  const __m256i hx = _mm256_mul_epu32(_mm256_srli_epi64(acc, 32), x);
-  const __m256i lx = _mm256_mul_epu32(acc, x);
-  const __m256i hi = _mm256_add_epi64(_mm256_srli_epi64(hx, 29),
-                                      _mm256_slli_epi64(_mm256_and_si256(hx, m29), 32));
-  return _mm256_add_epi64(_mm256_add_epi64(lx, hi), row);
-}
-
-// Same result as split_scalar; four points per pass (8 independent vector chains).
-__attribute__((target("avx2"))) void split_avx2(const u64* s, std::uint32_t threshold,
-                                                std::uint32_t num_shares, const u64* coefficients,
-                                                u64* out) {
-  static_assert(kChunks == 8, "two 4-lane vectors per point");
-  constexpr std::uint32_t kPoints = 4;
-  const __m256i m29 = _mm256_set1_epi64x((std::int64_t{1} << 29) - 1);
-  const u64* top = threshold >= 2 ? coefficients + (threshold - 2) * kChunks : s;
-  const __m256i top0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(top));
-  const __m256i top1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(top + 4));
-  for (std::uint32_t x0 = 1; x0 <= num_shares; x0 += kPoints) {
-    __m256i xv[kPoints], lo[kPoints], hi[kPoints];  // points x0..x0+3 (extra ones are not stored)
-    for (std::uint32_t j = 0; j < kPoints; ++j) {
-      xv[j] = _mm256_set1_epi64x(static_cast<std::int64_t>(x0 + j));
-      lo[j] = top0;
-      hi[j] = top1;
-    }
-    for (std::size_t k = threshold - 1; k-- > 0;) {
-      const u64* row = k == 0 ? s : coefficients + (k - 1) * kChunks;
-      const __m256i r0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
-      const __m256i r1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 4));
-      for (std::uint32_t j = 0; j < kPoints; ++j) {
-        lo[j] = horner_step(lo[j], xv[j], r0, m29);
-        hi[j] = horner_step(hi[j], xv[j], r1, m29);
-      }
-    }
-    for (std::uint32_t j = 0; j < kPoints && x0 + j <= num_shares; ++j) {
-      alignas(32) u64 tmp[kChunks];
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), lo[j]);
-      _mm256_store_si256(reinterpret_cast<__m256i*>(tmp + 4), hi[j]);
-      u64* dst = out + static_cast<std::size_t>(x0 + j - 1) * kChunks;
-      for (std::size_t c = 0; c < kChunks; ++c) dst[c] = fold64(tmp[c]);
-    }
-  }
-}
-
-bool use_avx2() {
-  static const bool cpu = __builtin_cpu_supports("avx2");
-  const char* v = std::getenv("SECAGG_FORCE_PORTABLE");
-  return cpu && !(v != nullptr && v[0] != '\0' && std::strcmp(v, "0") != 0);
-}
-#endif
 
 }  // namespace
 
@@ -405,9 +343,8 @@ void split(const std::uint8_t* secret, std::uint32_t threshold, std::uint32_t nu
   check_split_args(threshold, num_shares, coefficients);
   u64 s[kChunks];
   for (std::size_t c = 0; c < kChunks; ++c) s[c] = load_le32(secret + 4 * c);
-#ifdef SECAGG_SHAMIR_HAVE_AVX2
-  if (impl == SplitImpl::kAuto && use_avx2()) return split_avx2(s, threshold, num_shares, coefficients, out);
-#endif
+  if (impl == SplitImpl::kAuto && use_avx2(active_backend()))
+    return split_avx2(s, threshold, num_shares, coefficients, out);
   split_scalar(s, threshold, num_shares, coefficients, out);
 }
 
@@ -431,7 +368,7 @@ void combine_many(const GroupView* groups, std::size_t num_groups,
                   const std::array<std::uint64_t, kCheckPoints>& check_points,
                   std::uint8_t* secrets_out, Status* status_out) {
   for (u64 r : check_points)
-    if (r >= kPrime) throw std::invalid_argument("shamir::combine_many: check point >= p");
+    if (r >= kPrime) throw Error(ErrorCode::kRange, "shamir::combine_many: check point >= p");
   std::unordered_map<std::string, Prepared> local;
   std::vector<std::uint32_t> order, xs;
   std::vector<u64> ys;

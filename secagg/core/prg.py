@@ -14,9 +14,11 @@ must derive identical masks):
 
 Results are uint32 when ``modulus_range <= 2**32``, else uint64.
 
-Backends: the native core picks VAES (256-bit), AES-NI or a portable table-based AES at run time;
-all give identical output. ``SECAGG_FORCE_PORTABLE=1`` in the environment (read at every call)
-or :func:`set_backend` forces one; :func:`prg_backend` names the one in use.
+Backends: the native core picks VAES (256-bit), AES-NI, ARMv8 Crypto Extensions, or a
+constant-time bitsliced software AES (on AVX2, or on baseline 128-bit vectors: "portable") at run
+time; all give identical output and all are constant-time. ``SECAGG_FORCE_PORTABLE=1`` in the
+environment (read at every call) or :func:`set_backend` forces one; :func:`prg_backend` names the
+one in use and :func:`kernel_backends` what every kernel family runs.
 """
 
 from __future__ import annotations
@@ -81,18 +83,29 @@ def prg_expand(seed: bytes, length: int, *, modulus_range: int = 2**32,
     return _core.prg_expand(seed, n, r, check_threads(threads))
 
 
+BACKENDS = ("portable", "bitsliced-avx2", "armce", "aesni", "vaes")
+
+
 def prg_backend() -> str:
-    """The AES backend in use now: ``"vaes"``, ``"aesni"`` or ``"portable"``."""
+    """The AES backend in use now, one of :data:`BACKENDS`."""
     return _core.prg_backend()
 
 
 def available_backends() -> list[str]:
-    """The AES backends this CPU supports."""
+    """The AES backends this CPU supports, slowest first (the last is the automatic choice)."""
     return list(_core.available_backends())
 
 
+def kernel_backends() -> dict[str, str]:
+    """What each kernel family runs now: ``aes`` (a backend name); ``quantize``, ``field``,
+    ``noise`` and ``shamir`` (``"avx2"`` or ``"portable"``)."""
+    return dict(_core.kernel_backends())
+
+
 def set_backend(name: str) -> None:
-    """Force ``"portable"``, ``"aesni"`` or ``"vaes"`` process-wide, or restore ``"auto"``."""
-    if name not in ("auto", "portable", "aesni", "vaes"):
-        raise ConfigError(f"unknown backend {name!r}; use 'auto', 'portable', 'aesni' or 'vaes'")
+    """Force one of :data:`BACKENDS` process-wide, or restore ``"auto"``. ``"portable"`` also
+    switches every SIMD kernel (quantization, field arithmetic, noise, Shamir) to portable code."""
+    if name != "auto" and name not in BACKENDS:
+        choices = ", ".join(repr(b) for b in ("auto",) + BACKENDS)
+        raise ConfigError(f"unknown backend {name!r}; use {choices}")
     _core.set_backend(name)

@@ -1,15 +1,18 @@
 // AES-256 in counter mode (FIPS-197, NIST SP 800-38A), with run-time backend selection.
 //
-// Backends: "vaes" (VAES on 256-bit ymm registers, 16 blocks in flight), "aesni" (AES-NI on xmm,
-// 8 blocks in flight) and "portable" (table-based C++; NOT constant-time, only a fallback for CPUs
-// without AES instructions). All produce identical keystreams. Selection, in priority order:
-//   1. set_backend_override(...) (Python: secagg._core.set_backend("portable"|"aesni"|"vaes"|"auto")),
-//   2. the environment variable SECAGG_FORCE_PORTABLE=1, read at every call,
-//   3. the fastest backend the CPU supports.
+// Backends (secagg/cpu.hpp chooses or forces one): "vaes" (VAES on 256-bit ymm registers, 16
+// blocks in flight), "aesni" (AES-NI on xmm, 8 blocks), "armce" (ARMv8 Crypto Extensions, 8
+// blocks), "bitsliced-avx2" and "portable" (bitsliced software AES on 256-bit AVX2 / 128-bit
+// baseline vectors, 16 / 8 blocks per batch). All produce identical keystreams.
+//
+// Constant time: every backend. The hardware ones use the AES instructions; the two software ones
+// are bitsliced (no table lookups, no secret-dependent branch or address); the key expansion,
+// shared by all, computes the S-box arithmetically (x^254 in GF(2^8), branch-free).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
+#include "secagg/cpu.hpp"
 #include "secagg/wipe.hpp"
 
 namespace secagg {
@@ -21,10 +24,8 @@ struct AesKey {
   ~AesKey() { secure_wipe(rk, sizeof rk); }
 };
 
+// FIPS-197 key expansion, in constant time (see above).
 void aes256_expand_key(const uint8_t key[32], AesKey& out);
-void aes256_encrypt_block_portable(const AesKey& key, const uint8_t in[16], uint8_t out[16]);
-
-enum class Backend : int { kPortable = 0, kAesni = 1, kVaes = 2 };
 
 // What to do with each keystream block: store it, or add/subtract it (as little-endian 32- or
 // 64-bit lanes, wrapping) into the destination.
@@ -40,13 +41,5 @@ struct Counter {
 // keystream into dst (nblocks * 16 bytes, any alignment) according to op.
 void ctr_process(Backend backend, const AesKey& key, Counter start, size_t nblocks, uint8_t* dst,
                  CtrOp op);
-
-bool backend_available(Backend backend);
-Backend best_backend();
-// The backend calls use now (see the selection order above).
-Backend active_backend();
-const char* backend_name(Backend backend);
-// -1: automatic; otherwise a Backend value (must be available).
-void set_backend_override(int backend);
 
 }  // namespace secagg

@@ -11,6 +11,15 @@
  *    stands for 2^64. Vectors hold uint32_t when R <= 2^32, else uint64_t;
  *  - threads: 0 = automatic (all cores for large inputs), otherwise the number of threads.
  *  - output buffers are written only on success (on error their content is unspecified).
+ *
+ * Constant time: every AES backend is constant-time with respect to seeds and keys -- the hardware
+ * ones ("vaes", "aesni", "armce") use the AES instructions, the software ones ("bitsliced-avx2",
+ * "portable") are bitsliced (no table lookups, no secret-dependent branches or addresses), and the
+ * key expansion computes the S-box arithmetically; SHA-256/HMAC/HKDF use no secret-indexed
+ * memory or secret-dependent branches. Not claimed constant-time: quantization (it rejects NaN or
+ * infinity in the update, and its large-range path is not audited), and the rejection sampling of a
+ * non-power-of-two modulus_range (it consumes a data-dependent number of PRG words; that number is
+ * independent of the accepted values).
  */
 #ifndef SECAGG_SECAGG_H
 #define SECAGG_SECAGG_H
@@ -39,8 +48,10 @@ const char* secagg_version(void);
 /* A static, human-readable description of an error code. */
 const char* secagg_strerror(int code);
 
-/* Name of the AES backend in use: "vaes", "aesni" or "portable" (SECAGG_FORCE_PORTABLE=1 in the
- * environment forces "portable"). */
+/* Name of the AES backend in use: "vaes", "aesni", "armce", "bitsliced-avx2" or "portable"
+ * (SECAGG_FORCE_PORTABLE=1 in the environment, read at every call, forces "portable" for every
+ * kernel; this library keeps its own backend state, so the Python module's set_backend() does not
+ * affect it). */
 const char* secagg_prg_backend(void);
 
 /* out[0..length) = PRG(seed) mod modulus_range. The _u32 variant needs modulus_range <= 2^32

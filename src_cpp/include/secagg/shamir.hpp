@@ -44,16 +44,16 @@ inline constexpr std::size_t kCheckPoints = 3;           // random rho per combi
 std::size_t sample_field_elements(const std::uint8_t* bytes, std::size_t len, std::uint64_t* out,
                                   std::size_t max_out);
 
-// kAuto uses AVX2 when the CPU has it and the environment variable SECAGG_FORCE_PORTABLE is unset
-// (or "0"); kPortable always uses the plain C++ loop. Both give identical output.
+// kAuto uses AVX2 when use_avx2(active_backend()) (secagg/cpu.hpp: the CPU has it and the backend
+// is not forced to portable); kPortable always uses the plain C++ loop. Both give identical output.
 enum class SplitImpl { kAuto, kPortable };
 
 // Splits `secret` (kSecretBytes bytes) into `num_shares` shares with threshold `threshold`.
 // coefficients: (threshold - 1) * kChunks values, each in [0, p); coefficients[(k-1)*kChunks + c] is
 //   a_{c,k}, the coefficient of X^k of chunk c's polynomial.
 // out: num_shares * kChunks values; out[(i-1)*kChunks + c] = f_c(i).
-// Throws std::invalid_argument unless 1 <= threshold <= num_shares <= kMaxShares and every
-// coefficient is < p. Does not allocate.
+// Throws secagg::Error: kConfig unless 1 <= threshold <= num_shares <= kMaxShares, kRange if a
+// coefficient is >= p. Does not allocate.
 void split(const std::uint8_t* secret, std::uint32_t threshold, std::uint32_t num_shares,
            const std::uint64_t* coefficients, std::uint64_t* out, SplitImpl impl = SplitImpl::kAuto);
 
@@ -86,7 +86,7 @@ struct GroupView {
 // O(t * kChunks), plus O(m * kChunks * kCheckPoints) for the consistency check when m > t.
 // check_points: kCheckPoints values in [0, p), fresh from the OS CSPRNG for every call.
 // For every group writes kSecretBytes bytes to secrets_out + g * kSecretBytes (zeros unless kOk) and
-// its status to status_out[g]. Never throws for bad share data; throws std::invalid_argument only for
+// its status to status_out[g]. Never throws for bad share data; throws secagg::Error (kRange) only for
 // a check point >= p. Thread-safe; does not touch Python state.
 void combine_many(const GroupView* groups, std::size_t num_groups,
                   const std::array<std::uint64_t, kCheckPoints>& check_points,

@@ -32,8 +32,8 @@ class SkellamTable {
   // The smallest k in [-W, W] with u <= cdf(k) (W if none), for the uniform
   // u = ((w >> 11) + 0.5) * 2^-53 of the PRG word w.
   int64_t sample_word(uint64_t w) const;
-  // out[i] = sample_word(w[i]) for i < n.
-  void sample_words(const uint64_t* w, size_t n, int64_t* out) const;
+  // out[i] = sample_word(w[i]) for i < n; avx2: may use the AVX2 kernel (pass use_avx2(backend)).
+  void sample_words(const uint64_t* w, size_t n, int64_t* out, bool avx2) const;
   int64_t width() const { return width_; }
 
  private:
@@ -51,9 +51,7 @@ class SkellamTable {
   static constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
   static constexpr uint32_t kSlow = 0x80000000u;
   int64_t sample_slow(uint64_t m, uint32_t j0) const;
-  size_t sample_words_avx2(const uint64_t* w, size_t n, int64_t* out) const;  // x86-64 only
-
-  bool avx2_ = false;            // sample_words may use AVX2 (checked at run time)
+  size_t sample_words_avx2(const uint64_t* w, size_t n, int64_t* out) const;  // noise_avx2.cpp
 
   int64_t width_ = 0;
   size_t last_ = 0;              // index of the last real entry of the table
