@@ -1,23 +1,14 @@
-"""A secure aggregator run in a coordinator process behaves like the one in process."""
+"""The secure aggregators behave the same wherever their simulated clients run (in process or in Ray
+actors): exact sums over rounds, the active model, typed errors, and a lost actor that costs only
+its round."""
 
 from __future__ import annotations
-
-import os
-import signal
 
 import numpy as np
 import pytest
 
 from secagg import create_aggregator
-from secagg.aggregators.process import AggregatorProcess
-from secagg.errors import (
-    ConfigError,
-    DTypeError,
-    InputError,
-    ShapeError,
-    ThresholdError,
-    WorkerError,
-)
+from secagg.errors import ClientGroupError, ConfigError, DTypeError, InputError, ShapeError, ThresholdError
 from secagg.protocol.stage import Stage
 
 N, D = 10, 200
@@ -29,89 +20,82 @@ def _updates(seed: int) -> dict[int, np.ndarray]:
     return {cid: rng.uniform(-1, 1, D).astype(np.float32) for cid in range(N)}
 
 
-def _bound(n: int) -> float:
-    return create_aggregator("secagg+", **OPTIONS).error_bound(n)
-
-
-@pytest.fixture(scope="module")
-def remote():
-    agg = AggregatorProcess("secagg+", workers=2, **OPTIONS)
-    yield agg
-    agg.close()
-
-
-def test_prepare_submit_aggregate_is_exact_over_rounds(remote):
-    for round_index in range(2):
-        updates = _updates(round_index)
-        drop = {3: Stage.MASKED_INPUT, 6: Stage.UNMASKING}
-        remote.prepare(sorted(updates), vector_length=D, dropouts=drop, round_index=round_index)
-        for cid in range(5):
-            remote.submit(cid, updates[cid])
-        result = remote.aggregate(updates, dropouts=drop, round_index=round_index)
-        assert result.included == frozenset(set(updates) - {3})
-        exact = sum(updates[c].astype(np.float64) for c in result.included)
-        assert np.abs(result.total - exact).max() <= _bound(len(result.included))
-        assert result.seconds["worker_cpu"] > 0
-
-
-def test_aggregate_without_prepare(remote):
-    updates = _updates(5)
-    result = remote.aggregate(updates)
-    assert result.included == frozenset(updates)
-
-
-def test_an_abort_comes_back_as_threshold_error_and_the_next_round_works(remote):
-    updates = _updates(6)
-    drop = {cid: Stage.SHARE_KEYS for cid in range(N - 1)}
-    remote.prepare(sorted(updates), vector_length=D, dropouts=drop)
-    with pytest.raises(ThresholdError) as info:
-        remote.aggregate(updates, dropouts=drop)
-    assert info.value.stage == "SHARE_KEYS" and info.value.threshold is not None
-    assert remote.aggregate(updates).included == frozenset(updates)
-
-
-def test_bad_submissions_are_refused_locally_and_changes_are_caught(remote):
-    updates = _updates(7)
-    remote.prepare(sorted(updates), vector_length=D)
-    with pytest.raises(InputError, match="not part"):
-        remote.submit(99, updates[0])
-    with pytest.raises(DTypeError):
-        remote.submit(0, np.zeros(D, dtype=np.int32))
-    with pytest.raises(ShapeError):
-        remote.submit(0, np.zeros(D + 1))
-    remote.submit(1, updates[1])
-    changed = dict(updates)
-    changed[1] = updates[1] + np.float32(0.25)
-    with pytest.raises(InputError, match="differ"):
-        remote.aggregate(changed)
-    remote.prepare(sorted(updates)[:-1], vector_length=D)
-    with pytest.raises(InputError, match="prepare"):
-        remote.aggregate(updates)
-    assert remote.aggregate(updates).included == frozenset(updates)
-
-
-def test_bad_options_are_reported_by_the_first_call():
-    agg = AggregatorProcess("secagg+", clipping_range=-1.0)
-    with pytest.raises(ConfigError):
-        agg.aggregate(_updates(8))
-    agg.close()
-
-
-def test_a_killed_coordinator_is_a_clear_error_then_a_fresh_one_starts():
-    agg = AggregatorProcess("secagg", workers=1, **OPTIONS)
+@pytest.mark.parametrize("threat_model", ["honest-but-curious", "active"])
+def test_prepare_submit_aggregate_is_exact_over_rounds(client_backend, threat_model):
+    agg = create_aggregator("secagg+", backend=client_backend, threat_model=threat_model, **OPTIONS)
     try:
-        updates = _updates(9)
-        agg.aggregate(updates)
-        os.kill(agg._proc.pid, signal.SIGKILL)  # between rounds: replaced without a fuss
-        agg._proc.wait()
-        assert agg.aggregate(updates).included == frozenset(updates)
+        for round_index in range(2):
+            updates = _updates(round_index)
+            drop = {3: Stage.MASKED_INPUT, 6: Stage.UNMASKING}
+            agg.prepare(sorted(updates), vector_length=D, dropouts=drop, round_index=round_index)
+            for cid in range(5):
+                agg.submit(cid, updates[cid])
+            result = agg.aggregate(updates, dropouts=drop, round_index=round_index)
+            assert result.included == frozenset(set(updates) - {3})
+            exact = sum(updates[c].astype(np.float64) for c in result.included)
+            assert np.abs(result.total - exact).max() <= agg.error_bound(len(result.included))
+        assert agg.aggregate(_updates(5)).included == frozenset(range(N))  # without prepare
+    finally:
+        agg.close()
+
+
+def test_an_abort_is_a_threshold_error_and_bad_submissions_are_refused_locally(client_backend):
+    agg = create_aggregator("secagg+", backend=client_backend, **OPTIONS)
+    try:
+        updates = _updates(6)
+        drop = {cid: Stage.SHARE_KEYS for cid in range(N - 1)}
+        agg.prepare(sorted(updates), vector_length=D, dropouts=drop)
+        with pytest.raises(ThresholdError) as info:
+            agg.aggregate(updates, dropouts=drop)
+        assert info.value.stage == "SHARE_KEYS" and info.value.threshold is not None
         agg.prepare(sorted(updates), vector_length=D)
-        agg.submit(0, updates[0])
-        os.kill(agg._proc.pid, signal.SIGKILL)  # during a round: that round is lost, loudly
-        agg._proc.wait()
-        with pytest.raises(WorkerError, match="died"):
-            agg.aggregate(updates)
+        with pytest.raises(InputError, match="not part"):
+            agg.submit(99, updates[0])
+        with pytest.raises(DTypeError):
+            agg.submit(0, np.zeros(D, dtype=np.int32))
+        with pytest.raises(ShapeError):
+            agg.submit(0, np.zeros(D + 1))
         assert agg.aggregate(updates).included == frozenset(updates)
     finally:
         agg.close()
-    assert agg._proc is None
+
+
+def test_dp_over_secagg_plus_gives_the_same_release_on_every_backend(client_backend):
+    pytest.importorskip("dp_accounting")
+    from secagg.dp import DPConfig, make_dp_aggregator
+
+    config = DPConfig(clip_norm=1.0, clients_per_round=N, num_users=100, rounds=4, noise_multiplier=0.7,
+                      sampling="fixed")
+    updates = {cid: u.astype(np.float64) * 0.05 for cid, u in _updates(7).items()}
+    seeds = {cid: bytes([cid]) * 32 for cid in updates}
+    releases = []
+    for where in ("inprocess", client_backend):
+        agg = make_dp_aggregator("secagg+", config, D, session_seed=b"s" * 32,
+                                 seed_source=lambda cid, r: seeds[cid], client_backend=where)
+        try:
+            releases.append(agg.aggregate(updates, round_index=0))
+        finally:
+            agg.close()
+    np.testing.assert_array_equal(releases[0].total, releases[1].total)  # same seeds, same noise, same sum
+    assert releases[0].included == releases[1].included == frozenset(updates)
+
+
+def test_a_killed_actor_loses_its_round_loudly_and_the_next_round_starts_fresh(ray_instance):
+    agg = create_aggregator("secagg+", backend="ray", backend_options={"groups": 2}, **OPTIONS)
+    try:
+        updates = _updates(9)
+        assert agg.aggregate(updates).included == frozenset(updates)
+        agg.prepare(sorted(updates), vector_length=D)
+        agg.submit(0, updates[0])
+        ray_instance.kill(agg._backend.get()._actors[1])  # during a round: that round is lost
+        with pytest.raises(ClientGroupError, match="client group 1") as info:
+            agg.aggregate(updates)
+        assert info.value.group == 1
+        assert agg.aggregate(updates).included == frozenset(updates)  # fresh actors
+    finally:
+        agg.close()
+
+
+def test_backend_options_without_a_backend_name_are_refused(client_backend):
+    with pytest.raises(ConfigError, match="already built"):
+        create_aggregator("secagg+", backend=client_backend, backend_options={"groups": 2})
