@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .aggregators.registry import available_aggregators
-from .sim.backends.registry import BACKENDS
 from .errors import ConfigError, PrivacyError, SecAggError
 from .rec.options import add_training_options, dp_config, local_config, positive_int, server_lr, wants_dp
+from .sim.backends.registry import BACKENDS
 
 DEMO_AGGREGATOR = "secagg+"
 

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
