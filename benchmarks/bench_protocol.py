@@ -8,9 +8,9 @@ against the exact sum of the quantized inputs of the included clients, and repor
 client time (mean and max per client), server time, bytes uploaded / downloaded per client, and
 the expansion = bytes a client uploads / (d * 16 bits) (Bonawitz et al. report 1.73x at n=2^10,
 d=2^20). SecAgg (quadratic) runs up to n=500 only. Times are wall clock and process CPU time
-(all threads); on a shared machine the CPU time is the steadier number. ``--workers N`` hosts the
-clients in N worker processes (``secagg.ClientPool``); "session s" is then the wall time of the
-whole session with the clients working in parallel.
+(all threads); on a shared machine the CPU time is the steadier number. ``--backend ray`` hosts the
+clients in Ray actors (one per core, or on ``--ray-address``); "session s" is then the wall time of
+the whole session with the clients working in parallel.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ QUICK = [("secagg+", 100, 10**4, 0.1), ("secagg", 100, 10**4, 0.1), ("secagg+", 
 
 
 def run_point(protocol: str, n: int, d: int, dropout: float, seed: int = 0,
-              pool: secagg.ClientPool | None = None, threat_model: str = "honest-but-curious") -> dict:
+              backend: secagg.ClientBackend | None = None, threat_model: str = "honest-but-curious") -> dict:
     rng = np.random.default_rng(seed)  # synthetic data only; all protocol randomness is os.urandom
     updates = {cid: rng.uniform(-1, 1, d) for cid in range(n)}
     rounding = {cid: rng.bytes(32) for cid in range(n)}
@@ -44,7 +44,8 @@ def run_point(protocol: str, n: int, d: int, dropout: float, seed: int = 0,
     start = time.perf_counter()
     res = secagg.simulate(updates, protocol=protocol, dropouts=schedule, clipping_range=1.0,
                           quantization_range=Q, dropout_fraction=max(dropout, 0.05),
-                          rounding_seeds=rounding, pool=pool, threat_model=threat_model)
+                          rounding_seeds=rounding, backend=backend or "inprocess",
+                          threat_model=threat_model)
     wall = time.perf_counter() - start
     r = res.config.modulus_range
     expected = np.zeros(d, dtype=np.uint64)
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", help="write the rows as JSON to this file")
     ap.add_argument("--quick", action="store_true", help="three points only")
-    ap.add_argument("--workers", type=int, default=1, help="client worker processes (default: 1, in process)")
+    ap.add_argument("--backend", choices=["inprocess", "ray"], default="inprocess",
+                    help="where the clients run (default: inprocess)")
+    ap.add_argument("--ray-address", default=None, help="with --backend ray: an existing Ray cluster")
     ap.add_argument("--threat-model", choices=["honest-but-curious", "active"], default="honest-but-curious",
                     help="the sessions' threat model (default: honest-but-curious)")
     ap.add_argument("--repeat", type=int, default=1, help="run each point this many times (default: 1)")
@@ -86,20 +89,20 @@ def main(argv: list[str] | None = None) -> int:
               f"{'expand':>7} {'session s':>9} ok")
     print(header)
     rows = []
-    pool = secagg.ClientPool(args.workers) if args.workers > 1 else None
+    options = {"address": args.ray_address} if args.ray_address else {}
+    backend, _ = secagg.make_backend(args.backend, options)
     for point in points * args.repeat:
-        row = run_point(*point, pool=pool, threat_model=args.threat_model)
+        row = run_point(*point, backend=backend, threat_model=args.threat_model)
         rows.append(row)
         print(f"{row['protocol']:8} {row['n']:>5} {row['d']:>7} {row['dropout']:>5.0%} "
               f"{row['k']:>4} {row['t']:>4} {row['bits']:>4} {row['client_s_mean']:>9.3f} "
               f"{row['client_s_max']:>6.3f} {row['server_s']:>9.3f} {row['server_cpu_s']:>8.3f} "
               f"{row['upload_bytes'] / 1e3:>8.1f} {row['download_bytes'] / 1e3:>8.1f} "
               f"{row['expansion']:>6.3f}x {row['wall_s']:>9.2f} {'yes' if row['correct'] else 'NO'}", flush=True)
-    if pool is not None:
-        pool.close()
+    backend.close()
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"backend": secagg.prg_backend(), "workers": args.workers, "threat_model": args.threat_model,
+            json.dump({"backend": secagg.prg_backend(), "client_backend": args.backend, "threat_model": args.threat_model,
                        "load": os.getloadavg(), "rows": rows}, fh, indent=2)
     return 0 if all(r["correct"] for r in rows) else 1
 

@@ -12,9 +12,9 @@ round (local training + aggregation + server step; evaluation excluded) in wall 
 aggregation seconds per round, and total bytes uploaded by clients through the aggregator.
 Federated evaluation is done on each device after 2 epochs of local user-vector fine-tuning
 (personalisation, ``--finetune-epochs``; 0 evaluates the stored user vectors as they are).
-Local training runs in this process for every aggregator; with ``--workers N`` (default: one per
-core) the secure aggregator's server runs in a process of its own and its clients in N worker
-processes, so the protocol overlaps training. CPU s/round counts every process.
+Local training runs in this process for every aggregator; with ``--backend ray`` the secure
+aggregator's clients run in Ray actors (one per core), so their protocol work overlaps training.
+CPU s/round counts every process.
 
     python benchmarks/bench_recommender.py [--rounds 80] [--seeds 3] [--json out.json]
     # only the non-private references (centralized against implicit's BPR), about a minute:
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -106,7 +105,7 @@ def one_seed(prepared, args: argparse.Namespace, seed: int) -> dict[str, dict]:
                 print(f"  seed {seed} {name} round {rec['round']}: ndcg@10={rec['metrics']['ndcg@10']:.4f} "
                       f"({rec['seconds']['round']:.2f} s/round)", flush=True)
 
-        _, summary = experiment.run_federated(prepared, cfg, on_round=progress, workers=args.workers)
+        _, summary = experiment.run_federated(prepared, cfg, on_round=progress, backend=args.backend)
         assert summary["final_metrics"] is not None, f"{name}: no evaluated round"
         results[f"federated {name}"] = {
             "metrics": summary["final_metrics"], "best_ndcg@10": summary["best_ndcg@10"],
@@ -154,9 +153,9 @@ def main() -> int:
                     help="personalisation: local user-vector fine-tuning before each evaluation")
     ap.add_argument("--aggregators", default="plain,secagg+", help="comma-separated, or 'none'")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per figure (mean ± sd; default: 3)")
-    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                    help="processes for the simulated clients' secure-aggregation work (default: one per "
-                         "core; local training runs in the main process for every aggregator)")
+    ap.add_argument("--backend", choices=["inprocess", "ray"], default="inprocess",
+                    help="where the secure aggregator's simulated clients run (default: inprocess; local "
+                         "training runs in the main process for every aggregator)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     if args.seeds < 1:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .aggregators.registry import available_aggregators
-from .errors import PrivacyError, SecAggError
+from .errors import ConfigError, PrivacyError, SecAggError
 from .rec.options import add_training_options, dp_config, local_config, positive_int, server_lr, wants_dp
+from .sim.backends.registry import BACKENDS
 
 DEMO_AGGREGATOR = "secagg+"
 
@@ -24,10 +24,12 @@ def _rate(text: str) -> float:
     return value
 
 
-def _workers(text: str) -> int:
-    if text == "auto":
-        return max(1, os.cpu_count() or 1)
-    return positive_int(text)
+def _backend(args: argparse.Namespace) -> dict[str, Any]:
+    """``backend`` and ``backend_options`` for the run, from --backend and --ray-address."""
+    if args.ray_address is not None and args.backend != "ray":
+        raise ConfigError(f"--ray-address needs --backend ray, got --backend {args.backend}")
+    options = {"address": args.ray_address} if args.ray_address is not None else {}
+    return {"backend": args.backend, "backend_options": options}
 
 
 def _add_run_options(p: argparse.ArgumentParser, *, rounds: int, aggregator: str, eval_every: int = 1,
@@ -46,9 +48,13 @@ def _add_run_options(p: argparse.ArgumentParser, *, rounds: int, aggregator: str
                    help=f"evaluate every N rounds and after the last (default: {eval_every})")
     p.add_argument("--finetune-epochs", type=int, default=0,
                    help="local fine-tuning of the user vector before each evaluation (personalisation)")
-    p.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
-                   help="processes for the simulated clients' secure-aggregation work (secagg, secagg+, "
-                        "he-*); 'auto' = one per core; the same clients are summed exactly either way (default: 1)")
+    p.add_argument("--backend", choices=BACKENDS, default="inprocess",
+                   help="where the simulated clients' aggregation work runs (secagg, secagg+, he-*, DP): "
+                        "inprocess, or ray (Ray actors, local or --ray-address); the same clients are "
+                        "summed exactly either way (default: inprocess)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="with --backend ray: an existing Ray cluster (e.g. auto, ray://host:10001); "
+                        "default: a local Ray instance on this machine's cores")
     p.add_argument("--baseline-epochs", type=positive_int, default=None,
                    help="epochs of the centralized baseline (default: 120 for train, 20 for demo)")
 
@@ -199,7 +205,7 @@ def _train(args: argparse.Namespace) -> int:
     ckpt = args.output / "checkpoint.npz"
     trainer, summary = experiment.run_federated(
         prepared, config, progress=not args.no_progress, checkpoint_path=ckpt,
-        checkpoint_every=args.checkpoint_every, resume=args.resume, workers=args.workers)
+        checkpoint_every=args.checkpoint_every, resume=args.resume, **_backend(args))
     baselines = None
     if args.baseline:
         baselines = experiment.run_baselines(prepared, _baseline_config(args), progress=not args.no_progress,
@@ -237,7 +243,7 @@ def _demo(args: argparse.Namespace) -> int:
           f"{config.rounds} rounds of {config.clients_per_round} clients with {config.aggregator}"
           + (f", {config.dropout:.0%} dropout" if config.dropout else ""))
     trainer, summary = experiment.run_federated(prepared, config, progress=not args.no_progress,
-                                                workers=args.workers)
+                                                **_backend(args))
     baselines = experiment.run_baselines(prepared, _baseline_config(args, 20))
     if args.output is not None:
         experiment.write_outputs(args.output, prepared=prepared, config=config, trainer=trainer,

@@ -50,7 +50,23 @@ class DependencyError(SecAggError, ImportError):
 
 
 class WorkerError(SecAggError, RuntimeError):
-    """A worker process of a :class:`~secagg.sim.client_pool.ClientPool` died or failed."""
+    """A client backend's worker (e.g. a Ray actor hosting simulated clients) died or failed."""
+
+
+class ClientGroupError(WorkerError):
+    """The worker hosting one group of simulated clients died or failed; ``group`` is its index.
+    The session it served is over; the backend's next session starts with fresh workers."""
+
+    def __init__(self, message: str, *, group: int) -> None:
+        super().__init__(message)
+        self.group = group
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]  # the keyword-only field survives pickling
+        return (_rebuild_group_error, (str(self), self.group))
+
+
+def _rebuild_group_error(message: str, group: int) -> ClientGroupError:
+    return ClientGroupError(message, group=group)
 
 
 # --- secret sharing ----------------------------------------------------------------------

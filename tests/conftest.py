@@ -29,3 +29,32 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """One local Ray instance (2 CPUs, no dashboard) shared by every Ray test of the run: Ray's
+    start-up is the slow part. Tests that use it skip with a reason where Ray is not installed."""
+    ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install 'secagg[ray]')")
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield ray
+    ray.shutdown()
+
+
+def make_test_backend(request: pytest.FixtureRequest, name: str):
+    """A client backend for tests: in process, or 2 Ray actors on the shared local instance."""
+    from secagg.sim.backends import InProcessBackend, RayBackend
+
+    if name == "ray":
+        request.getfixturevalue("ray_instance")
+        return RayBackend(groups=2)
+    return InProcessBackend()
+
+
+@pytest.fixture(scope="module", params=["inprocess", "ray"])
+def client_backend(request):
+    """Each backend in turn, built once per test module and reused by its tests."""
+    backend = make_test_backend(request, request.param)
+    yield backend
+    backend.close()

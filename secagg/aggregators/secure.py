@@ -3,9 +3,9 @@
 Each :meth:`aggregate` call runs one complete protocol session in process (real clients, real
 server, real messages; see :func:`secagg.sim.simulate`) and de-quantizes the exact modular sum.
 ``seconds`` reports ``client``: CPU seconds of all clients together, ``server``: wall seconds.
-With ``workers > 1`` the clients run in that many worker processes (see :mod:`secagg.sim.client_pool`),
-and a session begun with :meth:`prepare` runs its input-independent rounds (key agreement, Shamir
-sharing) in the background while the caller trains the clients.
+``backend`` says where the simulated clients run (:mod:`secagg.sim.backends`). With a remote
+backend (``"ray"``) a session begun with :meth:`prepare` runs its input-independent rounds (key
+agreement, Shamir sharing) in the background while the caller trains the clients.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,8 @@ from ..errors import InputError, SecAggError, ThresholdError
 from ..protocol.config import check_power_of_two_modulus
 from ..protocol.params import ProtocolOptions
 from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
-from ..sim.client_pool import LazyPool
+from ..sim.backends.base import ClientBackend
+from ..sim.backends.registry import BackendHolder
 from ..sim.session import SimulatedSession, make_session
 from .base import (
     AggregationResult,
@@ -40,11 +42,11 @@ def _kernel_float(update: np.ndarray, *, copy: bool = False) -> np.ndarray:
     return arr.copy() if copy else arr
 
 
-_FEED_BATCHES = 6  # submitted inputs reach the workers in about this many batches
+_FEED_BATCHES = 6  # submitted inputs reach the remote clients in about this many batches
 
 
 class _Prepared:
-    """A session begun by ``prepare``. In the background (with worker processes) a thread runs
+    """A session begun by ``prepare``. In the background (with a remote backend) a thread runs
     its input-independent rounds, then collects each submitted client's masked input as it comes."""
 
     def __init__(self, client_ids: tuple[int, ...], dropouts: dict[int, Stage], vector_length: int,
@@ -62,7 +64,7 @@ class _Prepared:
     def _run(self) -> None:
         try:
             self.session.setup()
-            # feed the workers in a few batches: each wake-up of this thread costs the training
+            # feed the remote clients in a few batches: each wake-up of this thread costs the training
             # thread the GIL, so not one per client
             size = max(1, len(self.client_ids) // _FEED_BATCHES)
             done = False
@@ -107,10 +109,12 @@ class _ProtocolAggregator(Aggregator):
                  modulus_range: int | None = None, threat_model: str = "honest-but-curious",
                  corrupt_fraction: float = 0.05, dropout_fraction: float = 0.1,
                  num_neighbors: int | None = None, threshold: int | None = None,
-                 workers: int = 1) -> None:
+                 backend: str | ClientBackend = "inprocess",
+                 backend_options: Mapping[str, Any] | None = None) -> None:
         """``modulus_range``: a power of two, or None for the smallest that fits each round's
-        sum; the rest as in :func:`secagg.simulate`; ``workers`` > 1 runs the simulated clients in
-        that many worker processes, reused every round."""
+        sum; the rest as in :func:`secagg.simulate`; ``backend`` (``"inprocess"``, ``"ray"`` with
+        ``backend_options``, or a built :class:`~secagg.sim.backends.base.ClientBackend`) hosts the
+        simulated clients, reused every round."""
         self.clipping_range = check_clipping(clipping_range)
         self.quantization_range = check_quantization(quantization_range)
         if modulus_range is not None:
@@ -119,7 +123,7 @@ class _ProtocolAggregator(Aggregator):
         self.options = ProtocolOptions(threat_model=threat_model, corrupt_fraction=corrupt_fraction,
                                        dropout_fraction=dropout_fraction, num_neighbors=num_neighbors,
                                        threshold=threshold)
-        self._pool = LazyPool(workers)
+        self._backend = BackendHolder(backend, backend_options)
         self._prepared: _Prepared | None = None
 
     @property
@@ -135,26 +139,26 @@ class _ProtocolAggregator(Aggregator):
         return make_session(client_ids, vector_length=vector_length, protocol=self.protocol,
                             dropouts=dropouts, clipping_range=self.clipping_range,
                             quantization_range=self.quantization_range,
-                            modulus_range=self.modulus_range, pool=self._pool.get(),
+                            modulus_range=self.modulus_range, backend=self._backend.get(),
                             **self.options.as_kwargs())
 
     def prepare(self, client_ids: Sequence[int], *, vector_length: int,
                 dropouts: DropoutSchedule | None = None, round_index: int = 0) -> None:
-        """Start the session; with worker processes its key agreement runs in the background."""
+        """Start the session; with a remote backend its key agreement runs in the background."""
         self._discard()
         super().prepare(client_ids, vector_length=vector_length, dropouts=dropouts, round_index=round_index)
         if len(client_ids) < 2:
             return  # aggregate() will refuse the round
         session = self._session(client_ids, vector_length, dropouts)
         self._prepared = _Prepared(tuple(session.config.client_ids), dict(dropouts or {}),
-                                   vector_length, session, background=self._pool.workers > 1)
+                                   vector_length, session, background=self._backend.remote)
 
     def submit(self, client_id: int, update: np.ndarray) -> None:
-        """One prepared client's update, as soon as it is trained: with worker processes it is
+        """One prepared client's update, as soon as it is trained: with a remote backend it is
         masked and uploaded while the others still train."""
-        super().submit(client_id, update)  # checked at once, with or without worker processes
+        super().submit(client_id, update)  # checked at once, wherever the clients run
         prepared = self._prepared
-        if prepared is not None and prepared.background:  # in process: aggregate() does all the work
+        if prepared is not None:  # in process: kept for the check, aggregate() does all the work
             prepared.submit(client_id, _kernel_float(update, copy=True))
 
     def aggregate(self, updates: Mapping[int, np.ndarray], *, dropouts: DropoutSchedule | None = None,
@@ -189,9 +193,9 @@ class _ProtocolAggregator(Aggregator):
                                  bytes_sent=result.bytes_sent, bytes_received=result.bytes_received,
                                  seconds={"client": result.seconds["client_cpu"],
                                           "server": result.seconds["server"],
-                                          # CPU spent outside this process (0 without workers)
+                                          # CPU spent outside this process (0 in process)
                                           "worker_cpu": result.seconds["client_cpu"]
-                                          if self._pool.workers > 1 else 0.0})
+                                          if self._backend.remote else 0.0})
 
     def _discard(self) -> None:
         self._prepared_round = None
@@ -200,9 +204,9 @@ class _ProtocolAggregator(Aggregator):
             self._prepared = None
 
     def close(self) -> None:
-        """Drop an unfinished prepared session and stop the worker processes, if any."""
+        """Drop an unfinished prepared session and release the backend (if built from a name)."""
         self._discard()
-        self._pool.close()
+        self._backend.close()
 
 
 class SecAggAggregator(_ProtocolAggregator):

@@ -39,7 +39,8 @@ from ..errors import ConfigError, ShapeError, ThresholdError
 from ..protocol.config import MAX_NOISY_QUANTIZATION, NoisePlan
 from ..protocol.params import ProtocolOptions
 from ..protocol.stage import DropoutSchedule, check_dropouts, contributes
-from ..sim.client_pool import LazyPool
+from ..sim.backends.base import ClientBackend
+from ..sim.backends.registry import BackendHolder
 from ..sim.session import simulate
 from . import randomness
 from .accounting import PrivacyLedger
@@ -67,10 +68,11 @@ class DPAggregator(Aggregator):
     name = "dp"
 
     def __init__(self, plan: DPPlan, *, backend: str = "plain", session_seed: bytes | None = None,
-                 seed_source: SeedSource | None = None, workers: int = 1, **protocol_options: Any) -> None:
+                 seed_source: SeedSource | None = None, client_backend: str | ClientBackend = "inprocess",
+                 client_backend_options: Mapping[str, Any] | None = None, **protocol_options: Any) -> None:
         """``protocol_options`` (``secagg`` / ``secagg+`` backends only) are the fields of
-        :class:`~secagg.protocol.params.ProtocolOptions`; ``workers`` > 1 runs the protocol's
-        simulated clients in worker processes."""
+        :class:`~secagg.protocol.params.ProtocolOptions`; ``client_backend`` (with its options)
+        hosts the protocol's simulated clients (:mod:`secagg.sim.backends`)."""
         check_choice("DP backend", backend, BACKENDS)
         if protocol_options and backend not in ("secagg", "secagg+"):
             raise ConfigError(f"the {backend!r} DP backend runs no protocol session, so it takes no "
@@ -87,14 +89,14 @@ class DPAggregator(Aggregator):
         self.session_seed = randomness.fresh_seed() if session_seed is None else session_seed
         self.seed_source = seed_source or _fresh
         self.protocol_options = ProtocolOptions.from_options(f"DP backend {backend!r}", protocol_options)
-        self._pool = LazyPool(workers)
+        self._clients = BackendHolder(client_backend, client_backend_options)
         self.ledger = PrivacyLedger(plan.config.target_delta, plan.config.accountant)
         self.name = f"dp-{backend}"
         self.last_epsilon = 0.0
 
     def close(self) -> None:
-        """Stop the protocol's worker processes, if any."""
-        self._pool.close()
+        """Release the protocol's client backend (if built from a name)."""
+        self._clients.close()
 
     # --- one client ---------------------------------------------------------------------
     def _client_masked(self, codec: RoundCodec, cid: int, others: list[int], x: np.ndarray,
@@ -140,7 +142,7 @@ class DPAggregator(Aggregator):
         seeds = {cid: self.seed_source(cid, round_index) for cid in ids}
         sent: dict[int, dict[str, int]] = {}
         received: dict[int, dict[str, int]] = {}
-        worker_cpu = 0.0  # CPU the protocol's worker processes spent (not in this process's clock)
+        worker_cpu = 0.0  # CPU the protocol's remote clients spent (not in this process's clock)
         if self.backend in ("secagg", "secagg+"):
             native = self._native_noise()
             inputs = {cid: self._client_offset(codec, matrix[i], seeds[cid], not native)
@@ -150,11 +152,11 @@ class DPAggregator(Aggregator):
             t1 = time.perf_counter()
             res = simulate(inputs, protocol=self.backend, dropouts=dropouts,
                            quantization_range=2 * p.offset + 1, modulus_range=p.modulus,
-                           noise_plans=plans, pool=self._pool.get(), **self.protocol_options.as_kwargs())
+                           noise_plans=plans, backend=self._clients.get(), **self.protocol_options.as_kwargs())
             included = frozenset(res.included)
             total = res.quantized_sum.astype(np.uint64) - np.uint64(len(included) * p.offset)
             sent, received = res.bytes_sent, res.bytes_received
-            worker_cpu = res.seconds["client_cpu"] if self._pool.workers > 1 else 0.0
+            worker_cpu = res.seconds["client_cpu"] if self._clients.remote else 0.0
         else:
             keep = [cid for cid in ids if contributes(dropouts.get(cid))]
             if not keep:
@@ -191,7 +193,8 @@ def make_dp_aggregator(base_name: str, config: DPConfig, dim: int, **options: An
 
     ``options``: ``session_seed``, ``seed_source`` (tests), and for ``secagg``/``secagg+`` any
     :func:`secagg.simulate` option (``corrupt_fraction``, ``dropout_fraction``,
-    ``num_neighbors``, ``threshold``, ``threat_model``) and ``workers`` (client processes).
+    ``num_neighbors``, ``threshold``, ``threat_model``) and ``client_backend`` /
+    ``client_backend_options`` (where the protocol's clients run).
     """
     check_choice("DP backend", base_name, BACKENDS)
     return DPAggregator(config.plan(dim, layout_for(base_name)), backend=base_name, **options)

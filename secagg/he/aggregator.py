@@ -12,17 +12,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..aggregators.base import AggregationResult, Aggregator, validate_updates
 from ..errors import ConfigError, HEError, ProtocolError, ThresholdError
 from ..protocol.stage import DropoutSchedule, check_dropouts, contributes
-from ..sim.client_pool import check_workers
-from .client import Client
+from ..sim.backends.base import ClientBackend
+from ..sim.backends.registry import BackendHolder
+from .client import Client, encrypt_batch
 from .keyholder import KeyHolder
-from .parallel import encrypt_in_processes, make_scheme
 from .params import (
     DEFAULT_CLIPPING_RANGE,
     DEFAULT_MAX_CLIENTS,
@@ -32,6 +32,7 @@ from .params import (
     choose_bfv_parameters,
     choose_ckks_parameters,
 )
+from .schemes import make_scheme
 from .server import Server
 
 UPLOAD_STAGE = "MASKED_INPUT"
@@ -52,9 +53,10 @@ class _HEAggregator(Aggregator):
     name: ClassVar[str]
 
     def __init__(self, params: BFVParameters | CKKSParameters, *, min_clients: int,
-                 workers: int, n_threads: int | None) -> None:
+                 backend: str | ClientBackend, backend_options: Mapping[str, Any] | None,
+                 n_threads: int | None) -> None:
+        self._backend = BackendHolder(backend, backend_options)
         self.params = params
-        self.workers = check_workers(workers)
         self.scheme = make_scheme(params)
         self.key_holder = KeyHolder(self.scheme, min_clients=min_clients, n_threads=n_threads)
         self._public = self.key_holder.public_context()
@@ -67,6 +69,10 @@ class _HEAggregator(Aggregator):
     def error_bound(self, num_clients: int) -> float:
         """Largest per-coordinate error of a sum over ``num_clients`` updates within the clip."""
         return self.scheme.error_bound(num_clients)
+
+    def close(self) -> None:
+        """Release the client backend (if built from a name)."""
+        self._backend.close()
 
     @property
     def public_context_bytes(self) -> int:
@@ -100,12 +106,9 @@ class _HEAggregator(Aggregator):
     def encrypt_clients(self, uploading: list[tuple[int, np.ndarray]],
                         round_tag: int) -> tuple[dict[int, bytes], float]:
         """Every uploading client's payload and the total client-side seconds."""
-        if self.workers > 1 and len(uploading) > 1:
-            done = encrypt_in_processes(self.params, self._public,
-                                        [(cid, row, round_tag) for cid, row in uploading],
-                                        self.workers)
-            return ({cid: p for cid, (p, _) in done.items()},
-                    sum(secs for _, secs in done.values()))
+        if self._backend.remote and len(uploading) > 1:  # each remote worker loads the context once
+            done = self._backend.get().map(encrypt_batch, (self.params, self._public, round_tag), uploading)
+            return {cid: p for cid, p, _ in done}, sum(secs for _, _, secs in done)
         payloads = {}
         start = time.perf_counter()
         for cid, row in uploading:
@@ -155,7 +158,8 @@ class BFVAggregator(_HEAggregator):
 
     Options: ``clipping_range`` (c), ``quantization_range`` (Q), ``max_clients`` (sizes the plain
     modulus so max_clients * (Q-1) cannot wrap), ``min_clients`` (the key holder's decryption
-    policy), ``workers`` (processes for simulated client encryption), ``n_threads`` (TenSEAL),
+    policy), ``backend`` / ``backend_options`` (where simulated clients encrypt: ``"inprocess"``
+    or ``"ray"``), ``n_threads`` (TenSEAL),
     ``poly_modulus_degree`` + ``coeff_mod_bit_sizes`` (an explicit ring).
     """
 
@@ -163,7 +167,8 @@ class BFVAggregator(_HEAggregator):
 
     def __init__(self, *, clipping_range: float = DEFAULT_CLIPPING_RANGE,
                  quantization_range: int = DEFAULT_QUANTIZATION_RANGE,
-                 max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2, workers: int = 1,
+                 max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2,
+                 backend: str | ClientBackend = "inprocess", backend_options: Mapping[str, Any] | None = None,
                  n_threads: int | None = None, poly_modulus_degree: int | None = None,
                  coeff_mod_bit_sizes: tuple[int, ...] | None = None) -> None:
         params = choose_bfv_parameters(clipping_range=clipping_range,
@@ -171,7 +176,8 @@ class BFVAggregator(_HEAggregator):
                                        max_clients=max_clients,
                                        poly_modulus_degree=poly_modulus_degree,
                                        coeff_mod_bit_sizes=coeff_mod_bit_sizes)
-        super().__init__(params, min_clients=min_clients, workers=workers, n_threads=n_threads)
+        super().__init__(params, min_clients=min_clients, backend=backend, backend_options=backend_options,
+                         n_threads=n_threads)
 
 
 class CKKSAggregator(_HEAggregator):
@@ -179,17 +185,19 @@ class CKKSAggregator(_HEAggregator):
 
     CKKS encodes floats at scale ``2**scale_bits`` instead of quantizing, so it takes no
     ``quantization_range``. Options: ``clipping_range``, ``max_clients``, ``min_clients``,
-    ``workers``, ``n_threads``, ``scale_bits``, ``poly_modulus_degree``, ``coeff_mod_bit_sizes``.
+    ``backend``, ``backend_options``, ``n_threads``, ``scale_bits``, ``poly_modulus_degree``, ``coeff_mod_bit_sizes``.
     """
 
     name = "he-ckks"
 
     def __init__(self, *, clipping_range: float = DEFAULT_CLIPPING_RANGE,
-                 max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2, workers: int = 1,
+                 max_clients: int = DEFAULT_MAX_CLIENTS, min_clients: int = 2,
+                 backend: str | ClientBackend = "inprocess", backend_options: Mapping[str, Any] | None = None,
                  n_threads: int | None = None, scale_bits: int = 40, poly_modulus_degree: int = 4096,
                  coeff_mod_bit_sizes: tuple[int, ...] = (60, 49)) -> None:
         params = choose_ckks_parameters(clipping_range=clipping_range, max_clients=max_clients,
                                         scale_bits=scale_bits,
                                         poly_modulus_degree=poly_modulus_degree,
                                         coeff_mod_bit_sizes=coeff_mod_bit_sizes)
-        super().__init__(params, min_clients=min_clients, workers=workers, n_threads=n_threads)
+        super().__init__(params, min_clients=min_clients, backend=backend, backend_options=backend_options,
+                         n_threads=n_threads)

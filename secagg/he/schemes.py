@@ -195,3 +195,8 @@ class CKKSScheme:
 
     def error_bound(self, num_clients: int) -> float:
         return self.params.error_bound(num_clients)
+
+
+def make_scheme(params: BFVParameters | CKKSParameters) -> BFVScheme | CKKSScheme:
+    """The scheme object for a parameter set."""
+    return BFVScheme(params) if isinstance(params, BFVParameters) else CKKSScheme(params)

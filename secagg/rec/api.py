@@ -19,6 +19,7 @@ import numpy as np
 
 from .._validate import check_int
 from ..errors import CheckpointError, ConfigError, InputError
+from ..sim.backends.registry import check_backend
 from . import baseline, checkpoint
 from .client import LocalConfig
 from .data import UserItems
@@ -99,7 +100,8 @@ class FederatedMF(Recommender):
     is calibrated for ``rounds``) or ``noise_multiplier`` (the epsilon spent is reported), with
     optional ``delta``, ``dp_accountant`` and ``dp_sampling`` (``"poisson"`` or ``"fixed"``); after
     ``fit`` both epsilons per round (``epsilon_release``, ``epsilon_server``) are in
-    ``trainer.history`` and ``trainer.ledger`` holds the totals.
+    ``trainer.history`` and ``trainer.ledger`` holds the totals. ``backend`` (``"inprocess"`` or
+    ``"ray"``, with ``backend_options``) says where the aggregator's simulated clients run.
     """
 
     def __init__(self, factors: int = 32, *, rounds: int = 50, clients_per_round: int = 50,
@@ -108,7 +110,10 @@ class FederatedMF(Recommender):
                  server_optimizer: str = "fedavg", server_lr: float | None = None,
                  random_state: int = 0, epsilon: float | None = None, noise_multiplier: float | None = None,
                  delta: float | None = None, dp_accountant: str = "skellam", dp_sampling: str = "poisson",
+                 backend: str = "inprocess", backend_options: dict[str, Any] | None = None,
                  **options: Any) -> None:
+        check_backend(backend, backend_options)
+        self._where = {"backend": backend, "backend_options": dict(backend_options or {})}
         self._dp_options: dict[str, Any] | None = None
         if epsilon is not None or noise_multiplier is not None:
             self._dp_options = {"epsilon": epsilon, "noise_multiplier": noise_multiplier, "delta": delta,
@@ -168,7 +173,7 @@ class FederatedMF(Recommender):
                                                 "dp": None})
         config = self._with_dp(config, n_clients)
         self.config = config
-        return FederatedTrainer(self._split(train), config)
+        return FederatedTrainer(self._split(train), config, **self._where)
 
     def fit(self, user_items: object, show_progress: bool = True) -> FederatedMF:
         """Train for ``rounds`` federated rounds on ``user_items`` (one device per non-empty row)."""
@@ -200,7 +205,8 @@ class FederatedMF(Recommender):
         model.config = FederatedConfig.from_dict(meta["config"])
         model._train = UserItems(indptr=arrays.pop("train/indptr"), indices=arrays.pop("train/indices"),
                                  n_items=int(meta["n_items"]))
-        model._trainer = FederatedTrainer(cls._split(model._train), model.config)
+        model._where = {"backend": "inprocess", "backend_options": {}}  # an execution choice, not saved
+        model._trainer = FederatedTrainer(cls._split(model._train), model.config, **model._where)
         model._trainer.load_state(arrays, meta)
         return model
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -89,12 +89,15 @@ def summarize_run(trainer: FederatedTrainer, seconds: float) -> dict[str, Any]:
 def run_federated(prepared: Prepared, config: FederatedConfig, *, progress: bool = False,
                   checkpoint_path: Path | None = None, checkpoint_every: int = 0, resume: bool = False,
                   on_round: Callable[[FederatedTrainer, dict[str, Any]], None] | None = None,
-                  workers: int = 1) -> tuple[FederatedTrainer, dict[str, Any]]:
+                  backend: str = "inprocess",
+                  backend_options: Mapping[str, Any] | None = None) -> tuple[FederatedTrainer, dict[str, Any]]:
     """Train (or resume) a federated run; returns the trainer and its summary.
 
-    ``workers`` > 1 runs the secure aggregators' simulated clients in that many processes.
+    ``backend`` (``"inprocess"`` or ``"ray"``, with ``backend_options``) hosts the aggregator's
+    simulated clients.
     """
-    trainer = FederatedTrainer(prepared.split, config, eval_set=prepared.eval_set, workers=workers)
+    trainer = FederatedTrainer(prepared.split, config, eval_set=prepared.eval_set, backend=backend,
+                               backend_options=backend_options)
     if resume and checkpoint_path is not None and checkpoint_path.is_file():
         trainer.load_state(*checkpoint.load(checkpoint_path))
 

@@ -13,18 +13,18 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..aggregators.base import Aggregator
-from ..aggregators.process import AggregatorProcess
 from ..aggregators.registry import aggregator_options, create_aggregator
 from ..errors import CheckpointError, ConfigError, PrivacyError, ThresholdError
 from ..protocol.stage import contributes
-from ..sim.client_pool import check_workers
+from ..sim.backends.base import ClientBackend
+from ..sim.backends.registry import check_backend
 from .client import LocalConfig, RecClient
 from .evaluation import METRIC_NAMES, EvalSet, summarize
 from .model import ItemModel
@@ -128,12 +128,14 @@ class FederatedTrainer:
     """Runs federated rounds over simulated clients, one per user with training data."""
 
     def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
-                 aggregator: Aggregator | None = None, workers: int = 1,
+                 aggregator: Aggregator | None = None, backend: str | ClientBackend = "inprocess",
+                 backend_options: Mapping[str, Any] | None = None,
                  sampler: ClientSampler | None = None) -> None:
         """``sampler`` replaces the configured client sampler (a DP run refuses one that differs
-        from what its accountant analyses). ``workers`` > 1 runs the secure aggregators' simulated clients in that many processes
-        (an execution choice, not part of the run's definition: the same clients are summed exactly
-        either way, up to the stochastic rounding every secure round has)."""
+        from what its accountant analyses). ``backend`` (``"inprocess"``, ``"ray"`` with
+        ``backend_options`` such as ``address``) hosts the simulated clients of every aggregator
+        that takes one (an execution choice, not part of the run's definition: the same clients
+        are summed exactly either way, up to the stochastic rounding every secure round has)."""
         self.split = split
         self.config = config
         self.eval_set = eval_set
@@ -163,39 +165,37 @@ class FederatedTrainer:
         # With config.dp the aggregator adds distributed noise and this ledger tracks epsilon.
         self.ledger: PrivacyLedger | None = None
         self.privacy_plan: DPPlan | None = None
-        workers = check_workers(workers)
+        check_backend(backend, backend_options)
+        where = {"backend": backend, "backend_options": dict(backend_options or {})}
         if config.dp is not None:
             if aggregator is not None:
                 raise ConfigError("give an aggregator or config.dp, not both (config.dp builds its own)")
             from ..dp import make_dp_aggregator
 
-            protocol = {**({"dropout_fraction": dropout_margin(config.dropout), "workers": workers}
+            protocol = {**({"dropout_fraction": dropout_margin(config.dropout), "client_backend": backend,
+                             "client_backend_options": where["backend_options"]}
                             if config.aggregator != "plain" else {}), **config.aggregator_options}
             dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size, **protocol)
             self.ledger, self.privacy_plan = dp_aggregator.ledger, dp_aggregator.plan
             aggregator = dp_aggregator
         if aggregator is None:
-            options = {**self._settings_for(config.aggregator, workers), **config.aggregator_options}
-            if workers > 1 and config.aggregator in ("secagg", "secagg+"):
-                # the server in a process of its own, its clients in worker processes: nothing
-                # of the protocol competes with local training for this process's GIL
-                aggregator = AggregatorProcess(config.aggregator, **options)
-            else:
-                aggregator = create_aggregator(config.aggregator, **options)
+            options = {**self._settings_for(config.aggregator, where), **config.aggregator_options}
+            aggregator = create_aggregator(config.aggregator, **options)
         self.aggregator = aggregator
         self.round = 0
         self.history: list[dict[str, Any]] = []
         self.fingerprint = data_fingerprint(split)
 
-    def _settings_for(self, name: str, workers: int) -> dict[str, Any]:
+    def _settings_for(self, name: str, where: Mapping[str, Any]) -> dict[str, Any]:
         """What the run knows that an aggregator may take, offered to the one that takes it:
         the clip (any coordinate of a vector with L2 norm <= C lies in [-C, C]), the quantization,
         the largest round size, a dropout fraction with a safety margin over the simulated rate,
-        and the worker processes. ``config.aggregator_options`` are passed as given (checked)."""
+        and where the clients run (``where``: backend and its options; plain takes neither).
+        ``config.aggregator_options`` are passed as given (checked)."""
         cfg = self.config
         known = {"clipping_range": cfg.local.clip_norm, "quantization_range": cfg.quantization_range,
                  "max_clients": int(cfg.clients_per_round or len(self.client_ids)),
-                 "dropout_fraction": dropout_margin(cfg.dropout), "workers": workers}
+                 "dropout_fraction": dropout_margin(cfg.dropout), **where}
         takes = set(aggregator_options(name))
         return {key: value for key, value in known.items() if key in takes}
 
@@ -285,7 +285,7 @@ class FederatedTrainer:
         record["model_version"] = self.server.model.version
         record["seconds"] = {"local_training": t1 - t0, "aggregation": t2 - t1, "server_update": t3 - t2,
                              "round": t3 - t0,
-                             # this process, plus what the aggregator's worker processes spent
+                             # this process, plus what the aggregator's remote clients spent
                              "round_cpu": time.process_time() - c0 + float(
                                  record.get("aggregator_seconds", {}).get("worker_cpu", 0.0))}
         self.round += 1
@@ -326,7 +326,7 @@ class FederatedTrainer:
         finally:
             if bar is not None:
                 bar.close()
-            self.aggregator.close()  # worker processes, if any (restarted if fit is called again)
+            self.aggregator.close()  # the client backend's workers, if any (restarted if fit is called again)
         return self.history
 
     # --- evaluation (each client scores its own held-out item on its device) ----------------

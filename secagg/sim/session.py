@@ -19,6 +19,7 @@ import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -40,7 +41,8 @@ from ..protocol.params import GraphParameters, find_parameters
 from ..protocol.policy import ClientPolicy
 from ..protocol.server import SecAggServer
 from ..protocol.stage import DropoutSchedule, Stage, check_dropouts
-from .client_pool import ClientPool, ClientSpec, InProcessClients
+from .backends.base import ClientBackend, ClientSpec
+from .backends.registry import check_backend, make_backend
 
 Tamper = Callable[[Stage, str, int, bytes], "bytes | None"]
 """Test hook: (stage, "request" | "reply", client id, bytes) -> bytes to deliver (None drops it)."""
@@ -76,28 +78,36 @@ class SimulationResult:
 
 
 class SimulatedSession:
-    """A real :class:`SecAggServer` and simulated clients (in process, or in a ``pool``).
+    """A real :class:`SecAggServer` and simulated clients hosted by a client ``backend``.
 
     ``config`` and ``params`` come from :func:`secagg.sim.make_session`, which validates
     them. Call :meth:`setup` (optional, e.g. from a background thread) and then :meth:`finish`.
+    ``owns_backend``: the session closes the backend when it ends (one built from a name).
     """
 
     def __init__(self, config: SessionConfig, params: GraphParameters, *,
                  dropouts: DropoutSchedule | None = None,
                  rounding_seeds: Mapping[int, bytes] | None = None,
                  noise_plans: Mapping[int, NoisePlan] | None = None, tamper: Tamper | None = None,
-                 pool: ClientPool | None = None, policy: ClientPolicy | None = None,
-                 graph_nonces: Mapping[int, bytes] | None = None) -> None:
+                 backend: ClientBackend | None = None, owns_backend: bool = False,
+                 policy: ClientPolicy | None = None, graph_nonces: Mapping[int, bytes] | None = None) -> None:
         self.config, self.params, self.tamper = config, params, tamper
         self.schedule = dict(dropouts or {})
         ids = list(config.client_ids)
         seeds, plans = dict(rounding_seeds or {}), dict(noise_plans or {})
-        self.clients: ClientPool | InProcessClients = pool if pool is not None else InProcessClients()
+        if backend is None:
+            backend, owns_backend = make_backend("inprocess")
+        self.clients: ClientBackend = backend
+        self._owns_backend = owns_backend
         nonces = dict(graph_nonces or {})
-        registry = self.clients.begin({cid: ClientSpec(seeds.get(cid), plans.get(cid), policy, nonces.get(cid))
-                                       for cid in ids},
-                                      identities=config.active)
         self._open = True
+        try:
+            registry = self.clients.begin({cid: ClientSpec(seeds.get(cid), plans.get(cid), policy,
+                                                           nonces.get(cid)) for cid in ids},
+                                          identities=config.active)
+        except BaseException:
+            self.close()
+            raise
         self.server = SecAggServer(config, identity_registry=registry)
         self.sent = {cid: {s.name: 0 for s in Stage} for cid in ids}
         self.received = {cid: {s.name: 0 for s in Stage} for cid in ids}
@@ -221,7 +231,11 @@ class SimulatedSession:
         """Make every client forget this session (idempotent)."""
         if self._open:
             self._open = False
-            self.clients.end()
+            try:
+                self.clients.end()
+            finally:
+                if self._owns_backend:
+                    self.clients.close()
 
     def _result(self) -> SimulationResult:
         assert self.server.result is not None
@@ -282,10 +296,12 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
                  num_neighbors: int | None = None, threshold: int | None = None,
                  rounding_seeds: Mapping[int, bytes] | None = None, graph_seed: bytes | None = None,
                  tamper: Tamper | None = None, noise_plans: Mapping[int, NoisePlan] | None = None,
-                 pool: ClientPool | None = None) -> SimulatedSession:
+                 backend: str | ClientBackend = "inprocess",
+                 backend_options: Mapping[str, Any] | None = None) -> SimulatedSession:
     """A validated session for ``client_ids`` whose inputs will have ``vector_length`` elements
     (``input_kind`` ``"float"`` or ``"quantized"``); options as in :func:`simulate`."""
     check_choice("protocol", protocol, PROTOCOLS)
+    check_backend(backend, backend_options)
     check_choice("input_kind", input_kind, INPUT_KINDS)
     ids = sorted(check_client_ids(client_ids))
     if len(ids) < 2 or len(set(ids)) != len(ids):
@@ -324,8 +340,9 @@ def make_session(client_ids: Sequence[int], *, vector_length: int, input_kind: s
     if plans and input_kind == INPUT_QUANTIZED and q > MAX_NOISY_QUANTIZATION:
         raise ConfigError(f"in-kernel noise on quantized inputs needs quantization_range <= 2**52, "
                           f"got {q}")
+    clients, owned = make_backend(backend, backend_options)
     return SimulatedSession(config, params, dropouts=schedule, rounding_seeds=seeds,
-                            noise_plans=plans, tamper=tamper, pool=pool,
+                            noise_plans=plans, tamper=tamper, backend=clients, owns_backend=owned,
                             policy=ClientPolicy(corrupt_fraction=corrupt_fraction), graph_nonces=nonces)
 
 
@@ -343,7 +360,8 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
              threshold: int | None = None, rounding_seeds: Mapping[int, bytes] | None = None,
              graph_seed: bytes | None = None, tamper: Tamper | None = None,
              noise_plans: Mapping[int, NoisePlan] | None = None,
-             pool: ClientPool | None = None) -> SimulationResult:
+             backend: str | ClientBackend = "inprocess",
+             backend_options: Mapping[str, Any] | None = None) -> SimulationResult:
     """Aggregate ``inputs`` (client id -> float update, or unsigned vector already quantized to
     [0, quantization_range)) with SecAgg (``"secagg"``, complete graph) or SecAgg+ (``"secagg+"``,
     Harary graph; k and t from :func:`~secagg.protocol.params.find_parameters` unless overridden).
@@ -353,8 +371,12 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
     the clients; ``graph_seed`` then fixes their nonces, and ``result.graph`` is the graph they drew.) ``noise_plans`` (client id ->
     :class:`~secagg.protocol.config.NoisePlan`) makes those clients add their secret integer DP
     noise inside the fused native kernel, in the same pass as the masks. ``tamper`` lets tests
-    play a malicious network or server. ``pool`` (a :class:`~secagg.sim.client_pool.ClientPool`) runs
-    the clients in its worker processes instead of this one; the result is the same. Raises
+    play a malicious network or server. ``backend`` says where the clients run: ``"inprocess"`` (the
+    default), ``"ray"`` (Ray actors; ``backend_options`` such as ``address``, ``num_cpus``,
+    ``groups``, see :class:`~secagg.sim.backends.ray_backend.RayBackend`), or a
+    :class:`~secagg.sim.backends.base.ClientBackend` the caller built (and keeps, e.g. across
+    sessions); a backend built from a name is closed when the session ends. The result is the
+    same wherever the clients run. Raises
     :class:`~secagg.errors.ThresholdError` when fewer than the threshold remain at a stage.
     """
     ids, arrays, input_kind = _inputs(inputs, quantization_range)
@@ -364,5 +386,6 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
                            modulus_range=modulus_range, corrupt_fraction=corrupt_fraction,
                            dropout_fraction=dropout_fraction, num_neighbors=num_neighbors,
                            threshold=threshold, rounding_seeds=rounding_seeds, graph_seed=graph_seed,
-                           tamper=tamper, noise_plans=noise_plans, pool=pool)
+                           tamper=tamper, noise_plans=noise_plans, backend=backend,
+                           backend_options=backend_options)
     return session.finish(arrays)

@@ -1,4 +1,4 @@
-"""Hostile arguments to every aggregator: specific errors before any work, with or without workers."""
+"""Hostile arguments to every aggregator: specific errors before any work, wherever the clients run."""
 
 from __future__ import annotations
 
@@ -37,11 +37,10 @@ def test_dropouts_of_clients_not_in_the_round_are_refused(name):
         make(name).aggregate(updates(), dropouts={9: Stage.SHARE_KEYS})
 
 
-@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("name", ["secagg", "secagg+", "plain"])
-def test_submit_checks_every_update_with_or_without_workers(name, workers):
+def test_submit_checks_every_update_wherever_the_clients_run(name, client_backend):
     try:
-        agg = create_aggregator(name, **({} if name == "plain" else {"workers": workers}))
+        agg = create_aggregator(name, **({} if name == "plain" else {"backend": client_backend}))
     except DependencyError as exc:  # pragma: no cover - HE extra missing
         pytest.skip(str(exc))
     try:
@@ -75,8 +74,6 @@ def test_prepare_checks_its_arguments(bad):
         agg.prepare(**bad)
 
 
-def test_an_unknown_aggregator_option_is_refused_by_the_coordinator_proxy_at_once():
-    from secagg import AggregatorProcess
-
-    with pytest.raises(ConfigError, match="did you mean 'clipping_range'"):
-        AggregatorProcess("secagg+", clipping_rnage=5.0)
+def test_an_unknown_backend_option_is_refused_at_once_naming_the_closest():
+    with pytest.raises(ConfigError, match="did you mean 'address'"):
+        create_aggregator("secagg+", backend="ray", backend_options={"adress": "auto"})

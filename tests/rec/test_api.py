@@ -84,3 +84,10 @@ def test_user_items_row_is_also_filtered(small_split):
     extra = UserItems.from_pairs(np.array([0]), top, 1, small_split.n_items)  # a one-row matrix
     again, _ = model.recommend(3, extra, N=1)
     assert again[0] != top[0]
+
+
+def test_federated_mf_refuses_an_unknown_backend_before_any_work():
+    with pytest.raises(ConfigError, match="'inprocess', 'ray'"):
+        FederatedMF(aggregator="secagg+", backend="rya")
+    with pytest.raises(ConfigError, match="did you mean 'address'"):
+        FederatedMF(aggregator="secagg+", backend="ray", backend_options={"adres": "auto"})

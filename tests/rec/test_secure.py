@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from secagg.aggregators.process import AggregatorProcess
 from secagg.aggregators.registry import create_aggregator
 from secagg.cli import main
 from secagg.protocol.stage import Stage
@@ -58,11 +57,12 @@ def test_demo_default_is_secagg_plus(capsys):
     assert "with secagg+" in out and "federated secagg+" in out
 
 
-def test_worker_processes_change_nothing_but_where_clients_run(small_split, small_eval):
+def test_the_backend_changes_nothing_but_where_clients_run(small_split, small_eval, ray_instance):
     secure("secagg+")
     cfg = FederatedConfig(factors=4, rounds=2, clients_per_round=12, local=LocalConfig(epochs=1, clip_norm=1.0),
                           aggregator="secagg+", server_lr=12.0, dropout=0.2, seed=5)
-    runs = [FederatedTrainer(small_split, cfg, eval_set=small_eval, workers=w) for w in (1, 2)]
+    runs = [FederatedTrainer(small_split, cfg, eval_set=small_eval, backend=b, backend_options=o)
+            for b, o in (("inprocess", None), ("ray", {"groups": 2}))]
     inner = runs[1].aggregator
     rec = Recording(inner)
     runs[1].aggregator = rec
@@ -70,9 +70,8 @@ def test_worker_processes_change_nothing_but_where_clients_run(small_split, smal
     original = runs[1].server.apply
     runs[1].server.apply = lambda result: (received.append(result), original(result))[1]  # type: ignore[method-assign]
     histories = [trainer.fit() for trainer in runs]
-    assert isinstance(inner, AggregatorProcess)  # the server in a process of its own
-    assert inner._proc is None  # fit() stopped it (and its worker processes)
-    # CPU spent in the worker processes is counted in the round's CPU time
+    assert inner._backend.name == "ray" and inner._backend._backend is None  # fit() released the actors
+    # CPU spent in the actors is counted in the round's CPU time
     assert all(r["aggregator_seconds"]["worker_cpu"] == 0 for r in histories[0])
     assert all(0 < r["aggregator_seconds"]["worker_cpu"] <= r["seconds"]["round_cpu"] for r in histories[1])
     for one, two in zip(*histories):  # same sampling and dropouts: same clients included
@@ -83,19 +82,26 @@ def test_worker_processes_change_nothing_but_where_clients_run(small_split, smal
     assert len(rec.calls) == 2
 
 
-def test_cli_train_with_workers(tmp_path, capsys):
+def test_cli_train_on_the_ray_backend(tmp_path, capsys, ray_instance):
     secure("secagg+")
     assert main(["train", "--aggregator", "secagg+", "--rounds", "2", "--clients-per-round", "12",
-                 "--workers", "2", "--no-progress", "--output", str(tmp_path)]) == 0
+                 "--backend", "ray", "--no-progress", "--output", str(tmp_path)]) == 0
     assert (tmp_path / "metrics.json").is_file()
     assert "federated secagg+" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_round_of_one_client_is_aborted_not_a_crash(small_split, workers):
+def test_cli_refuses_a_ray_address_without_the_ray_backend(tmp_path, capsys):
+    assert main(["train", "--rounds", "1", "--ray-address", "auto", "--no-progress", "--output", str(tmp_path)]) == 2
+    assert "--ray-address needs --backend ray" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--backend", "processes", "--output", str(tmp_path)])
+    assert "invalid choice: 'processes'" in capsys.readouterr().err
+
+
+def test_a_round_of_one_client_is_aborted_not_a_crash(small_split, client_backend):
     secure("secagg+")
     cfg = FederatedConfig(factors=4, rounds=2, clients_per_round=1, aggregator="secagg+", server_lr=1.0)
-    trainer = FederatedTrainer(small_split, cfg, workers=workers)
+    trainer = FederatedTrainer(small_split, cfg, backend=client_backend)
     history = trainer.fit()
     assert all(r["aborted"] and "at least 2" in r["abort_reason"] for r in history)
     assert trainer.server.model.version == 0  # nothing was applied
