@@ -3,6 +3,7 @@ clients, against the in-process simulation of the same sessions (same n, d, thre
 
     python benchmarks/bench_network.py [--points 100,400,1000] [--d 10000] [--rounds 3]
                                        [--workers 4] [--sim-up-to 400] [--no-shared-verify]
+                                       [--transport stream|unary]
                                        [--work-dir DIR] [--json FILE]
 
 The server runs as its own process (``secagg server``) with its DEFAULT deadlines and liveness
@@ -21,7 +22,8 @@ every round must complete with all n clients: a point whose round aborts (or lea
 is reported with the round's reason and stage counts, and the script exits 1. "device CPU/s" is
 the CPU the device-simulator processes used per second of wall time (at most the machine's
 cores): when the devices' protocol work needs more CPU than the machine has, they, not the
-server, miss the deadlines. Points run one at a time.
+server, miss the deadlines. ``--transport`` chooses how the devices talk to the server: one task
+stream each (default) or the unary calls with long-polls. Points run one at a time.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ def share_verifications() -> None:
 
 
 def worker(target: str, ca: str, state_root: str, n: int, ids: list[int], d: int, n_items: int,
-           stop, out, shared_verify: bool = True, concurrency: int = 2) -> None:
+           stop, out, shared_verify: bool = True, concurrency: int = 2, transport: str = "stream") -> None:
     """A device-simulator process: NetClients ``ids`` as threads until ``stop`` is set; then puts
     {(round, client index): rounding seed hex} on ``out`` for the sum check."""
     from secagg.net.client import NetClient
@@ -172,7 +174,8 @@ def worker(target: str, ca: str, state_root: str, n: int, ids: list[int], d: int
         c = NetClient(target, ca=ca, state_dir=Path(state_root) / f"c{i}",
                       trainer=FixedTrainer(client_update(n, i, d)), model_shape=(n_items, FACTORS),
                       backoff=(0.05, 1.0), on_update=record, logger=_quiet_logger(),  # default poll wait
-                      trust_server_keys=True)  # bench_pki.py measures the certificate checks
+                      trust_server_keys=True,  # bench_pki.py measures the certificate checks
+                      transport=transport)
         handle = c._handle
 
         def one_at_a_time(task, handle=handle):
@@ -195,7 +198,7 @@ def worker(target: str, ca: str, state_root: str, n: int, ids: list[int], d: int
 
 
 def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path, shared_verify: bool = True,
-                concurrency: int = 2) -> dict:
+                concurrency: int = 2, transport: str = "stream") -> dict:
     n_items = max(1, d // (FACTORS + 1))
     d = n_items * (FACTORS + 1)
     certs = make_certificates(tmp / "tls")
@@ -224,7 +227,7 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path, shared_ver
         for w in range(workers):
             ids = list(range(w, n, workers))
             p = ctx.Process(target=worker, args=(target, str(certs.ca), str(tmp / f"n{n}"), n, ids, d,
-                                                 n_items, stop, out, shared_verify, concurrency),
+                                                 n_items, stop, out, shared_verify, concurrency, transport),
                             daemon=True)
             p.start()
             procs.append(p)
@@ -330,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-shared-verify", action="store_true",
                     help="each simulated device verifies every signature itself (default: devices in one "
                          "worker process share verifications of identical bytes; see share_verifications)")
+    ap.add_argument("--transport", choices=("stream", "unary"), default="stream",
+                    help="devices hold one task stream each (default) or make unary calls (long-polls)")
     ap.add_argument("--work-dir", type=Path, default=None,
                     help="keep the databases and server logs here (default: a temporary directory)")
     ap.add_argument("--json", type=Path, default=None)
@@ -346,8 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     with work as tmp:
         for n in (int(x) for x in args.points.split(",")):
             net = run_network(n, args.d, args.rounds, args.workers, Path(tmp), not args.no_shared_verify,
-                              args.device_concurrency)
-            row = {"n": n, "shared_verify": not args.no_shared_verify, **net, "sim_wall_s": None, "sim_server_s": None, "latency_ratio": None,
+                              args.device_concurrency, args.transport)
+            row = {"n": n, "transport": args.transport, "shared_verify": not args.no_shared_verify, **net, "sim_wall_s": None, "sim_server_s": None, "latency_ratio": None,
                    "server_cpu_ratio": None}
             if net["completed"] and n <= args.sim_up_to:
                 sim = run_simulation(n, net["d"], max(1, args.rounds - 1))
