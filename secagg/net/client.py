@@ -321,7 +321,8 @@ class NetClient:
                 task = self._next_task()
                 delay = self.backoff[0]
                 if task.kind == pb.Task.STAGE:
-                    self._handle(task)
+                    if (bytes(task.session_id), int(task.stage)) != self.have:  # never one task twice
+                        self._handle(task)
                 elif task.kind == pb.Task.END:
                     self.ended = task.end_reason or "the server ended the run"
                     logs.log(self.logger, "run_ended", client_id=self.client_id, reason=self.ended,

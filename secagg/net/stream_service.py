@@ -39,6 +39,7 @@ from .stage_tasks import StageTask
 SERVICE = "secagg.net.v1.Sessions"
 _ACK = pb.ServerMessage(submitted=pb.SubmitReply(accepted=True)).SerializeToString()
 _CLOSE = object()  # ends a stream's writer
+_METHODS = {"submit": "Session/Submit", "model": "Session/GetModel", "heartbeat": "Session/Heartbeat"}
 
 
 class Aborted(Exception):
@@ -150,6 +151,8 @@ class StreamService:
                      status=status_of(result).name, reason=str(result)[:200], peer=stream.ctx.peer())
             stream.end(Aborted(status_of(result), f"{type(result).__name__}: {result}"))
         elif isinstance(result, StageTask):
+            if result.session_id == stream.have[0] and result.stage <= stream.have[1]:
+                return  # already pushed by a concurrent poll of this stream
             stream.have = (result.session_id, result.stage)
             stream.send(result.wire())
         elif result.kind == pb.Task.END:
@@ -209,26 +212,31 @@ class StreamService:
 
     async def _read(self, stream: _Stream, context: grpc.aio.ServicerContext) -> None:
         """Serve the client's messages in order until it closes its side or one is refused."""
+        method = "Session"
         try:
             while not stream.done:
+                method = "Session"
                 message = await context.read()
                 if message is grpc.aio.EOF:
                     stream.end()
                     return
                 kind = message.WhichOneof("body")
+                method = _METHODS.get(kind, "Session")
                 if kind == "submit":
                     await self._work(self._submit, stream, message.submit)
-                    self.counts.add("Session/Submit", "OK")
+                    self.counts.add(method, "OK")
                     stream.send(_ACK)
                 elif kind == "model":
                     stream.send(await self._work(self._model, stream, message.model))
-                    self.counts.add("Session/GetModel", "OK")
+                    self.counts.add(method, "OK")
                 elif kind == "heartbeat":
-                    await self._work(self._check, stream, "Session/Heartbeat", message.heartbeat)
-                    self.counts.add("Session/Heartbeat", "OK")
+                    await self._work(self._check, stream, method, message.heartbeat)
+                    self.counts.add(method, "OK")
                 else:
                     raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected {kind} on an open task stream")
         except Aborted as a:
+            if method != "Session":
+                self.counts.add(method, a.code.name)
             stream.end(a)
         except asyncio.CancelledError:
             raise

@@ -74,6 +74,7 @@ def test_rounds_over_streams_need_no_polls(tmp_path, certs):
     assert counts.get(("Session/Submit", "OK"), 0) >= 2 * 6 * 5  # every reply travelled on a stream
     assert counts.get(("Session/GetModel", "OK"), 0) >= 2 * 6
     assert not any(method in ("GetTask", "Submit", "GetModel") for method, _ in counts)
+    assert {status for (method, status) in counts if method.startswith("Session/")} == {"OK"}  # none refused
     assert all(c.transport == "stream" for c in clients.clients)
 
 
