@@ -466,9 +466,14 @@ class Coordinator:
     def _stage_done(self) -> bool:
         session = self.session
         assert session is not None
+        replaced = self.instances.replaced()
+        if (len(session.replied) + len(session.rejected) + len(replaced) < len(session.expected)
+                and time.monotonic() - self.stage_opened < self.settings.liveness_timeout
+                and session.clock() <= session.deadline):
+            return False  # O(1) on the usual wake-up (a reply came, others still owe theirs)
         if session.ready():
             return True
-        owing = session.expected - session.replied - set(session.rejected) - self.instances.replaced()
+        owing = session.expected - session.replied - set(session.rejected) - replaced
         if not owing:
             return True
         now = time.monotonic()
