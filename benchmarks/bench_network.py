@@ -22,7 +22,9 @@ every round must complete with all n clients: a point whose round aborts (or lea
 is reported with the round's reason and stage counts, and the script exits 1. "device CPU/s" is
 the CPU the device-simulator processes used per second of wall time (at most the machine's
 cores): when the devices' protocol work needs more CPU than the machine has, they, not the
-server, miss the deadlines. ``--transport`` chooses how the devices talk to the server: one task
+server, miss the deadlines. "sim ms/client" is the in-process simulation's server CPU per client
+(the protocol's own work, the floor of the networked server's), and "CPU x sim" the networked
+server's CPU over it. ``--transport`` chooses how the devices talk to the server: one task
 stream each (default) or the unary calls with long-polls. Points run one at a time.
 """
 
@@ -307,15 +309,16 @@ def _quiet_logger():
 def run_simulation(n: int, d: int, repeats: int) -> dict:
     rng = np.random.default_rng(n)
     inputs = {cid: rng.uniform(-1, 1, d) * (0.99 / np.sqrt(d)) for cid in range(n)}
-    walls, servers = [], []
+    walls, servers, cpus = [], [], []
     for _ in range(repeats):
         cpu0 = time.perf_counter()
         res = simulate(inputs, protocol="secagg+", threat_model=THREAT, dropout_fraction=DROPOUT_FRACTION,
                        clipping_range=1.0, quantization_range=Q)
         walls.append(time.perf_counter() - cpu0)
         servers.append(res.seconds["server"])
+        cpus.append(res.seconds["server_cpu"])
         assert len(res.included) == n
-    return {"wall": float(np.mean(walls)), "server": float(np.mean(servers))}
+    return {"wall": float(np.mean(walls)), "server": float(np.mean(servers)), "server_cpu": float(np.mean(cpus))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -352,18 +355,20 @@ def main(argv: list[str] | None = None) -> int:
         for n in (int(x) for x in args.points.split(",")):
             net = run_network(n, args.d, args.rounds, args.workers, Path(tmp), not args.no_shared_verify,
                               args.device_concurrency, args.transport)
-            row = {"n": n, "transport": args.transport, "shared_verify": not args.no_shared_verify, **net, "sim_wall_s": None, "sim_server_s": None, "latency_ratio": None,
+            row = {"n": n, "transport": args.transport, "shared_verify": not args.no_shared_verify, **net,
+                   "sim_wall_s": None, "sim_server_s": None, "sim_server_cpu_s": None, "latency_ratio": None,
                    "server_cpu_ratio": None}
             if net["completed"] and n <= args.sim_up_to:
                 sim = run_simulation(n, net["d"], max(1, args.rounds - 1))
-                row.update(sim_wall_s=sim["wall"], sim_server_s=sim["server"],
+                row.update(sim_wall_s=sim["wall"], sim_server_s=sim["server"], sim_server_cpu_s=sim["server_cpu"],
                            latency_ratio=net["latency"] / sim["wall"],
-                           server_cpu_ratio=net["server_cpu"] / sim["server"])
+                           server_cpu_ratio=net["server_cpu"] / sim["server_cpu"])
             rows.append(row)
             print(f"n={n} {'done' if net['completed'] else 'did NOT complete'} (load {net['load_after']})",
                   file=sys.stderr, flush=True)
     head = (f"{'n':>5} {'d':>6} {'net round s':>11} {'server CPU s':>12} {'ms/client':>9} {'RSS MiB':>8} "
-            f"{'threads':>7} {'device CPU/s':>12} {'sim round s':>11} {'CPU x sim':>9}  load before / after")
+            f"{'threads':>7} {'device CPU/s':>12} {'sim round s':>11} {'sim ms/client':>13} {'CPU x sim':>9}  "
+            "load before / after")
     print(head)
     print("-" * len(head))
 
@@ -376,10 +381,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"included): {str(r['reason'])[:90]}; {r['device_cpu_s_per_wall_s']:.2f} device CPU s per s; "
                   f"load {r['load_before']} / {r['load_after']}")
             continue
+        sim_ms = None if r["sim_server_cpu_s"] is None else 1000 * r["sim_server_cpu_s"] / r["n"]
         print(f"{r['n']:>5} {r['d']:>6} {r['latency']:>11.2f} "
               f"{r['server_cpu']:>12.2f} {r['cpu_ms_per_client']:>9.2f} {r['peak_rss_mib']:>8.0f} "
               f"{r['peak_threads']:>7} {r['device_cpu_s_per_wall_s']:>12.2f} {opt(r['sim_wall_s'], '11.3f'):>11} "
-              f"{opt(r['server_cpu_ratio'], '9.1f'):>9}  {r['load_before']} / {r['load_after']}")
+              f"{opt(sim_ms, '13.2f'):>13} {opt(r['server_cpu_ratio'], '9.1f'):>9}  "
+              f"{r['load_before']} / {r['load_after']}")
     if args.json is not None:
         args.json.write_text(json.dumps(rows, indent=2))
     return 0 if all(r["completed"] for r in rows) else 1

@@ -17,7 +17,10 @@ duplicate-identity rule (``FAILED_PRECONDITION``, :class:`DuplicateIdentityError
 Costs: when the tasks change, ONE worker-thread job polls every open stream under one lock
 (:meth:`Coordinator.poll_streams`) and the serialised tasks (the shared part of a round's first
 task serialised once per stage, :mod:`secagg.net.stage_tasks`) are written by each stream's
-coroutine; a submit or model request is one worker-thread job. Nobody waits in a thread.
+coroutine. The clients' messages queue up and are served in batches, one worker-thread job per
+batch (whatever arrived while the previous batch was served) with ONE durable write of the
+batch's replay counters (:meth:`RequestVerifier.verify_many`); each message is still served only
+after its counter is on disk. Nobody waits in a thread.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ SERVICE = "secagg.net.v1.Sessions"
 _ACK = pb.ServerMessage(submitted=pb.SubmitReply(accepted=True)).SerializeToString()
 _CLOSE = object()  # ends a stream's writer
 _METHODS = {"submit": "Session/Submit", "model": "Session/GetModel", "heartbeat": "Session/Heartbeat"}
+# (the method each stream message is signed for)
 
 
 class Aborted(Exception):
@@ -109,6 +113,8 @@ class StreamService:
         self._polling = False
         self._again = False
         self._models: dict[int, bytes] = {}  # model version -> its serialised ServerMessage
+        self._inbox: list[tuple[_Stream, str, Any, asyncio.Future[Any]]] = []  # messages to serve
+        self._draining = False
 
     def handler(self) -> grpc.GenericRpcHandler:
         return grpc.method_handlers_generic_handler(SERVICE, {
@@ -222,18 +228,12 @@ class StreamService:
                     return
                 kind = message.WhichOneof("body")
                 method = _METHODS.get(kind, "Session")
-                if kind == "submit":
-                    await self._work(self._submit, stream, message.submit)
-                    self.counts.add(method, "OK")
-                    stream.send(_ACK)
-                elif kind == "model":
-                    stream.send(await self._work(self._model, stream, message.model))
-                    self.counts.add(method, "OK")
-                elif kind == "heartbeat":
-                    await self._work(self._check, stream, method, message.heartbeat)
-                    self.counts.add(method, "OK")
-                else:
+                if kind not in _METHODS:
                     raise Aborted(grpc.StatusCode.INVALID_ARGUMENT, f"unexpected {kind} on an open task stream")
+                answer = await self._handle(stream, kind, getattr(message, kind))
+                self.counts.add(method, "OK")
+                if answer is not None:
+                    stream.send(answer)
         except Aborted as a:
             if method != "Session":
                 self.counts.add(method, a.code.name)
@@ -243,15 +243,62 @@ class StreamService:
         except Exception as exc:  # noqa: BLE001 - the stream breaks (e.g. the client went away)
             stream.end(Aborted(grpc.StatusCode.UNAVAILABLE, f"{type(exc).__name__}: {exc}"))
 
-    def _check(self, stream: _Stream, method: str, request: Any) -> None:
-        """Authenticate ``request`` as the stream's own client and process (worker thread)."""
-        if int(request.auth.client_id) != stream.client_id or bytes(request.instance) != stream.instance:
-            raise Aborted(grpc.StatusCode.PERMISSION_DENIED,
-                          "a message of another client or process on this task stream")
-        self.sync._authenticate(method, request, stream.ctx)
+    # --- the clients' messages, in batches ----------------------------------------------------------
+    async def _handle(self, stream: _Stream, kind: str, request: Any) -> bytes | None:
+        """Serve one client message (its answer, if any): queued for the next batch."""
+        future = self.loop.create_future()
+        self._inbox.append((stream, kind, request, future))
+        if not self._draining:
+            self._draining = True
+            self.loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        """One worker-thread job per batch of queued messages (whatever queued meanwhile is next)."""
+        try:
+            while self._inbox:
+                batch, self._inbox = self._inbox, []
+                try:
+                    results = await self._work(self._serve_batch, [item[:3] for item in batch])
+                except Exception as exc:  # noqa: BLE001 - e.g. the database failed: refuse the batch
+                    results = [Aborted(grpc.StatusCode.INTERNAL, f"{type(exc).__name__}: {exc}")] * len(batch)
+                for (_, _, _, future), result in zip(batch, results):
+                    if future.done():  # its stream went away meanwhile
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+    def _serve_batch(self, items: list[tuple[_Stream, str, Any]]) -> list[Any]:
+        """Check and serve messages (worker thread): each is checked as its unary call is, with one
+        durable counter write for the batch. Returns each one's answer (bytes, None) or Aborted."""
+        out: list[Any] = [None] * len(items)
+        checked = []
+        for i, (stream, kind, request) in enumerate(items):
+            if int(request.auth.client_id) != stream.client_id or bytes(request.instance) != stream.instance:
+                out[i] = Aborted(grpc.StatusCode.PERMISSION_DENIED,
+                                 "a message of another client or process on this task stream")
+            else:
+                checked.append(i)
+        verified = self.sync.verifier.verify_many([
+            (_METHODS[items[i][1]], items[i][2], self.co.public_key(items[i][0].client_id)) for i in checked])
+        for i, result in zip(checked, verified):
+            stream, kind, request = items[i]
+            try:
+                self.sync.admit(_METHODS[kind], request, stream.ctx, result)
+                if kind == "submit":
+                    self._submit(stream, request)
+                    out[i] = _ACK
+                elif kind == "model":
+                    out[i] = self._model(stream, request)
+            except Aborted as a:
+                out[i] = a
+        return out
 
     def _submit(self, stream: _Stream, request: pb.SubmitRequest) -> None:
-        self._check(stream, "Session/Submit", request)
         try:
             self.co.submit(stream.client_id, int(request.round), int(request.stage),
                            bytes(request.session_id), bytes(request.reply), bytes(request.instance))
@@ -259,7 +306,6 @@ class StreamService:
             self.sync._reject(stream.ctx, "Session/Submit", status_of(exc), exc, stream.client_id)
 
     def _model(self, stream: _Stream, request: pb.ModelRequest) -> bytes:
-        self._check(stream, "Session/GetModel", request)
         try:
             mv = self.co.model(int(request.version))
         except SecAggError as exc:
