@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..core.crypto import IdentityKey, verify
+from ..core.crypto import SIGNATURE_BYTES, IdentityKey, verify
 from ..errors import AuthenticationError, ReplayError
 from .group_commit import GroupCommitter
 
@@ -144,6 +145,7 @@ class RequestVerifier:
         self._highest: dict[Any, int] = dict(restored)
         self._seen: dict[Any, set[int]] = {}
         self._lock = threading.Lock()
+        self._keys: dict[bytes, Ed25519PublicKey] = {}  # parsed registered keys
         # concurrent requests share one synced write (see secagg.net.group_commit)
         self._committer = GroupCommitter(counters.save_counters) if counters is not None else None
 
@@ -188,8 +190,26 @@ class RequestVerifier:
         auth = request.auth
         if public_key is None:
             raise AuthenticationError(f"client {auth.client_id} is not registered")
-        verify(public_key, bytes(auth.signature),
-               signed_bytes(method, auth.client_id, auth.counter, request_body(request)))
+        self._verify(public_key, bytes(auth.signature),
+                     signed_bytes(method, auth.client_id, auth.counter, request_body(request)))
+
+    def _verify(self, public_key: bytes, signature: bytes, data: bytes) -> None:
+        """:func:`secagg.core.crypto.verify` with each registered key parsed once, not per request."""
+        if len(signature) != SIGNATURE_BYTES:
+            raise AuthenticationError(f"an Ed25519 signature is exactly {SIGNATURE_BYTES} bytes")
+        key = self._keys.get(public_key)
+        if key is None:
+            try:
+                key = Ed25519PublicKey.from_public_bytes(public_key)
+            except ValueError:
+                raise AuthenticationError("Ed25519 signature did not verify") from None
+            if len(self._keys) >= 100_000:
+                self._keys.clear()
+            self._keys[public_key] = key
+        try:
+            key.verify(signature, data)
+        except InvalidSignature:
+            raise AuthenticationError("Ed25519 signature did not verify") from None
 
     def verify_many(self, requests: list[tuple[str, Any, bytes | None]]) -> list[int | Exception]:
         """:meth:`verify` for many (method, request, public key) at once, each checked alike, with

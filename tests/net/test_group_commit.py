@@ -122,3 +122,21 @@ def test_a_batch_whose_counter_write_failed_is_refused_whole():
     results = verifier.verify_many([("Session/Submit", _signed(a, 1), a.public),
                                     ("Session/Submit", _signed(b, 2), b.public)])
     assert all(isinstance(r, OSError) for r in results)
+
+
+def test_the_verifier_refuses_malformed_signatures_and_keys_with_its_cached_keys():
+    from secagg.errors import AuthenticationError
+    from secagg.net.auth import ClientIdentity, RequestVerifier
+
+    verifier = RequestVerifier()
+    a = ClientIdentity()
+    short = _signed(a, 1)
+    short.auth.signature = short.auth.signature[:63]
+    bad_key = b"\xff" * 32  # not a point on the curve
+    results = verifier.verify_many([("Session/Submit", short, a.public),
+                                    ("Session/Submit", _signed(a, 1), bad_key),
+                                    ("Session/Submit", _signed(a, 1), ClientIdentity().public)])
+    assert all(isinstance(r, AuthenticationError) for r in results)
+    assert verifier.verify_many([("Session/Submit", _signed(a, 1), a.public)]) == [1]  # the key, cached
+    assert isinstance(verifier.verify_many([("Session/Submit", _signed(ClientIdentity(), 1), a.public)])[0],
+                      AuthenticationError)
