@@ -221,7 +221,8 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path, shared_ver
     server = subprocess.Popen(
         [sys.executable, "-m", "secagg.cli", "server", "--db", str(db), "--cert", str(certs.cert),
          "--key", str(certs.key), "--address", "127.0.0.1:0", "--port-file", str(port_file),
-         "--n-items", str(n_items), "--factors", str(FACTORS), "--rounds", str(rounds),
+         "--n-items", str(n_items), "--factors", str(FACTORS),
+         "--rounds", str(rounds + 1),  # still serving (and scraped) when the measured rounds are recorded
          "--clip-norm", "1.0", "--clients-per-round", str(n), "--min-clients", str(n),
          "--threat-model", THREAT, "--dropout-fraction", str(DROPOUT_FRACTION),
          "--insecure-open-enrolment",  # measures rounds; bench_pki.py measures the certificate checks
@@ -285,7 +286,7 @@ def run_network(n: int, d: int, rounds: int, workers: int, tmp: Path, shared_ver
     for r in results:
         seen.update(r["seen"])
         index.update({int(k): v for k, v in r["ids"].items()})
-    recs = rounds_recorded(db)
+    recs = rounds_recorded(db)[:rounds]  # the extra round is never measured
     failed = next((r for r in recs if r.status != "completed" or len(r.included) != n), None)
     base = {"d": d, "load_before": load_before, "load_after": load_after,
             "peak_rss_mib": peak_rss / 1024, "peak_threads": peak_threads,
