@@ -149,8 +149,19 @@ class AioFrontEnd:
         return int(self._on_loop(lambda: self.server.add_secure_port(address, creds)))
 
     def add_service(self, service: AggregationService) -> None:
-        self._on_loop(lambda: pb_grpc.add_AggregationServicer_to_server(
-            AsyncAggregationService(service, self.pool, self.loop, self.counts), self.server))
+        """The unary ``Aggregation`` calls and the ``Sessions`` task stream
+        (:mod:`secagg.net.stream_service`)."""
+        from .stream_service import StreamService
+
+        def add() -> None:
+            pb_grpc.add_AggregationServicer_to_server(
+                AsyncAggregationService(service, self.pool, self.loop, self.counts), self.server)
+            streams = StreamService(service, self.pool, self.loop, self.counts)
+            service.co.add_listener(lambda: self.loop.call_soon_threadsafe(streams.wake))
+            self.server.add_generic_rpc_handlers((streams.handler(),))
+            self.streams = streams
+
+        self._on_loop(add)
 
     def add_admin(self, admin: Any) -> None:
         """Serve the ``Admin`` service (:class:`~secagg.net.admin_service.AdminService`)."""

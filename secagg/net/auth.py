@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ..core.crypto import IdentityKey, verify
+from ..core.crypto import SIGNATURE_BYTES, IdentityKey, verify
 from ..errors import AuthenticationError, ReplayError
 from .group_commit import GroupCommitter
 
@@ -144,11 +145,20 @@ class RequestVerifier:
         self._highest: dict[Any, int] = dict(restored)
         self._seen: dict[Any, set[int]] = {}
         self._lock = threading.Lock()
+        self._keys: dict[bytes, Ed25519PublicKey] = {}  # parsed registered keys
         # concurrent requests share one synced write (see secagg.net.group_commit)
         self._committer = GroupCommitter(counters.save_counters) if counters is not None else None
 
     def check_fresh(self, key: Any, counter: int) -> None:
         """Raise :class:`ReplayError` unless ``counter`` is new for ``key`` and near our clock."""
+        highest = self._admit(key, counter)
+        if highest is not None:
+            assert self._committer is not None
+            self._committer.save(key, highest)  # durable before the request is served (or it fails)
+
+    def _admit(self, key: Any, counter: int) -> int | None:
+        """:meth:`check_fresh` in memory: the counter is taken (a concurrent copy is refused);
+        returns the highest counter of ``key`` to make durable before serving, or None."""
         now = time.time_ns()
         if abs(counter - now) > self.max_skew_ns:
             raise ReplayError(f"request counter is more than {self.max_skew_ns / 1e9:.0f} s away from "
@@ -166,22 +176,65 @@ class RequestVerifier:
             if floor > self._floor.get(key, 0):
                 self._floor[key] = floor
                 seen.difference_update([c for c in seen if c <= floor])
-        if durable:
-            assert self._committer is not None
-            self._committer.save(key, highest)  # durable before the request is served (or it fails)
+        return highest if durable else None
 
     def verify(self, method: str, request: Any, public_key: bytes | None) -> int:
         """Verify ``request.auth``; returns the authenticated client id."""
+        self._check_signature(method, request, public_key)
+        self.check_fresh(int(request.auth.client_id), int(request.auth.counter))
+        return int(request.auth.client_id)
+
+    def _check_signature(self, method: str, request: Any, public_key: bytes | None) -> None:
         if not request.HasField("auth"):
             raise AuthenticationError("the request carries no authentication")
         auth = request.auth
         if public_key is None:
             raise AuthenticationError(f"client {auth.client_id} is not registered")
-        body = request_body(request)
-        verify(public_key, bytes(auth.signature),
-               signed_bytes(method, auth.client_id, auth.counter, body))
-        self.check_fresh(int(auth.client_id), int(auth.counter))
-        return int(auth.client_id)
+        self._verify(public_key, bytes(auth.signature),
+                     signed_bytes(method, auth.client_id, auth.counter, request_body(request)))
+
+    def _verify(self, public_key: bytes, signature: bytes, data: bytes) -> None:
+        """:func:`secagg.core.crypto.verify` with each registered key parsed once, not per request."""
+        if len(signature) != SIGNATURE_BYTES:
+            raise AuthenticationError(f"an Ed25519 signature is exactly {SIGNATURE_BYTES} bytes")
+        key = self._keys.get(public_key)
+        if key is None:
+            try:
+                key = Ed25519PublicKey.from_public_bytes(public_key)
+            except ValueError:
+                raise AuthenticationError("Ed25519 signature did not verify") from None
+            if len(self._keys) >= 100_000:
+                self._keys.clear()
+            self._keys[public_key] = key
+        try:
+            key.verify(signature, data)
+        except InvalidSignature:
+            raise AuthenticationError("Ed25519 signature did not verify") from None
+
+    def verify_many(self, requests: list[tuple[str, Any, bytes | None]]) -> list[int | Exception]:
+        """:meth:`verify` for many (method, request, public key) at once, each checked alike, with
+        ONE durable write of their counters: returns each request's client id or the exception
+        that refuses it (every request of the batch gets the write's error if it failed)."""
+        results: list[int | Exception] = []
+        durable: dict[int, int] = {}
+        for method, request, public_key in requests:
+            try:
+                self._check_signature(method, request, public_key)
+                cid = int(request.auth.client_id)
+                highest = self._admit(cid, int(request.auth.counter))
+            except (AuthenticationError, ReplayError) as exc:
+                results.append(exc)
+                continue
+            if highest is not None:
+                durable[cid] = max(highest, durable.get(cid, 0))
+            results.append(cid)
+        if durable:
+            assert self._committer is not None
+            try:
+                self._committer.save_many(durable)
+            except Exception as exc:  # noqa: BLE001 - nothing of this batch is served
+                return [r if isinstance(r, Exception) else exc for r in results]
+        return results
 
     def verify_registration(self, public_key: bytes, enroll_token: bytes, counter: int,
                             signature: bytes) -> None:

@@ -117,6 +117,10 @@ def add_net_commands(sub: Any) -> None:
     cli.add_argument("--max-seconds", type=float, default=None, help="exit after this long")
     cli.add_argument("--poll-wait", type=float, default=5.0,
                      help="long-poll seconds (default 5; keep it below the server's --liveness-timeout)")
+    cli.add_argument("--transport", choices=("stream", "unary"), default="stream",
+                     help="stream (default): one task stream to the server, tasks pushed; unary: a call per "
+                          "task poll, reply and model download (the client falls back to it by itself "
+                          "when the server has no task stream)")
     cli.add_argument("--log-file", type=Path, default=None)
     cli.add_argument("--corrupt-fraction", type=float, default=0.05,
                      help="fraction of the cohort this device assumes may collude with the server: it refuses "
@@ -281,7 +285,7 @@ def build_client(args: argparse.Namespace, **options: Any) -> Any:
                                          min_noise_multiplier=args.dp_min_noise_multiplier),
                      authority_roots=args.authority_roots, certificate=args.certificate,
                      max_crl_age=args.max_crl_age * 3600.0, trust_server_keys=args.insecure_trust_server_keys,
-                     **options)
+                     transport=args.transport, **options)
 
 
 def _client(args: argparse.Namespace) -> int:

@@ -50,6 +50,7 @@ from ..rec.client import LocalConfig
 from . import logs
 from .auth import load_identity, registration_bytes
 from .certs import read_pem
+from .client_stream import TaskStream
 from .files import write_atomic
 from .model_io import ModelVersion
 from .pki import TrustAnchors
@@ -58,6 +59,8 @@ from .proto import secagg_net_pb2_grpc as pb_grpc
 from .trainer import LocalTrainer
 
 DEFAULT_MAX_CRL_AGE = 3 * 86400.0  # seconds; the authority's CRLs last 2 days by default
+TRANSPORTS = ("stream", "unary")
+KEEPALIVE_MS = 30_000  # client pings on a quiet connection; the server permits one per 10 s
 
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
@@ -112,7 +115,8 @@ class NetClient:
                  model_shape: tuple[int, int] | None = None,
                  exit_after: dict[int, int] | None = None,
                  authority_roots: str | Path | None = None, certificate: str | Path | None = None,
-                 max_crl_age: float = DEFAULT_MAX_CRL_AGE, trust_server_keys: bool = False) -> None:
+                 max_crl_age: float = DEFAULT_MAX_CRL_AGE, trust_server_keys: bool = False,
+                 transport: str = "stream") -> None:
         """``on_update`` (for the program embedding the client, e.g. its own tests) is called with each
         round's plaintext update before it is masked; nothing else ever sees it. ``policy``: what
         sessions this device takes part in (default: active sessions only, 5% assumed corrupt).
@@ -124,7 +128,13 @@ class NetClient:
         must then hold a certificate from it, checked against CRLs at most ``max_crl_age`` seconds
         old, before this client trains or sends anything. ``certificate``: this client's own
         (PEM; default ``state_dir/identity.crt``). Without roots, ``trust_server_keys=True`` must
-        say that the server may introduce any identity it likes (insecure against a malicious server)."""
+        say that the server may introduce any identity it likes (insecure against a malicious server).
+
+        ``transport``: ``"stream"`` (default) holds one task stream to the server (tasks pushed,
+        replies sent on it; :mod:`secagg.net.client_stream`), falling back to ``"unary"`` calls
+        (long-polls) for the rest of the process if the server has no stream service."""
+        if transport not in TRANSPORTS:
+            raise ConfigError(f"transport must be one of {TRANSPORTS}, got {transport!r}")
         if authority_roots is None and not trust_server_keys:
             raise ConfigError("give the enrolment authority's roots (authority_roots, --authority-roots) so this "
                               "client can check its peers, or trust_server_keys=True "
@@ -159,12 +169,17 @@ class NetClient:
         self.max_crl_age = datetime.timedelta(seconds=max_crl_age)
         self.certificate = self._load_certificate(certificate)
         options = [("grpc.max_receive_message_length", 1 << 30),
-                   ("grpc.max_send_message_length", 1 << 30)]
+                   ("grpc.max_send_message_length", 1 << 30),
+                   # a quiet task stream notices a vanished server (the server permits the pings)
+                   ("grpc.keepalive_time_ms", KEEPALIVE_MS), ("grpc.keepalive_timeout_ms", 20_000),
+                   ("grpc.http2.max_pings_without_data", 0)]
         if server_name:
             options.append(("grpc.ssl_target_name_override", server_name))
         creds = grpc.ssl_channel_credentials(root_certificates=read_pem(ca, "CA certificate"))
         self.channel = grpc.secure_channel(target, creds, options=options)
         self.stub = pb_grpc.AggregationStub(self.channel)
+        self.transport = transport
+        self.stream: TaskStream | None = None
         self.stop_event = threading.Event()
         self.session: SecAggClient | None = None
         self.session_id = b""
@@ -233,17 +248,61 @@ class NetClient:
         self.state.update(client_id=int(reply.client_id), run_id=reply.run_id)
         self._save_state()
         self.instance = bytes(reply.instance)
+        self._close_stream()  # it spoke for the previous registration
         logs.log(self.logger, "registered", client_id=self.client_id)
         return int(reply.client_id)
 
     def _call(self, method: str, request: Any, timeout: float | None = None) -> Any:
+        return getattr(self.stub, method)(self._signed(method, request), timeout=timeout or self.rpc_timeout)
+
+    def _signed(self, method: str, request: Any) -> Any:
         assert self.client_id is not None
         request.instance = self.instance
         self.identity.sign_request(method, self.client_id, request)
-        return getattr(self.stub, method)(request, timeout=timeout or self.rpc_timeout)
+        return request
+
+    def _open_stream(self) -> TaskStream:
+        if self.stream is None:
+            hello = self._signed("Session", pb.TaskRequest(have_session=self.have[0], have_stage=self.have[1]))
+            self.stream = TaskStream(self.channel, hello)
+        return self.stream
+
+    def _close_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def _next_task(self) -> Any:
+        """The next task: pushed on the stream, or a long poll; WAIT if none came in the poll wait."""
+        if self.transport == "stream":
+            task = self._open_stream().next_task(self.poll_wait)
+            return pb.Task(kind=pb.Task.WAIT) if task is None else task
+        return self._call("GetTask", pb.TaskRequest(have_session=self.have[0], have_stage=self.have[1],
+                                                    wait_ms=int(self.poll_wait * 1000)),
+                          timeout=self.poll_wait + 10.0)
+
+    def _submit(self, request: pb.SubmitRequest) -> None:
+        if self.transport == "stream":
+            self._open_stream().request(pb.ClientMessage(submit=self._signed("Session/Submit", request)),
+                                        "submitted", self.rpc_timeout)
+        else:
+            self._call("Submit", request)
+
+    def _heartbeat(self, session_id: bytes) -> None:
+        """Tell the server this client is alive while it trains (the stage's task is already ours)."""
+        request = pb.TaskRequest(have_session=session_id, have_stage=0, wait_ms=0)
+        if self.transport == "stream":
+            self._open_stream().send(pb.ClientMessage(heartbeat=self._signed("Session/Heartbeat", request)))
+        else:
+            self._call("GetTask", request, timeout=5.0)
 
     def fetch_model(self, version: int, expected_hash: str) -> ModelVersion:
-        reply = self._call("GetModel", pb.ModelRequest(version=version))
+        if self.transport == "stream":
+            reply = self._open_stream().request(pb.ClientMessage(
+                model=self._signed("Session/GetModel", pb.ModelRequest(version=version))), "model",
+                self.rpc_timeout)
+        else:
+            reply = self._call("GetModel", pb.ModelRequest(version=version))
         if reply.version != version:
             raise InputError(f"asked for model version {version}, got {reply.version}")
         return ModelVersion.from_wire(reply.version, reply.round, reply.n_items, reply.factors,
@@ -265,13 +324,11 @@ class NetClient:
             try:
                 if self.client_id is None or not self.instance:
                     self.register()  # once per process start: the server gets renewed certificates too
-                task = self._call("GetTask", pb.TaskRequest(have_session=self.have[0],
-                                                            have_stage=self.have[1],
-                                                            wait_ms=int(self.poll_wait * 1000)),
-                                  timeout=self.poll_wait + 10.0)
+                task = self._next_task()
                 delay = self.backoff[0]
                 if task.kind == pb.Task.STAGE:
-                    self._handle(task)
+                    if (bytes(task.session_id), int(task.stage)) != self.have:  # never one task twice
+                        self._handle(task)
                 elif task.kind == pb.Task.END:
                     self.ended = task.end_reason or "the server ended the run"
                     logs.log(self.logger, "run_ended", client_id=self.client_id, reason=self.ended,
@@ -280,8 +337,14 @@ class NetClient:
                 elif task.retry_after_ms:
                     self.stop_event.wait(task.retry_after_ms / 1000.0)
             except grpc.RpcError as exc:
+                self._close_stream()
                 code = exc.code()
                 detail = exc.details() or ""
+                if code == grpc.StatusCode.UNIMPLEMENTED and self.transport == "stream":
+                    self.transport = "unary"  # a server without the task stream: long-poll instead
+                    logs.log(self.logger, "stream_unavailable", client_id=self.client_id,
+                             note="the server has no task stream; using unary calls")
+                    continue
                 logs.log(self.logger, "rpc_error", 30, client_id=self.client_id, status=code.name,
                          detail=detail[:200], retry_in=round(delay, 3))
                 if detail.startswith("DuplicateIdentityError"):
@@ -309,6 +372,7 @@ class NetClient:
         self.stop_event.set()
 
     def close(self) -> None:
+        self._close_stream()
         self.channel.close()
 
     def _handle(self, task: Any) -> None:
@@ -336,8 +400,8 @@ class NetClient:
             self.session = None
             return
         try:
-            self._call("Submit", pb.SubmitRequest(round=task.round, stage=task.stage,
-                                                  session_id=task.session_id, reply=reply))
+            self._submit(pb.SubmitRequest(round=task.round, stage=task.stage,
+                                          session_id=task.session_id, reply=reply))
         except grpc.RpcError:
             if stage is Stage.ADVERTISE_KEYS:  # keys not advertised: never answer later stages
                 self.session = None           # with keys the peers do not know
@@ -370,9 +434,8 @@ class NetClient:
             worker.join(self.poll_wait / 2)
             if not worker.is_alive():
                 break
-            try:  # heartbeat: the current stage is already ours, so this returns WAIT
-                self._call("GetTask", pb.TaskRequest(have_session=session_id, have_stage=0, wait_ms=0),
-                           timeout=5.0)
+            try:
+                self._heartbeat(session_id)
             except grpc.RpcError:
                 pass
         if "error" in out:

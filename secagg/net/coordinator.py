@@ -46,6 +46,7 @@ from .model_io import ModelVersion, pack_arrays, unpack_arrays
 from .proto import secagg_net_pb2 as pb
 from .server_authority import ServerAuthority
 from .settings import ServerSettings
+from .stage_tasks import SharedTask, StageTask
 from .store import RoundRecord, Store
 
 
@@ -70,7 +71,8 @@ class Coordinator:
         self.certificates = store.client_certificates()
         self.revocation_lists = b""  # the CRLs relayed in this round's first task
         self.last_seen: dict[int, float] = {}
-        self.tasks: dict[int, Any] = {}
+        self.tasks: dict[int, StageTask] = {}
+        self.streaming: dict[int, int] = {}  # client id -> its open task streams
         self.working: set[int] = set()  # clients that took the open stage's task
         self.session: SecAggServer | None = None
         self.error: Exception | None = None
@@ -169,6 +171,8 @@ class Coordinator:
             instance, replaced = self.instances.register(cid)
             self.last_seen[cid] = time.monotonic()
             self.progress.notify_all()
+            if replaced:  # the replaced process's waiting poll or stream is refused now
+                self._tasks_changed()
         if new:
             logs.log(self.logger, "client_registered", client_id=cid)
         elif replaced:
@@ -219,8 +223,10 @@ class Coordinator:
             self.last_seen[client_id] = time.monotonic()
 
     def online(self) -> list[int]:
+        """Clients seen within the liveness window or holding an open task stream."""
         now = time.monotonic()
-        return sorted(c for c, t in self.last_seen.items() if now - t <= self.settings.liveness_timeout)
+        return sorted(c for c, t in self.last_seen.items()
+                      if now - t <= self.settings.liveness_timeout or c in self.streaming)
 
     # --- tasks (RPC threads) --------------------------------------------------------------------
     def poll_task(self, client_id: int, have_session: bytes, have_stage: int,
@@ -228,26 +234,61 @@ class Coordinator:
         """The task for ``client_id`` now - its stage task, END once the run ended, WAIT while
         the server stops - or None (never waits; :meth:`get_task` and the asyncio server wait)."""
         with self.cond:
-            self.check_instance(client_id, instance)  # a newer process may have registered
+            task = self._take(client_id, have_session, have_stage, instance)
+        return task.message() if isinstance(task, StageTask) else task
+
+    def poll_streams(self, polls: list[tuple[int, bytes, int, bytes]]) -> list[Any]:
+        """:meth:`poll_task` for many (client id, have session, have stage, instance) at once,
+        under one lock, for the streams: each result is a :class:`StageTask`, an END or WAIT
+        task, None (nothing new) or the :class:`SecAggError` that refuses that client."""
+        out: list[Any] = []
+        with self.cond:
+            for poll in polls:
+                try:
+                    out.append(self._take(*poll))
+                except SecAggError as exc:
+                    out.append(exc)
+        return out
+
+    def _take(self, client_id: int, have_session: bytes, have_stage: int, instance: bytes) -> Any:
+        """:meth:`poll_task`'s answer, with a stage task as its :class:`StageTask` (holding ``cond``)."""
+        self.check_instance(client_id, instance)  # a newer process may have registered
+        self.last_seen[client_id] = time.monotonic()
+        if self.ended is not None:
+            self.told_end.add(client_id)
+            return pb.Task(kind=pb.Task.END, end_reason=self.ended,
+                           rounds_completed=self.store.completed_rounds())
+        task = self.tasks.get(client_id)
+        if task is not None and not self.instances.may_take(client_id, instance):
+            if client_id not in self.instances.held_out:
+                self.instances.held_out.add(client_id)
+                logs.log(self.logger, "client_held_out", 30, client_id=client_id,
+                         round=task.round, reason="restarted after advertising its keys in "
+                         "this session; it rejoins at the next round")
+            task = None
+        if task is not None and (task.session_id != have_session or task.stage > have_stage):
+            self.working.add(client_id)
+            return task
+        if self.stop_event.is_set():
+            return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500)
+        return None
+
+    def stream_opened(self, client_id: int) -> None:
+        """``client_id`` holds a task stream: it counts as online while the stream is open."""
+        with self.cond:
+            self.streaming[client_id] = self.streaming.get(client_id, 0) + 1
             self.last_seen[client_id] = time.monotonic()
-            if self.ended is not None:
-                self.told_end.add(client_id)
-                return pb.Task(kind=pb.Task.END, end_reason=self.ended,
-                               rounds_completed=self.store.completed_rounds())
-            task = self.tasks.get(client_id)
-            if task is not None and not self.instances.may_take(client_id, instance):
-                if client_id not in self.instances.held_out:
-                    self.instances.held_out.add(client_id)
-                    logs.log(self.logger, "client_held_out", 30, client_id=client_id,
-                             round=task.round, reason="restarted after advertising its keys in "
-                             "this session; it rejoins at the next round")
-                task = None
-            if task is not None and (task.session_id != have_session or task.stage > have_stage):
-                self.working.add(client_id)
-                return task
-            if self.stop_event.is_set():
-                return pb.Task(kind=pb.Task.WAIT, retry_after_ms=500)
-            return None
+            self.progress.notify_all()
+
+    def stream_closed(self, client_id: int) -> None:
+        """Its stream ended: from now on it is online for the liveness window, as after a poll."""
+        with self.cond:
+            left = self.streaming.get(client_id, 0) - 1
+            if left > 0:
+                self.streaming[client_id] = left
+            else:
+                self.streaming.pop(client_id, None)
+            self.last_seen[client_id] = time.monotonic()
 
     def get_task(self, client_id: int, have_session: bytes, have_stage: int, wait: float,
                  instance: bytes = b"") -> Any:
@@ -385,26 +426,25 @@ class Coordinator:
                  min_clients=self.settings.min_clients, cap=cap)
         return None
 
-    def _stage_task(self, cid: int, request: bytes, stage: Stage, round_: int, sid: bytes,
-                    sampled: list[int]) -> Any:
-        task = pb.Task(kind=pb.Task.STAGE, round=round_, stage=int(stage), session_id=sid,
-                       request=request)
-        if stage is Stage.ADVERTISE_KEYS:
-            t = self.settings.training
-            task.model_version = self.current.version
-            task.model_hash = self.current.hash
-            task.training.CopyFrom(pb.TrainingSpec(epochs=t.epochs, lr=t.lr, reg=t.reg,
-                                                   batch_size=t.batch_size, negatives=t.negatives,
-                                                   clip_norm=t.clip_norm))
-            task.peers.extend(pb.Peer(client_id=c, public_key=self.keys[c],
-                                      certificate=self.certificates.get(c, b"")) for c in sampled)
-            task.revocation_lists = self.revocation_lists
-            if self.dp_plan is not None:
-                from .dp import params_to_wire
+    def _shared_task(self, stage: Stage, sampled: list[int]) -> SharedTask | None:
+        """What every client's task of ``stage`` carries alike, built once per stage: the
+        round's first task's model, training settings, peer list, CRLs and DP plan."""
+        if stage is not Stage.ADVERTISE_KEYS:
+            return None
+        t = self.settings.training
+        task = pb.Task(model_version=self.current.version, model_hash=self.current.hash,
+                       training=pb.TrainingSpec(epochs=t.epochs, lr=t.lr, reg=t.reg,
+                                                batch_size=t.batch_size, negatives=t.negatives,
+                                                clip_norm=t.clip_norm),
+                       peers=[pb.Peer(client_id=c, public_key=self.keys[c],
+                                      certificate=self.certificates.get(c, b"")) for c in sampled],
+                       revocation_lists=self.revocation_lists)
+        if self.dp_plan is not None:
+            from .dp import params_to_wire
 
-                task.dp_params = params_to_wire(self.dp_plan.params)
-                task.dp_round_seed = self.dp_round_seed
-        return task
+            task.dp_params = params_to_wire(self.dp_plan.params)
+            task.dp_round_seed = self.dp_round_seed
+        return SharedTask(task)
 
     def _open_stage(self, requests: dict[int, bytes], round_: int, sampled: list[int]) -> None:
         """Publish one stage's requests as tasks and set its deadline (holding ``cond``)."""
@@ -414,7 +454,9 @@ class Coordinator:
         timeout = self.settings.stage_deadline(stage is Stage.ADVERTISE_KEYS, len(session.expected))
         session.deadline = session.clock() + timeout
         sid = session.config.session_id
-        self.tasks = {cid: self._stage_task(cid, req, stage, round_, sid, sampled)
+        shared = self._shared_task(stage, sampled)
+        self.tasks = {cid: StageTask(pb.Task(kind=pb.Task.STAGE, round=round_, stage=int(stage),
+                                             session_id=sid, request=req), shared)
                       for cid, req in requests.items()}
         self.working = set()
         self.stage_opened = time.monotonic()
@@ -424,9 +466,14 @@ class Coordinator:
     def _stage_done(self) -> bool:
         session = self.session
         assert session is not None
+        replaced = self.instances.replaced()
+        if (len(session.replied) + len(session.rejected) + len(replaced) < len(session.expected)
+                and time.monotonic() - self.stage_opened < self.settings.liveness_timeout
+                and session.clock() <= session.deadline):
+            return False  # O(1) on the usual wake-up (a reply came, others still owe theirs)
         if session.ready():
             return True
-        owing = session.expected - session.replied - set(session.rejected) - self.instances.replaced()
+        owing = session.expected - session.replied - set(session.rejected) - replaced
         if not owing:
             return True
         now = time.monotonic()

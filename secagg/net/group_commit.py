@@ -36,8 +36,13 @@ class GroupCommitter:
             return len(self._pending)
 
     def save(self, key: int, value: int) -> None:
+        self.save_many({key: value})
+
+    def save_many(self, values: dict[int, int]) -> None:
+        """:meth:`save` for several keys: returns once one batch holding all of them committed."""
         with self._cv:
-            self._pending[key] = max(value, self._pending.get(key, value))
+            for key, value in values.items():
+                self._pending[key] = max(value, self._pending.get(key, value))
             mine = self._open
             while self._done < mine:
                 if self._writing:

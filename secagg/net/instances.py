@@ -30,12 +30,15 @@ class Instances:
         self.current: dict[int, bytes] = {}
         self.owner: dict[int, bytes] = {}  # session: client id -> instance that advertised keys
         self.held_out: set[int] = set()
+        self._replaced: set[int] = set()  # session clients whose owner is no longer current
 
     def register(self, client_id: int) -> tuple[bytes, bool]:
         """A fresh instance token for ``client_id``; True if it replaces a previous one."""
         token = os.urandom(16)
         replaced = client_id in self.current
         self.current[client_id] = token
+        if client_id in self.owner:
+            self._replaced.add(client_id)
         return token, replaced
 
     def check(self, client_id: int, instance: bytes) -> None:
@@ -53,6 +56,7 @@ class Instances:
     def new_session(self) -> None:
         self.owner = {}
         self.held_out = set()
+        self._replaced = set()
 
     def may_take(self, client_id: int, instance: bytes) -> bool:
         """False if another process of ``client_id`` advertised keys in the running session."""
@@ -70,7 +74,11 @@ class Instances:
     def replaced(self) -> set[int]:
         """Clients of the running session whose joining process was replaced: they will never
         answer it again (the stage need not wait for them)."""
-        return {c for c, owner in self.owner.items() if self.current.get(c) != owner}
+        return set(self._replaced)  # kept up to date: the round thread asks after every reply
 
     def joined(self, client_id: int, instance: bytes) -> None:
         self.owner[client_id] = instance
+        if self.current.get(client_id) != instance:
+            self._replaced.add(client_id)
+        else:
+            self._replaced.discard(client_id)

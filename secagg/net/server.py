@@ -90,6 +90,8 @@ class NetServer:
         """The gRPC server, bound to ``address`` (refused if taken: no SO_REUSEPORT)."""
         limit = settings.message_limit
         options = [("grpc.so_reuseport", 0),  # never share the port silently
+                   # clients' keepalive pings on quiet task streams (every 30 s) are welcome
+                   ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
                    ("grpc.max_receive_message_length", limit),
                    ("grpc.max_send_message_length", max(limit, 4 * settings.vector_length + (1 << 20)))]
         if self.engine == "aio":

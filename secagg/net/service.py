@@ -99,11 +99,22 @@ class AggregationService(pb_grpc.AggregationServicer):
     def _authenticate(self, method: str, request: Any, context: grpc.ServicerContext) -> int:
         cid = int(request.auth.client_id) if request.HasField("auth") else None
         try:
-            client_id = self.verifier.verify(method, request, None if cid is None else
-                                             self.co.public_key(cid))
+            verified: int | Exception = self.verifier.verify(method, request, None if cid is None else
+                                                             self.co.public_key(cid))
         except SecAggError as exc:  # AuthenticationError or ReplayError (replayed counter)
-            self._reject(context, method, grpc.StatusCode.UNAUTHENTICATED, exc, cid)
-            raise AssertionError("unreachable")  # context.abort raises
+            verified = exc
+        return self.admit(method, request, context, verified)
+
+    def admit(self, method: str, request: Any, context: grpc.ServicerContext,
+              verified: int | Exception) -> int:
+        """The rest of :meth:`_authenticate` once the verifier checked ``request`` (its client id)
+        or refused it (the exception): the refusal, or the instance check; returns the client id."""
+        if isinstance(verified, SecAggError):
+            cid = int(request.auth.client_id) if request.HasField("auth") else None
+            self._reject(context, method, grpc.StatusCode.UNAUTHENTICATED, verified, cid)
+        if isinstance(verified, Exception):
+            raise verified
+        client_id = verified
         try:  # the signature covers the instance token: only this identity's process could send it
             self.co.check_instance(client_id, bytes(request.instance))
         except SecAggError as exc:

@@ -63,3 +63,80 @@ def test_store_saves_many_counters_in_one_transaction_never_lowering_them(tmp_pa
     store.save_counters({1: 40, 3: 9})
     assert store.last_counters() == {1: 50, 2: 70, 3: 9}
     store.close()
+
+
+class _Counters:
+    """A CounterStore recording each write."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.writes: list[dict[int, int]] = []
+        self.fail = fail
+
+    def last_counters(self) -> dict[int, int]:
+        return {}
+
+    def save_counter(self, client_id: int, counter: int) -> None:
+        self.save_counters({client_id: counter})
+
+    def save_counters(self, counters: dict[int, int]) -> None:
+        if self.fail:
+            raise OSError("disk full")
+        self.writes.append(dict(counters))
+
+
+def _signed(ident, cid: int, method: str = "Session/Submit"):
+    from secagg.net.proto import secagg_net_pb2 as pb
+
+    req = pb.SubmitRequest(round=1, reply=b"r")
+    ident.sign_request(method, cid, req)
+    return req
+
+
+def test_a_batch_is_checked_message_by_message_with_one_durable_write():
+    from secagg.errors import AuthenticationError, ReplayError
+    from secagg.net.auth import ClientIdentity, RequestVerifier
+
+    counters = _Counters()
+    verifier = RequestVerifier(counters=counters)
+    a, b = ClientIdentity(), ClientIdentity()
+    good_a, good_b = _signed(a, 1), _signed(b, 2)
+    forged = _signed(b, 1)  # b's signature presented as client 1's
+    wrong_method = _signed(a, 1, "Submit")
+    results = verifier.verify_many([("Session/Submit", good_a, a.public), ("Session/Submit", good_b, b.public),
+                                    ("Session/Submit", forged, a.public),
+                                    ("Session/Submit", wrong_method, a.public),
+                                    ("Session/Submit", good_a, a.public)])  # good_a again: a replay
+    assert results[:2] == [1, 2]
+    assert isinstance(results[2], AuthenticationError) and isinstance(results[3], AuthenticationError)
+    assert isinstance(results[4], ReplayError)
+    assert counters.writes == [{1: good_a.auth.counter, 2: good_b.auth.counter}]  # one write for the batch
+    again = verifier.verify_many([("Session/Submit", good_b, b.public)])
+    assert isinstance(again[0], ReplayError) and len(counters.writes) == 1
+
+
+def test_a_batch_whose_counter_write_failed_is_refused_whole():
+    from secagg.net.auth import ClientIdentity, RequestVerifier
+
+    verifier = RequestVerifier(counters=_Counters(fail=True))
+    a, b = ClientIdentity(), ClientIdentity()
+    results = verifier.verify_many([("Session/Submit", _signed(a, 1), a.public),
+                                    ("Session/Submit", _signed(b, 2), b.public)])
+    assert all(isinstance(r, OSError) for r in results)
+
+
+def test_the_verifier_refuses_malformed_signatures_and_keys_with_its_cached_keys():
+    from secagg.errors import AuthenticationError
+    from secagg.net.auth import ClientIdentity, RequestVerifier
+
+    verifier = RequestVerifier()
+    a = ClientIdentity()
+    short = _signed(a, 1)
+    short.auth.signature = short.auth.signature[:63]
+    bad_key = b"\xff" * 32  # not a point on the curve
+    results = verifier.verify_many([("Session/Submit", short, a.public),
+                                    ("Session/Submit", _signed(a, 1), bad_key),
+                                    ("Session/Submit", _signed(a, 1), ClientIdentity().public)])
+    assert all(isinstance(r, AuthenticationError) for r in results)
+    assert verifier.verify_many([("Session/Submit", _signed(a, 1), a.public)]) == [1]  # the key, cached
+    assert isinstance(verifier.verify_many([("Session/Submit", _signed(ClientIdentity(), 1), a.public)])[0],
+                      AuthenticationError)

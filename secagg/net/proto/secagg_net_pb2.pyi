@@ -183,6 +183,28 @@ class ModelReply(_message.Message):
     vector: bytes
     def __init__(self, version: _Optional[int] = ..., round: _Optional[int] = ..., hash: _Optional[str] = ..., n_items: _Optional[int] = ..., factors: _Optional[int] = ..., vector: _Optional[bytes] = ...) -> None: ...
 
+class ClientMessage(_message.Message):
+    __slots__ = ("hello", "submit", "model", "heartbeat")
+    HELLO_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    hello: TaskRequest
+    submit: SubmitRequest
+    model: ModelRequest
+    heartbeat: TaskRequest
+    def __init__(self, hello: _Optional[_Union[TaskRequest, _Mapping]] = ..., submit: _Optional[_Union[SubmitRequest, _Mapping]] = ..., model: _Optional[_Union[ModelRequest, _Mapping]] = ..., heartbeat: _Optional[_Union[TaskRequest, _Mapping]] = ...) -> None: ...
+
+class ServerMessage(_message.Message):
+    __slots__ = ("task", "submitted", "model")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    task: Task
+    submitted: SubmitReply
+    model: ModelReply
+    def __init__(self, task: _Optional[_Union[Task, _Mapping]] = ..., submitted: _Optional[_Union[SubmitReply, _Mapping]] = ..., model: _Optional[_Union[ModelReply, _Mapping]] = ...) -> None: ...
+
 class StatusRequest(_message.Message):
     __slots__ = ("admin_token",)
     ADMIN_TOKEN_FIELD_NUMBER: _ClassVar[int]

@@ -226,6 +226,78 @@ class Aggregation(object):
             _registered_method=True)
 
 
+class SessionsStub(object):
+    """Missing associated documentation comment in .proto file."""
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Session = channel.stream_stream(
+                '/secagg.net.v1.Sessions/Session',
+                request_serializer=secagg_dot_net_dot_proto_dot_secagg__net__pb2.ClientMessage.SerializeToString,
+                response_deserializer=secagg_dot_net_dot_proto_dot_secagg__net__pb2.ServerMessage.FromString,
+                _registered_method=True)
+
+
+class SessionsServicer(object):
+    """Missing associated documentation comment in .proto file."""
+
+    def Session(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_SessionsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=secagg_dot_net_dot_proto_dot_secagg__net__pb2.ClientMessage.FromString,
+                    response_serializer=secagg_dot_net_dot_proto_dot_secagg__net__pb2.ServerMessage.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'secagg.net.v1.Sessions', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('secagg.net.v1.Sessions', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class Sessions(object):
+    """Missing associated documentation comment in .proto file."""
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/secagg.net.v1.Sessions/Session',
+            secagg_dot_net_dot_proto_dot_secagg__net__pb2.ClientMessage.SerializeToString,
+            secagg_dot_net_dot_proto_dot_secagg__net__pb2.ServerMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class AdminStub(object):
     """Missing associated documentation comment in .proto file."""
 
