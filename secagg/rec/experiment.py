@@ -89,12 +89,14 @@ def summarize_run(trainer: FederatedTrainer, seconds: float) -> dict[str, Any]:
 def run_federated(prepared: Prepared, config: FederatedConfig, *, progress: bool = False,
                   checkpoint_path: Path | None = None, checkpoint_every: int = 0, resume: bool = False,
                   on_round: Callable[[FederatedTrainer, dict[str, Any]], None] | None = None,
-                  workers: int = 1) -> tuple[FederatedTrainer, dict[str, Any]]:
+                  workers: int = 1, item_features: Any = None) -> tuple[FederatedTrainer, dict[str, Any]]:
     """Train (or resume) a federated run; returns the trainer and its summary.
 
-    ``workers`` > 1 runs the secure aggregators' simulated clients in that many processes.
+    ``workers`` > 1 runs the secure aggregators' simulated clients in that many processes;
+    ``item_features``: public item features for ``config.item_init == "features"``.
     """
-    trainer = FederatedTrainer(prepared.split, config, eval_set=prepared.eval_set, workers=workers)
+    trainer = FederatedTrainer(prepared.split, config, eval_set=prepared.eval_set, workers=workers,
+                               item_features=item_features)
     if resume and checkpoint_path is not None and checkpoint_path.is_file():
         trainer.load_state(*checkpoint.load(checkpoint_path))
 
