@@ -151,7 +151,8 @@ def dp_point(prepared, args: argparse.Namespace, eps: float, seed: int, users: i
         aggregator_options=protocol if dp is not None else {},
         server_optimizer=args.server_optimizer, server_lr=server_lr(args, per_round),
         optimizer_options=optimizer_options(args), server_average=args.server_average,
-        item_init=args.item_init, prior=prior, eval_every=args.rounds, seed=seed, dp=dp)
+        item_init=args.item_init, prior=prior, eval_every=args.rounds, seed=seed, dp=dp,
+        finetune_epochs=args.finetune_epochs)
     t0 = time.perf_counter()
     trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set,
                                item_features=prepared_features(prepared, args))
@@ -201,13 +202,31 @@ def load_population(args: argparse.Namespace):
             raise SystemExit("MovieLens 100K not found: set SECAGG_ML100K")
         data = load_ml100k(path)
     else:
+        from secagg.rec.data import from_arrays
         from secagg.rec.synthetic import make_population
 
-        data = make_population(args.users, seed=args.population_seed)
+        cache = args.population_cache
+        if cache is not None and cache.is_file():
+            z = np.load(cache)
+            data = from_arrays(z["users"], z["items"], None, z["timestamps"], source=str(z["source"]))
+        else:
+            data = make_population(args.users, seed=args.population_seed)
+            if cache is not None:
+                np.savez(cache, users=data.users, items=data.items, timestamps=data.timestamps,
+                         source=np.array(data.source))
     if args.split == "test":
-        return experiment.prepare(data)
-    split = leave_one_out(data, validation=True)
-    return experiment.Prepared(data=data, split=split, eval_set=make_eval_set(split, which="validation"))
+        prepared = experiment.prepare(data)
+    else:
+        split = leave_one_out(data, validation=True)
+        prepared = experiment.Prepared(data=data, split=split, eval_set=make_eval_set(split, which="validation"))
+    if args.eval_users and args.eval_users < len(prepared.eval_set):
+        from dataclasses import replace
+
+        e = prepared.eval_set
+        keep = np.sort(np.random.default_rng(12345).choice(len(e), args.eval_users, replace=False))
+        prepared = replace(prepared, eval_set=replace(e, users=e.users[keep], targets=e.targets[keep],
+                                                      negatives=e.negatives[keep]))
+    return prepared
 
 
 def dp_popularity_point(prepared, args: argparse.Namespace, eps: float, seed: int) -> dict:
@@ -427,6 +446,12 @@ def main() -> int:
                          "(secagg.rec.synthetic.make_population; --users users)")
     ap.add_argument("--users", type=int, default=100_000, help="users of the synthetic population")
     ap.add_argument("--population-seed", type=int, default=0)
+    ap.add_argument("--finetune-epochs", type=int, default=0,
+                    help="local epochs of user-vector fine-tuning before evaluation (on the device, no privacy cost)")
+    ap.add_argument("--population-cache", type=Path, default=None,
+                    help="a .npz to store the generated synthetic population in (and reuse)")
+    ap.add_argument("--eval-users", type=int, default=0,
+                    help="evaluate a fixed seeded sample of this many users (0: all; the same for every method)")
     ap.add_argument("--split", default="test", choices=["test", "validation"],
                     help="evaluate on the test item, or on the validation item (to choose settings)")
     ap.add_argument("--dp-backend", default="secagg+", choices=["plain", "secagg", "secagg+"],

@@ -13,6 +13,7 @@ summary statistics (:class:`PopulationStats`; ML-100K's are built in as :data:`M
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,7 @@ ranks), computed once from u.data; the data itself is not shipped."""
 
 def make_population(n_users: int = 100_000, *, stats: PopulationStats = ML100K_STATS, factors: int = 8,
                     taste: float = 1.0, calibration_users: int = 2000, calibration_steps: int = 4,
-                    seed: int = 0, chunk: int = 4096) -> Interactions:
+                    seed: int = 0, chunk: int = 4096, with_factors: bool = False) -> Any:
     """``n_users`` users over ``stats.n_items`` items matching ``stats``: items per user drawn from its
     quantiles; item popularity following its profile (per-item logit offsets calibrated by
     ``calibration_steps`` fixed-point steps on a ``calibration_users`` sample); and low-rank taste:
@@ -126,7 +127,8 @@ def make_population(n_users: int = 100_000, *, stats: PopulationStats = ML100K_S
     (Gumbel top-k), with unit-variance ``factors``-dimensional factors, so personalisation matters
     more with a larger ``taste``. A user's history is its picks in a random order (distinct
     timestamps), so the held-out latest item is one more draw from the same taste, as a user's next
-    item would be. Generated in ``chunk``-user blocks."""
+    item would be. Generated in ``chunk``-user blocks. ``with_factors``: return ``(data, user
+    factors, item factors)`` (for checks of the latent structure)."""
     check_int("n_users", n_users, lo=2, error=ConfigError)
     check_int("factors", factors, lo=1, error=ConfigError)
     check_float("taste", taste, lo=0.0, error=ConfigError)
@@ -143,21 +145,25 @@ def make_population(n_users: int = 100_000, *, stats: PopulationStats = ML100K_S
         picks = _picks(cal_users, item_f, offset, taste, cal_counts, cal_rng)
         observed = np.bincount(picks[1], minlength=n_items) + 0.5
         offset = offset + np.log(target / (observed / observed.sum()))
-    users_out, items_out, stamps_out = [], [], []
+    users_out, items_out, stamps_out, factors_out = [], [], [], []
     for start in range(0, n_users, chunk):
         stop = min(n_users, start + chunk)
         block_rng = np.random.default_rng([seed, 2, start])
         user_f = block_rng.normal(0.0, 1.0, (stop - start, factors))
         counts = stats.items_per_user(block_rng, stop - start)
         rows, items = _picks(user_f, item_f, offset, taste, counts, block_rng)
+        factors_out.append(user_f)
         users_out.append(rows + start)
         items_out.append(items)
         stamps_out.append(1_000_000 + block_rng.permutation(len(rows)).astype(np.int64))
     users = np.concatenate(users_out)
     items = np.concatenate(items_out)
     ratings = np.ones(len(users), dtype=np.float32)
-    return from_arrays(users, items, ratings, np.concatenate(stamps_out),
+    data = from_arrays(users, items, ratings, np.concatenate(stamps_out),
                        source=f"synthetic-population(users={n_users}, seed={seed})")
+    if with_factors:  # rows of item_f by the data's dense item index
+        return data, np.concatenate(factors_out), item_f[data.item_labels]
+    return data
 
 
 def _picks(user_f: np.ndarray, item_f: np.ndarray, offset: np.ndarray, taste: float, counts: np.ndarray,

@@ -6,19 +6,18 @@ import numpy as np
 import pytest
 
 from secagg.errors import ConfigError
-from secagg.rec.split import leave_one_out
 from secagg.rec.synthetic import ML100K_STATS, PopulationStats, make_population, make_synthetic
 
-USERS = 3000
+USERS = 1000
 
 
 @pytest.fixture(scope="module")
 def population():
-    return make_population(USERS, seed=1, chunk=1000)
+    return make_population(USERS, seed=1, chunk=500, calibration_users=500)
 
 
 def test_seeded_and_chunking_independent_of_count(population):
-    again = make_population(USERS, seed=1, chunk=1000)
+    again = make_population(USERS, seed=1, chunk=500, calibration_users=500)
     assert np.array_equal(again.users, population.users) and np.array_equal(again.items, population.items)
     other = make_population(USERS, seed=2, chunk=1000)
     assert not np.array_equal(other.items[:100], population.items[:100])
@@ -26,7 +25,7 @@ def test_seeded_and_chunking_independent_of_count(population):
 
 def test_items_per_user_match_the_quantiles(population):
     per_user = np.bincount(population.users)
-    assert population.n_users == USERS and 0.99 * ML100K_STATS.n_items <= population.n_items <= ML100K_STATS.n_items
+    assert population.n_users == USERS and 0.9 * ML100K_STATS.n_items <= population.n_items <= ML100K_STATS.n_items
     q = np.quantile(per_user, [0.1, 0.5, 0.9])
     want = np.asarray(ML100K_STATS.user_quantiles)[[2, 10, 18]]
     assert np.all(np.abs(np.log(q / want)) < 0.15), (q, want)
@@ -44,22 +43,14 @@ def test_item_popularity_has_the_long_tail(population):
     assert 0.5 < ratio / want_ratio < 2.0
 
 
-def test_latent_structure_makes_users_differ(population):
-    """Two users' item sets overlap less than their popularity alone would make them (taste > 0),
-    and far less than with taste = 0's shared popularity."""
-    def mean_jaccard(data):
-        train = leave_one_out(data).train
-        rng = np.random.default_rng(0)
-        pairs = rng.integers(0, train.n_users, (400, 2))
-        vals = []
-        for a, b in pairs:
-            x, y = set(train.items_of(int(a))), set(train.items_of(int(b)))
-            if x and y and a != b:
-                vals.append(len(x & y) / len(x | y))
-        return float(np.mean(vals))
+def test_users_pick_items_that_match_their_taste():
+    """Low-rank structure: a user's items align with its factors (taste > 0), not with taste = 0."""
+    def alignment(taste):
+        data, users, items = make_population(300, seed=3, taste=taste, calibration_users=200, with_factors=True)
+        return float(np.mean(np.einsum("nk,nk->n", users[data.users], items[data.items])))
 
-    flat = make_population(USERS, seed=1, taste=0.0, chunk=1000)
-    assert mean_jaccard(population) < 0.9 * mean_jaccard(flat)
+    assert alignment(1.0) > 0.2
+    assert abs(alignment(0.0)) < 0.05
 
 
 def test_stats_fit_to_user_data_round_trip():
