@@ -426,6 +426,26 @@ def load() -> str:
         return "unknown"
 
 
+def merge(files: list[Path], out: Path) -> dict:
+    """One curve from the JSON files of runs at different epsilons with the same settings (e.g. a
+    curve run in parts): the rows sorted by epsilon, the table printed and the PNG drawn."""
+    docs = [json.loads(Path(f).read_text()) for f in files]
+    first = docs[0]["args"]
+    fixed = ("population", "users", "rounds", "clients_per_round", "participation", "seeds", "split",
+             "prior_share", "prior_weight", "head_items", "server_lr", "local_epochs", "dp_backend")
+    for doc in docs[1:]:
+        differ = [k for k in fixed if doc["args"].get(k) != first.get(k)]
+        if differ:
+            raise SystemExit(f"cannot merge runs whose settings differ in {differ}")
+    result = dict(docs[0]["curve"])
+    result["rows"] = sorted((r for d in docs for r in d["curve"]["rows"]), key=lambda r: r["epsilon_target"])
+    result["loads"] = [d.get("load") for d in docs]
+    print_curve(result)
+    ns = argparse.Namespace(**first)
+    plot(result, out / f"dp_curve_{result['population']}.png", ns)
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernel", action="store_true")
@@ -475,7 +495,17 @@ def main() -> int:
                     help="DP popularity NDCG@10 for each of --caps at each of --epsilons (the cap's measured rule)")
     ap.add_argument("--caps", default="2,8,16,32,64,128,1000")
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="merge the curves of these bench_dp.json files (same settings, other epsilons)")
     args = ap.parse_args()
+    if args.merge:
+        args.out.mkdir(parents=True, exist_ok=True)
+        doc = {"merged_from": [str(f) for f in args.merge], "curve": merge(args.merge, args.out), "load": load()}
+        text = json.dumps(doc, indent=1, default=str)
+        (args.out / "bench_dp.json").write_text(text)
+        if args.json is not None:
+            args.json.write_text(text)
+        return 0
     if not (args.kernel or args.curve or args.accounting or args.cap_sweep):
         args.kernel = True
     args.epsilons = [float(e) for e in args.epsilons.split(",")]

@@ -361,8 +361,10 @@ class FederatedTrainer:
                 full = np.zeros(self.server.model.size, dtype=np.float64)
                 full[self._coords] = result.total
                 result = dataclasses.replace(result, total=full)
-            self.server.apply(result, denominator=self.sampler.expected()
-                              if self.config.server_average == "expected" else None)
+            if self.config.server_average == "expected":
+                self.server.apply(result, denominator=self.sampler.expected())
+            else:
+                self.server.apply(result)
             t3 = time.perf_counter()
             record.update(aborted=False, included=result.num_included,
                           bytes_sent=result.total_bytes_sent(), bytes_received=result.total_bytes_received(),
