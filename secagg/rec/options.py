@@ -66,7 +66,7 @@ LEVERS = (
     Flag("--prior-epsilon", None, "make a DP popularity release with this epsilon before training and add "
          "--prior-weight x its log-count score to every item's score (with DP: composed into --epsilon; "
          "inf: exact counts, non-private runs only)", float),
-    Flag("--prior-weight", None, "weight of the popularity prior in the scores (default: 1)", float),
+    Flag("--prior-weight", None, "weight of the popularity prior in the scores (default: 0.3)", float),
     Flag("--prior-cap", None, "items each user contributes at most to the prior's histogram (default: 32)",
          int),
     Flag("--head-items", None, "learn factors only for this many items with the largest prior counts; "
@@ -148,7 +148,7 @@ def prior_config(args: argparse.Namespace) -> Any:
         if extra:
             raise ConfigError(f"{', '.join(extra)} {'needs' if len(extra) == 1 else 'need'} --prior-epsilon")
         return None
-    return PriorConfig(epsilon=eps, weight=1.0 if args.prior_weight is None else args.prior_weight,
+    return PriorConfig(epsilon=eps, weight=PriorConfig.weight if args.prior_weight is None else args.prior_weight,
                        cap=DEFAULT_CAP if args.prior_cap is None else args.prior_cap,
                        head_items=0 if args.head_items is None else args.head_items)
 

@@ -35,7 +35,7 @@ class PriorConfig:
     the scores and how many head items learn factors (0: all)."""
 
     epsilon: float
-    weight: float = 1.0
+    weight: float = 0.3  # the better of 0.3 and 1 on ML-100K's validation split (docs/dp.md)
     cap: int = DEFAULT_CAP
     head_items: int = 0
 
