@@ -133,7 +133,9 @@ def privacy_block(trainer: FederatedTrainer) -> dict[str, Any]:
                 "epsilon_server": "against the server, which picks and sees the cohort: no amplification; "
                                   "the unsampled mechanism composed over max_participation rounds (the "
                                   "most any one user took part in), taking the least-noisy rounds",
-                "assumes": "every contributing client adds its share of noise (honest clients)"}}
+                "assumes": "every contributing client adds its share of noise (honest clients)",
+                **({"prior": "the DP popularity prior's release (one round, every user, no amplification) "
+                             "is composed into both epsilons"} if c.prior_releases else {})}}
 
 
 def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, trainer: FederatedTrainer,
