@@ -390,7 +390,8 @@ def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
         ax.axhline(result["centralized"]["ndcg@10"]["mean"], color="tab:green", ls=":",
                    label="centralized (non-private)")
     ax.axhline(result["popularity"]["ndcg@10"]["mean"], color="tab:gray", ls="-.", label="popularity (non-private)")
-    ax.set_xscale("log", base=2)
+    if finite:  # a curve of eps = inf alone has no finite point to place on the log axis
+        ax.set_xscale("log", base=2)
     ax.set_xlabel("user-level epsilon_release (delta = %.0e; the server's epsilon is larger)" % rows[0]["delta"])
     ax.set_ylabel("full-ranking NDCG@10")
     who = "all" if args.participation == "full" else args.clients_per_round
