@@ -24,6 +24,11 @@ table, a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zer
     python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--seeds 3] [--out runs/dp]
     # how the DP popularity cap was chosen (plain backend: the same noise, summed in the clear):
     python benchmarks/bench_dp.py --cap-sweep --epsilons 1,8 --dp-popularity-aggregator plain
+    # the DP-MF defaults chosen on the validation split, on ML-100K or the synthetic population:
+    python benchmarks/bench_dp.py --curve --participation full --rounds 5 --server-lr 50 --prior-share 0.25 \
+        --head-items 200 --dp-backend plain --dp-popularity-aggregator plain [--split validation] \
+        [--population synthetic-100k --population-cache pop.npz --eval-users 5000]
+    python benchmarks/bench_dp.py --merge a/bench_dp.json b/bench_dp.json --out merged   # one curve
     # a quick check (about a minute):
     python benchmarks/bench_dp.py --curve --rounds 2 --clients-per-round 20 --epsilons 8 --seeds 2 \
         --centralized-epochs 2 --dp-popularity-aggregator plain --out /tmp/dp
