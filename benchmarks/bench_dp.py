@@ -24,6 +24,11 @@ table, a JSON file and a PNG plot. epsilon = inf runs the same pipeline with zer
     python benchmarks/bench_dp.py --curve [--rounds 30] [--clients-per-round 50] [--seeds 3] [--out runs/dp]
     # how the DP popularity cap was chosen (plain backend: the same noise, summed in the clear):
     python benchmarks/bench_dp.py --cap-sweep --epsilons 1,8 --dp-popularity-aggregator plain
+    # the DP-MF defaults chosen on the validation split, on ML-100K or the synthetic population:
+    python benchmarks/bench_dp.py --curve --participation full --rounds 5 --server-lr 50 --prior-share 0.25 \
+        --head-items 200 --dp-backend plain --dp-popularity-aggregator plain [--split validation] \
+        [--population synthetic-100k --population-cache pop.npz --eval-users 5000]
+    python benchmarks/bench_dp.py --merge a/bench_dp.json b/bench_dp.json --out merged   # one curve
     # a quick check (about a minute):
     python benchmarks/bench_dp.py --curve --rounds 2 --clients-per-round 20 --epsilons 8 --seeds 2 \
         --centralized-epochs 2 --dp-popularity-aggregator plain --out /tmp/dp
@@ -48,7 +53,13 @@ from secagg.core.masking import quantize_and_mask_skellam
 from secagg.dp import DPConfig
 from secagg.dp.config import default_noise_split
 from secagg.dp.skellam import sample_skellam
-from secagg.rec.options import add_training_options, local_config, server_lr
+from secagg.rec.options import (
+    add_training_options,
+    local_config,
+    optimizer_options,
+    prior_config,
+    server_lr,
+)
 
 
 def best_of(fn, repeats: int, clock=time.perf_counter) -> float:
@@ -102,38 +113,125 @@ def find_ml100k() -> Path | None:
     return locate_ml100k(Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k")
 
 
+def point_prior(args: argparse.Namespace, eps: float):
+    """The run's popularity prior at ``eps`` (None without one): ``--prior-epsilon`` as given, or
+    ``--prior-share`` x eps (exact counts at eps = inf)."""
+    if args.prior_share is None:
+        return prior_config(args)
+    from dataclasses import replace
+
+    ns = argparse.Namespace(**{**vars(args), "prior_epsilon": args.prior_share * eps})
+    prior = prior_config(ns)
+    return prior if math.isfinite(eps) else replace(prior, epsilon=math.inf)
+
+
 def dp_point(prepared, args: argparse.Namespace, eps: float, seed: int, users: int, dim: int) -> dict:
-    """One federated DP-MF run (secagg+ with distributed Skellam noise) at ``eps`` for ``seed``; the
-    trainer builds its sampler and DP aggregator from the plan, so sampling and accountant agree."""
+    """One federated DP-MF run (``--dp-backend``, secagg+ by default, with distributed Skellam
+    noise) at ``eps`` for ``seed``; the trainer builds its sampler and DP aggregator from the plan,
+    so sampling and accountant agree. A prior's release is composed into the plan (the run's
+    epsilon covers it). eps = inf: the same trainer without DP (and an exact-count prior)."""
+    from dataclasses import replace
+
     from secagg.rec import experiment
+    from secagg.rec.prior import release_mechanism
     from secagg.rec.train import FederatedConfig, FederatedTrainer
 
-    dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=args.clients_per_round, num_users=users,
-                  rounds=args.rounds, epsilon=eps, bits=args.bits, accountant=args.accountant,
-                  sampling=args.dp_sampling,
-                  min_clients=default_noise_split(args.dp_sampling, args.clients_per_round, users,
-                                                  args.dropout_fraction))
+    per_round = users if args.participation == "full" else args.clients_per_round
+    prior = point_prior(args, eps)
+    dp = None
+    if math.isfinite(eps):
+        dp = DPConfig(clip_norm=args.clip_norm, clients_per_round=per_round, num_users=users,
+                      rounds=args.rounds, epsilon=eps, bits=args.bits, accountant=args.accountant,
+                      sampling=args.dp_sampling, delta=args.delta,
+                      min_clients=default_noise_split(args.dp_sampling, per_round, users,
+                                                      args.dropout_fraction if args.dp_backend != "plain" else 0.0))
+        if prior is not None:
+            dp = replace(dp, prior_releases=(release_mechanism(
+                prior, num_users=users, n_items=prepared.split.n_items, delta=dp.target_delta,
+                accountant=dp.accountant, bits=dp.bits, aggregator=args.dp_backend),))
+    protocol = {"dropout_fraction": args.dropout_fraction} if args.dp_backend != "plain" else {}
     cfg = FederatedConfig(
-        factors=args.factors, rounds=args.rounds, clients_per_round=args.clients_per_round,
-        local=local_config(args), aggregator="secagg+", quantization_range=args.quantization_range,
-        aggregator_options={"dropout_fraction": args.dropout_fraction},
-        server_optimizer=args.server_optimizer, server_lr=float(args.server_lr),
-        eval_every=args.rounds, seed=seed, dp=dp)
+        factors=args.factors, rounds=args.rounds, clients_per_round=per_round,
+        local=local_config(args), aggregator=args.dp_backend, quantization_range=args.quantization_range,
+        aggregator_options=protocol if dp is not None else {},
+        server_optimizer=args.server_optimizer, server_lr=server_lr(args, per_round),
+        optimizer_options=optimizer_options(args), server_average=args.server_average,
+        item_init=args.item_init, prior=prior, eval_every=args.rounds, seed=seed, dp=dp,
+        finetune_epochs=args.finetune_epochs)
     t0 = time.perf_counter()
-    trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set)
+    trainer = FederatedTrainer(prepared.split, cfg, eval_set=prepared.eval_set,
+                               item_features=prepared_features(prepared, args))
     calib = time.perf_counter() - t0
     t0 = time.perf_counter()
     trainer.fit()
     summary = experiment.summarize_run(trainer, time.perf_counter() - t0)
     m = summary["final_metrics"]
+    if dp is None:
+        return {"seed": seed, "epsilon_spent": math.inf, "epsilon_release": math.inf, "epsilon_server": math.inf,
+                "delta": 0.0, "noise_multiplier": 0.0, "ndcg@10": m["ndcg@10"], "hr@10": m["hr@10"],
+                "seconds_per_round": summary["seconds_per_round"], "calibration_seconds": calib}
     release, server = trainer.ledger.epsilon_release(), trainer.ledger.epsilon_server()
     assert release <= eps * (1 + 1e-9), f"spent epsilon {release} exceeds the target {eps}"
     assert server >= release * (1 - 1e-9), (server, release)
     return {"seed": seed, "epsilon_spent": release, "epsilon_release": release, "epsilon_server": server,
             "delta": dp.target_delta, "noise_multiplier": trainer.privacy_plan.noise_multiplier,
+            "prior_epsilon": None if prior is None else prior.epsilon,
             "ndcg@10": m["ndcg@10"], "hr@10": m["hr@10"],
             "seconds_per_round": summary["seconds_per_round"], "calibration_seconds": calib,
             "params": trainer.privacy_plan.report()}
+
+
+def prepared_features(prepared, args: argparse.Namespace):
+    """MovieLens genres for ``--item-init features`` (None otherwise)."""
+    if args.item_init != "features":
+        return None
+    from secagg.rec.features import load_ml100k_genres, locate_item_file
+
+    path = locate_item_file(prepared.data)
+    if path is None:
+        raise SystemExit("--item-init features needs MovieLens 100K's u.item (public genres)")
+    return load_ml100k_genres(path, prepared.data)
+
+
+def load_population(args: argparse.Namespace):
+    """The data of ``--population`` split by ``--split`` (test: latest item; validation: the
+    second-latest, evaluated instead of the test item, to choose settings without the test set)."""
+    from secagg.rec import experiment
+    from secagg.rec.data import load_ml100k
+    from secagg.rec.evaluation import make_eval_set
+    from secagg.rec.split import leave_one_out
+
+    if args.population == "ml-100k":
+        path = find_ml100k()
+        if path is None:
+            raise SystemExit("MovieLens 100K not found: set SECAGG_ML100K")
+        data = load_ml100k(path)
+    else:
+        from secagg.rec.data import from_arrays
+        from secagg.rec.synthetic import make_population
+
+        cache = args.population_cache
+        if cache is not None and cache.is_file():
+            z = np.load(cache)
+            data = from_arrays(z["users"], z["items"], None, z["timestamps"], source=str(z["source"]))
+        else:
+            data = make_population(args.users, seed=args.population_seed)
+            if cache is not None:
+                np.savez(cache, users=data.users, items=data.items, timestamps=data.timestamps,
+                         source=np.array(data.source))
+    if args.split == "test":
+        prepared = experiment.prepare(data)
+    else:
+        split = leave_one_out(data, validation=True)
+        prepared = experiment.Prepared(data=data, split=split, eval_set=make_eval_set(split, which="validation"))
+    if args.eval_users and args.eval_users < len(prepared.eval_set):
+        from dataclasses import replace
+
+        e = prepared.eval_set
+        keep = np.sort(np.random.default_rng(12345).choice(len(e), args.eval_users, replace=False))
+        prepared = replace(prepared, eval_set=replace(e, users=e.users[keep], targets=e.targets[keep],
+                                                      negatives=e.negatives[keep]))
+    return prepared
 
 
 def dp_popularity_point(prepared, args: argparse.Namespace, eps: float, seed: int) -> dict:
@@ -165,29 +263,29 @@ def curve(args: argparse.Namespace) -> dict:
     """Every point (federated DP-MF, DP popularity, the non-private baselines) over ``args.seeds``
     seeds: the training/sampling seed varies, the split and the evaluation candidates do not."""
     from secagg.rec import experiment
-    from secagg.rec.baseline import CentralizedConfig
-    from secagg.rec.data import load_ml100k
-    from secagg.rec.evaluation import format_mean_sd, seed_summary
+    from secagg.rec.baseline import CentralizedConfig, Popularity
+    from secagg.rec.evaluation import evaluate, format_mean_sd, seed_summary
     from secagg.rec.train import FederatedConfig, FederatedTrainer
 
-    path = find_ml100k()
-    if path is None:
-        raise SystemExit("MovieLens 100K not found: set SECAGG_ML100K")
-    prepared = experiment.prepare(load_ml100k(path))
+    prepared = load_population(args)
     users = int(np.count_nonzero(prepared.split.train.counts() > 0))
     probe = FederatedTrainer(prepared.split, FederatedConfig(factors=args.factors, rounds=1,
                                                              clients_per_round=2), aggregator=None)
     dim = int(probe.server.model.size)  # the dense item-model update the clients send
     seeds = list(range(args.seeds))
-    print(f"ML-100K: {users} users with training data, {prepared.split.n_items} items, model dim {dim}; "
+    print(f"{args.population} ({args.split} split): {users} users with training data, {prepared.split.n_items} items, model dim {dim}; "
           f"seeds {seeds}; split {prepared.split.protocol()}", flush=True)
     central, popular = [], []
     for seed in seeds:
+        if args.centralized_epochs == 0:  # skipped (large populations); popularity alone
+            popular.append(evaluate(Popularity().fit(prepared.split.train).scores, prepared.eval_set))
+            continue
         base = experiment.run_baselines(prepared, CentralizedConfig(  # its own tuned lr, reg
             factors=args.factors, epochs=args.centralized_epochs or CentralizedConfig().epochs, seed=seed))
         central.append(base["centralized"]["metrics"])
         popular.append(base["popularity"]["metrics"])
-    central_s = {k: seed_summary([m[k] for m in central]) for k in ("ndcg@10", "hr@10")}
+    nan = {"mean": math.nan, "sd": math.nan, "n": 0, "values": []}
+    central_s = {k: seed_summary([m[k] for m in central]) if central else nan for k in ("ndcg@10", "hr@10")}
     popular_s = {k: seed_summary([m[k] for m in popular]) for k in ("ndcg@10", "hr@10")}
     print(f"centralized: ndcg@10 {format_mean_sd(central_s['ndcg@10'])}; "
           f"popularity {format_mean_sd(popular_s['ndcg@10'])}", flush=True)
@@ -208,7 +306,8 @@ def curve(args: argparse.Namespace) -> dict:
         if pop is not None:
             line += f"  DP popularity {format_mean_sd(pop['ndcg@10'])} (spent {pop['epsilon_spent']:.3f})"
         print(line, flush=True)
-    return {"users": users, "dim": dim, "seeds": seeds, "split": prepared.split.protocol(),
+    return {"population": args.population, "evaluated_on": args.split, "users": users, "dim": dim,
+            "seeds": seeds, "split": prepared.split.protocol(),
             "centralized": central_s, "popularity": popular_s, "rows": rows,
             "dp_popularity_cap": args.dp_popularity_cap}
 
@@ -283,7 +382,7 @@ def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.errorbar([r["epsilon_target"] for r in finite], [r["ndcg@10"]["mean"] for r in finite],
                 yerr=[r["ndcg@10"]["sd"] for r in finite], fmt="o-", capsize=3,
-                label=f"secagg+ DP-MF, distributed Skellam ({args.accountant}), mean ± sd of {n} seeds")
+                label=f"{args.dp_backend} DP-MF, distributed Skellam ({args.accountant}), mean ± sd of {n} seeds")
     pops = [r for r in finite if r["dp_popularity"] is not None]
     if pops:
         ax.errorbar([r["epsilon_target"] for r in pops], [r["dp_popularity"]["ndcg@10"]["mean"] for r in pops],
@@ -292,13 +391,16 @@ def plot(result: dict, out: Path, args: argparse.Namespace) -> None:
     for r in rows:
         if not math.isfinite(r["epsilon_target"]):
             ax.axhline(r["ndcg@10"]["mean"], color="tab:orange", ls="--", label="secagg+, no noise (eps = inf)")
-    ax.axhline(result["centralized"]["ndcg@10"]["mean"], color="tab:green", ls=":",
-               label="centralized (non-private)")
+    if math.isfinite(result["centralized"]["ndcg@10"]["mean"]):
+        ax.axhline(result["centralized"]["ndcg@10"]["mean"], color="tab:green", ls=":",
+                   label="centralized (non-private)")
     ax.axhline(result["popularity"]["ndcg@10"]["mean"], color="tab:gray", ls="-.", label="popularity (non-private)")
-    ax.set_xscale("log", base=2)
+    if finite:  # a curve of eps = inf alone has no finite point to place on the log axis
+        ax.set_xscale("log", base=2)
     ax.set_xlabel("user-level epsilon_release (delta = %.0e; the server's epsilon is larger)" % rows[0]["delta"])
     ax.set_ylabel("full-ranking NDCG@10")
-    ax.set_title(f"MovieLens 100K, {args.rounds} rounds x {args.clients_per_round} clients")
+    who = "all" if args.participation == "full" else args.clients_per_round
+    ax.set_title(f"{result['population']} ({result['users']} users), {args.rounds} rounds x {who} clients")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out)
@@ -330,6 +432,26 @@ def load() -> str:
         return "unknown"
 
 
+def merge(files: list[Path], out: Path) -> dict:
+    """One curve from the JSON files of runs at different epsilons with the same settings (e.g. a
+    curve run in parts): the rows sorted by epsilon, the table printed and the PNG drawn."""
+    docs = [json.loads(Path(f).read_text()) for f in files]
+    first = docs[0]["args"]
+    fixed = ("population", "users", "rounds", "clients_per_round", "participation", "seeds", "split",
+             "prior_share", "prior_weight", "head_items", "server_lr", "local_epochs", "dp_backend")
+    for doc in docs[1:]:
+        differ = [k for k in fixed if doc["args"].get(k) != first.get(k)]
+        if differ:
+            raise SystemExit(f"cannot merge runs whose settings differ in {differ}")
+    result = dict(docs[0]["curve"])
+    result["rows"] = sorted((r for d in docs for r in d["curve"]["rows"]), key=lambda r: r["epsilon_target"])
+    result["loads"] = [d.get("load") for d in docs]
+    print_curve(result)
+    ns = argparse.Namespace(**first)
+    plot(result, out / f"dp_curve_{result['population']}.png", ns)
+    return result
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernel", action="store_true")
@@ -344,7 +466,26 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epsilons", default="1,2,4,8,16,inf")
     ap.add_argument("--rounds", type=int, default=30)
-    add_training_options(ap, privacy=False, factors=16, clip_norm=1.0)  # the flags of `secagg train`
+    add_training_options(ap, privacy=False, levers=True, factors=16, clip_norm=1.0)  # as `secagg train`
+    ap.add_argument("--population", default="ml-100k", choices=["ml-100k", "synthetic-100k"],
+                    help="MovieLens 100K, or a synthetic population matching its statistics "
+                         "(secagg.rec.synthetic.make_population; --users users)")
+    ap.add_argument("--users", type=int, default=100_000, help="users of the synthetic population")
+    ap.add_argument("--population-seed", type=int, default=0)
+    ap.add_argument("--finetune-epochs", type=int, default=0,
+                    help="local epochs of user-vector fine-tuning before evaluation (on the device, no privacy cost)")
+    ap.add_argument("--population-cache", type=Path, default=None,
+                    help="a .npz to store the generated synthetic population in (and reuse)")
+    ap.add_argument("--eval-users", type=int, default=0,
+                    help="evaluate a fixed seeded sample of this many users (0: all; the same for every method)")
+    ap.add_argument("--split", default="test", choices=["test", "validation"],
+                    help="evaluate on the test item, or on the validation item (to choose settings)")
+    ap.add_argument("--dp-backend", default="secagg+", choices=["plain", "secagg", "secagg+"],
+                    help="how DP-MF's noisy updates are summed (plain: the same noise, summed in the clear)")
+    ap.add_argument("--prior-share", type=float, default=None,
+                    help="the prior's epsilon as this share of each curve point's epsilon (instead of "
+                         "--prior-epsilon; exact counts at eps = inf)")
+    ap.add_argument("--delta", type=float, default=None, help="default: min(1 / users, 1e-5)")
     ap.add_argument("--centralized-epochs", type=int, default=None,
                     help="default: CentralizedConfig's (120)")
     ap.add_argument("--bits", type=int, default=32)
@@ -360,10 +501,19 @@ def main() -> int:
                     help="DP popularity NDCG@10 for each of --caps at each of --epsilons (the cap's measured rule)")
     ap.add_argument("--caps", default="2,8,16,32,64,128,1000")
     ap.add_argument("--out", type=Path, default=Path("runs/dp"))
+    ap.add_argument("--merge", type=Path, nargs="+", default=None,
+                    help="merge the curves of these bench_dp.json files (same settings, other epsilons)")
     args = ap.parse_args()
+    if args.merge:
+        args.out.mkdir(parents=True, exist_ok=True)
+        doc = {"merged_from": [str(f) for f in args.merge], "curve": merge(args.merge, args.out), "load": load()}
+        text = json.dumps(doc, indent=1, default=str)
+        (args.out / "bench_dp.json").write_text(text)
+        if args.json is not None:
+            args.json.write_text(text)
+        return 0
     if not (args.kernel or args.curve or args.accounting or args.cap_sweep):
         args.kernel = True
-    args.server_lr = server_lr(args, args.clients_per_round)
     args.epsilons = [float(e) for e in args.epsilons.split(",")]
     args.caps = [int(c) for c in args.caps.split(",")]
     if args.seeds < 1:
@@ -386,7 +536,7 @@ def main() -> int:
         doc["curve"] = result
         doc["load"] = load()
         print_curve(result)
-        plot(result, args.out / "dp_curve.png", args)
+        plot(result, args.out / f"dp_curve_{args.population}.png", args)
     if args.cap_sweep:
         doc["cap_sweep"] = cap_sweep(args)
         doc["load"] = load()

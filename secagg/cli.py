@@ -11,7 +11,17 @@ from typing import Any
 
 from .aggregators.registry import available_aggregators
 from .errors import ConfigError, PrivacyError, SecAggError
-from .rec.options import add_training_options, dp_config, local_config, positive_int, server_lr, wants_dp
+from .rec.options import (
+    add_training_options,
+    dp_config,
+    local_config,
+    optimizer_options,
+    positive_int,
+    prior_config,
+    resolve_participation,
+    server_lr,
+    wants_dp,
+)
 from .sim.backends.registry import BACKENDS
 
 DEMO_AGGREGATOR = "secagg+"
@@ -38,7 +48,7 @@ def _add_run_options(p: argparse.ArgumentParser, *, rounds: int, aggregator: str
     p.add_argument("--aggregator", choices=available_aggregators(), default=aggregator,
                    help=f"how client updates are summed (default: {aggregator})")
     p.add_argument("--rounds", type=positive_int, default=rounds, help=f"federated rounds (default: {rounds})")
-    add_training_options(p, **training_defaults)
+    add_training_options(p, levers=True, **training_defaults)
     p.add_argument("--sampling-rate", type=float, default=None,
                    help="Poisson sampling: each client joins a round with this probability "
                         "(instead of --clients-per-round)")
@@ -115,7 +125,8 @@ def _dp_config(args: argparse.Namespace, prepared: Any) -> Any:
         raise PrivacyError("--epsilon / --noise-multiplier take --clients-per-round M (with --dp-sampling "
                            "poisson each user joins with probability M / users), not --sampling-rate")
     users = int((prepared.split.train.counts() > 0).sum())
-    return dp_config(args, num_users=users, rounds=args.rounds, dropout_fraction=dropout_margin(args.dropout))
+    return dp_config(args, num_users=users, rounds=args.rounds, dropout_fraction=dropout_margin(args.dropout),
+                     n_items=prepared.split.n_items, aggregator=args.aggregator)
 
 
 def _privacy_line(trainer: Any) -> str | None:
@@ -133,6 +144,8 @@ def _privacy_line(trainer: Any) -> str | None:
 def _config(args: argparse.Namespace, prepared: Any) -> Any:
     from .rec.train import FederatedConfig
 
+    resolve_participation(args, int((prepared.split.train.counts() > 0).sum()))
+    prior = prior_config(args)
     dp = _dp_config(args, prepared)  # first: DP input errors name the DP setting at fault
     per_round = args.clients_per_round if args.sampling_rate is None else None
     return FederatedConfig(
@@ -142,7 +155,23 @@ def _config(args: argparse.Namespace, prepared: Any) -> Any:
         local=local_config(args), aggregator=args.aggregator, quantization_range=args.quantization_range,
         server_optimizer=args.server_optimizer, server_lr=server_lr(args, per_round), dropout=args.dropout,
         eval_every=args.eval_every, finetune_epochs=args.finetune_epochs, seed=args.seed,
-        dp=dp)
+        dp=dp, prior=prior, optimizer_options=optimizer_options(args), server_average=args.server_average,
+        item_init=args.item_init)
+
+
+def _item_features(config: Any, data: Any) -> Any:
+    """The public item features ``--item-init features`` needs (MovieLens 100K genres from the
+    ``u.item`` beside ``u.data``); None otherwise."""
+    if config.item_init != "features":
+        return None
+    from .errors import ConfigError
+    from .rec.features import load_ml100k_genres, locate_item_file
+
+    path = locate_item_file(data)
+    if path is None:
+        raise ConfigError("--item-init features needs public item features: MovieLens 100K's u.item "
+                          "beside u.data (use --data ml-100k or its directory)")
+    return load_ml100k_genres(path, data)
 
 
 def _baseline_config(args: argparse.Namespace, default_epochs: int | None = None) -> Any:
@@ -202,10 +231,11 @@ def _train(args: argparse.Namespace) -> int:
     data = load_dataset(args.data, seed=args.seed)
     prepared = experiment.prepare(data, ties=args.ties, tie_seed=args.tie_seed)
     config = _config(args, prepared)
+    features = _item_features(config, data)
     ckpt = args.output / "checkpoint.npz"
     trainer, summary = experiment.run_federated(
         prepared, config, progress=not args.no_progress, checkpoint_path=ckpt,
-        checkpoint_every=args.checkpoint_every, resume=args.resume, **_backend(args))
+        checkpoint_every=args.checkpoint_every, resume=args.resume, item_features=features, **_backend(args))
     baselines = None
     if args.baseline:
         baselines = experiment.run_baselines(prepared, _baseline_config(args), progress=not args.no_progress,

@@ -87,6 +87,11 @@ class DPConfig:
     wrap_probability: float = DEFAULT_WRAP_PROBABILITY
     max_inflation: float = DEFAULT_MAX_INFLATION
     sampling: str = "poisson"
+    prior_releases: tuple[tuple[float, float, float], ...] = ()
+    """Unsampled releases about the same users made besides the rounds (e.g. the DP popularity
+    prior of :mod:`secagg.rec.prior`), each ``(central_variance, l2_sensitivity, l1_sensitivity)``
+    of a one-round Skellam release with every user; composed into every epsilon of this plan,
+    calibration included."""
     _resolved_delta: float = field(init=False, repr=False, compare=False, default=0.0)
 
     def __post_init__(self) -> None:
@@ -114,9 +119,31 @@ class DPConfig:
         check_int("bits", self.bits, lo=2, hi=64, error=PrivacyError)
         check_mode(self.accountant)
         check_sampling(self.sampling)
+        self._check_prior_releases()
         check_float("beta", self.beta, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
         check_float("wrap_probability", self.wrap_probability, lo=0.0, hi=1.0, lo_open=True, hi_open=True, error=PrivacyError)
         check_float("max_inflation", self.max_inflation, lo=0.0, lo_open=True, error=PrivacyError)
+
+    def _check_prior_releases(self) -> None:
+        releases = tuple(tuple(float(v) for v in r) for r in self.prior_releases)
+        for r in releases:
+            if len(r) != 3 or not all(math.isfinite(v) and v > 0 for v in r):
+                raise PrivacyError("each prior release is (central_variance, l2_sensitivity, "
+                                   f"l1_sensitivity), all > 0 and finite; got {r}")
+        if releases and self.sampling == "cyclic":
+            raise PrivacyError("a prior release cannot be composed with cyclic sampling's per-epoch "
+                               "analysis; use poisson (clients_per_round = num_users for full participation)")
+        object.__setattr__(self, "prior_releases", releases)
+
+    def prior_mechanisms(self) -> list[RoundMechanism]:
+        """The :attr:`prior_releases` as the accountant sees them: every user, no amplification,
+        this run's adjacency (fixed sampling: replace one user)."""
+        fixed = self.sampling == "fixed"
+        return [RoundMechanism(central_variance=v, l2_sensitivity=l2, l1_sensitivity=l1,
+                               sampling_probability=1.0, sampling=self.sampling,
+                               population=self.num_users if fixed else 0,
+                               sample_size=self.num_users if fixed else 0)
+                for v, l2, l1 in self.prior_releases]
 
     @property
     def target_delta(self) -> float:
@@ -182,7 +209,9 @@ class DPConfig:
         if params.central_variance <= 0:
             return math.inf
         count = self.rounds if rounds is None else rounds
-        return epsilon_for([(self.round_mechanism(params), count)], self.target_delta, self.accountant)
+        priors = [(m, 1) for m in self.prior_mechanisms()]
+        return epsilon_for([*priors, (self.round_mechanism(params), count)], self.target_delta,
+                           self.accountant)
 
     def server_epsilon_of(self, params: DPParameters, participations: int | None = None) -> float:
         """Epsilon against the server for a client in ``participations`` (default: all) rounds."""
@@ -194,8 +223,9 @@ class DPConfig:
             count = -(-self.rounds // self.cyclic_blocks)
         else:
             count = self.rounds
-        return server_epsilon_for([self.round_mechanism(params)] * count, count, self.target_delta,
-                                  self.accountant)
+        priors = self.prior_mechanisms()
+        return server_epsilon_for([*priors, *[self.round_mechanism(params)] * count], count + len(priors),
+                                  self.target_delta, self.accountant)
 
     def plan(self, dim: int, layout: str = "modular") -> DPPlan:
         """Resolve the noise multiplier (calibrating it if a target epsilon was given) for ``dim``.
@@ -242,7 +272,13 @@ class DPConfig:
         rounds, delta = self.rounds, self.target_delta
         factor = 2.0 if self.sampling == "fixed" else 1.0  # replace-one: the sum moves by 2 Delta
 
+        priors = [m.release_gaussian_event() for m in self.prior_mechanisms()]
+
         def event(z: float):
+            main = _main_event(z)
+            return dpa.ComposedDpEvent([*priors, main]) if priors else main
+
+        def _main_event(z: float):
             inner = dpa.GaussianDpEvent(z / factor)
             if self.sampling == "cyclic":  # no amplification: the epochs a user takes part in
                 return dpa.SelfComposedDpEvent(inner, -(-rounds // self.cyclic_blocks))
@@ -310,7 +346,8 @@ class DPPlan:
                    planned_epsilon_server=self.planned_epsilon_server, delta=c.target_delta,
                    rounds=c.rounds, sampling=c.sampling, sampling_probability=c.sampling_probability,
                    clients_per_round=c.clients_per_round, cohort_cap=c.cohort_cap,
-                   adjacency=c.adjacency, accountant=c.accountant, num_users=c.num_users)
+                   adjacency=c.adjacency, accountant=c.accountant, num_users=c.num_users,
+                   prior_releases=[list(r) for r in c.prior_releases])
         return out
 
     def stored(self) -> dict:
@@ -320,9 +357,11 @@ class DPPlan:
         import dataclasses
 
         c = self.config
-        return {"params": dataclasses.asdict(self.params),
-                "accounting": {"sampling": c.sampling, "accountant": c.accountant, "delta": c.target_delta,
-                               "num_users": c.num_users, "clients_per_round": c.clients_per_round}}
+        accounting = {"sampling": c.sampling, "accountant": c.accountant, "delta": c.target_delta,
+                      "num_users": c.num_users, "clients_per_round": c.clients_per_round}
+        if c.prior_releases:  # absent when empty: plans stored before priors existed still resume
+            accounting["prior_releases"] = [list(r) for r in c.prior_releases]
+        return {"params": dataclasses.asdict(self.params), "accounting": accounting}
 
     def check_resumes(self, stored: dict) -> None:
         """Raise :class:`PrivacyError` unless this plan continues the run that stored ``stored``."""

@@ -183,10 +183,12 @@ class FederatedMF(Recommender):
         return self
 
     def _user_scores(self, userid: int) -> np.ndarray:
+        prior = None if self.trainer.prior is None else self.trainer.prior.scores
         client = self.trainer.clients.get(userid)
-        if client is None:  # a user without interactions has no device: rank by item bias alone
-            return self.item_model.biases.astype(np.float64)
-        return client.recommend_scores(self.item_model)
+        if client is None:  # a user without interactions has no device: rank by item bias (and prior)
+            biases = self.item_model.biases.astype(np.float64)
+            return biases if prior is None else biases + prior
+        return client.recommend_scores(self.item_model, prior)
 
     def save(self, path: str | Path) -> Path:
         """Save the model, the simulated devices' state and the training data (one ``.npz``)."""

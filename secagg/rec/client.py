@@ -81,11 +81,14 @@ class RecClient:
                                        neg[start:stop], lr=cfg.lr, reg=cfg.reg, update_items=update_items))
         return float(np.mean(losses))
 
-    def train(self, model: ItemModel, cfg: LocalConfig) -> ClientUpdate:
-        """Local training; returns the clipped dense update of the item model."""
+    def train(self, model: ItemModel, cfg: LocalConfig, coords: np.ndarray | None = None) -> ClientUpdate:
+        """Local training; returns the clipped dense update of the item model (only its
+        ``coords`` entries, clipped together, when given: e.g. the head items' rows)."""
         local = model.copy()
         loss = self._local_epochs(local, self._user, cfg, cfg.epochs, update_items=True, rng=self._rng)
         delta = local.to_vector() - model.to_vector()
+        if coords is not None:
+            delta = delta[coords]
         norm = float(np.linalg.norm(delta))
         if norm > cfg.clip_norm:
             delta *= cfg.clip_norm / norm
@@ -105,19 +108,24 @@ class RecClient:
 
     # --- local use of the model -----------------------------------------------------------
     def evaluate(self, model: ItemModel, target: int, negatives: np.ndarray, *, k: int = 10,
-                 cfg: LocalConfig | None = None, finetune_epochs: int = 0) -> np.ndarray:
-        """(HR@k, NDCG@k, sampled HR@k, sampled NDCG@k) of this user's held-out item."""
+                 cfg: LocalConfig | None = None, finetune_epochs: int = 0,
+                 offset: np.ndarray | None = None) -> np.ndarray:
+        """(HR@k, NDCG@k, sampled HR@k, sampled NDCG@k) of this user's held-out item; ``offset``
+        (one value per item, e.g. a popularity prior) is added to the model's scores."""
         user = self._user if finetune_epochs == 0 else self.personalized_user(model, cfg or LocalConfig(),
                                                                                 finetune_epochs)
         scores = model.scores(user)
+        if offset is not None:
+            scores = scores + offset
         targets = np.array([target])
         hit, ndcg = metrics.full_ranking(scores, targets, [self._items], k)
         s_hit, s_ndcg = metrics.sampled(scores, targets, negatives[None, :], k)
         return np.array([hit[0], ndcg[0], s_hit[0], s_ndcg[0]])
 
-    def recommend_scores(self, model: ItemModel) -> np.ndarray:
-        """This user's score for every item, computed on the device."""
-        return model.scores(self._user[0]).astype(np.float64)
+    def recommend_scores(self, model: ItemModel, offset: np.ndarray | None = None) -> np.ndarray:
+        """This user's score for every item (plus ``offset``, if given), computed on the device."""
+        scores = model.scores(self._user[0]).astype(np.float64)
+        return scores if offset is None else scores + offset
 
     # --- checkpointing (the device's own state) --------------------------------------------
     def state(self) -> dict[str, Any]:

@@ -100,18 +100,36 @@ class DPPopularity:
         self.privacy: dict[str, Any] | None = None
         self._rank: np.ndarray | None = None
 
+    def dp_config(self, num_users: int) -> Any:
+        """The :class:`~secagg.dp.DPConfig` of the release over ``num_users`` clients: one round,
+        every client, ``clip_norm = sqrt(cap)``."""
+        from ..dp import DPConfig
+
+        cfg = self.config
+        return DPConfig(clip_norm=math.sqrt(cfg.cap), clients_per_round=num_users, num_users=num_users,
+                        rounds=1, epsilon=cfg.epsilon, delta=cfg.delta, bits=cfg.bits,
+                        accountant=cfg.accountant)
+
+    def mechanism(self, num_users: int, n_items: int) -> tuple[float, float, float]:
+        """``(central_variance, l2_sensitivity, l1_sensitivity)`` of the release when every one of
+        ``num_users`` clients contributes (data-independent)."""
+        from ..dp.aggregator import layout_for
+
+        dp = self.dp_config(num_users)
+        plan = dp.plan(n_items, layout_for(self.config.aggregator))
+        m = dp.round_mechanism(plan.params)
+        return (m.central_variance, m.l2_sensitivity, m.l1_sensitivity)
+
     def fit(self, train: UserItems, **protocol_options: Any) -> DPPopularity:
         """Run the one secure round; ``protocol_options`` go to :func:`secagg.dp.make_dp_aggregator`."""
-        from ..dp import DPConfig, make_dp_aggregator
+        from ..dp import make_dp_aggregator
 
         cfg = self.config
         users, matrix = capped_contributions(train, cfg.cap, cfg.seed)
         if len(users) == 0:
             raise ConfigError("DP popularity needs at least one user with training data")
         n = len(users)
-        dp = DPConfig(clip_norm=math.sqrt(cfg.cap), clients_per_round=n, num_users=n, rounds=1,
-                      epsilon=cfg.epsilon, delta=cfg.delta, bits=cfg.bits, accountant=cfg.accountant)
-        aggregator = make_dp_aggregator(cfg.aggregator, dp, train.n_items, **protocol_options)
+        aggregator = make_dp_aggregator(cfg.aggregator, self.dp_config(n), train.n_items, **protocol_options)
         try:
             result = aggregator.aggregate({int(u): row for u, row in zip(users, matrix)}, round_index=0)
         finally:

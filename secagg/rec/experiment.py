@@ -90,14 +90,15 @@ def run_federated(prepared: Prepared, config: FederatedConfig, *, progress: bool
                   checkpoint_path: Path | None = None, checkpoint_every: int = 0, resume: bool = False,
                   on_round: Callable[[FederatedTrainer, dict[str, Any]], None] | None = None,
                   backend: str = "inprocess",
-                  backend_options: Mapping[str, Any] | None = None) -> tuple[FederatedTrainer, dict[str, Any]]:
+                  backend_options: Mapping[str, Any] | None = None,
+                  item_features: Any = None) -> tuple[FederatedTrainer, dict[str, Any]]:
     """Train (or resume) a federated run; returns the trainer and its summary.
 
     ``backend`` (``"inprocess"`` or ``"ray"``, with ``backend_options``) hosts the aggregator's
-    simulated clients.
+    simulated clients; ``item_features``: public item features for ``config.item_init == "features"``.
     """
     trainer = FederatedTrainer(prepared.split, config, eval_set=prepared.eval_set, backend=backend,
-                               backend_options=backend_options)
+                               backend_options=backend_options, item_features=item_features)
     if resume and checkpoint_path is not None and checkpoint_path.is_file():
         trainer.load_state(*checkpoint.load(checkpoint_path))
 
@@ -134,7 +135,9 @@ def privacy_block(trainer: FederatedTrainer) -> dict[str, Any]:
                 "epsilon_server": "against the server, which picks and sees the cohort: no amplification; "
                                   "the unsampled mechanism composed over max_participation rounds (the "
                                   "most any one user took part in), taking the least-noisy rounds",
-                "assumes": "every contributing client adds its share of noise (honest clients)"}}
+                "assumes": "every contributing client adds its share of noise (honest clients)",
+                **({"prior": "the DP popularity prior's release (one round, every user, no amplification) "
+                             "is composed into both epsilons"} if c.prior_releases else {})}}
 
 
 def write_outputs(output: Path, *, prepared: Prepared, config: FederatedConfig, trainer: FederatedTrainer,

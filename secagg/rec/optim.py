@@ -31,15 +31,35 @@ class ServerOptimizer(abc.ABC):
 
 
 class FedAvg(ServerOptimizer):
+    """``model += server_lr * v`` with ``v = momentum * v + mean_update`` (FedAvgM, Hsu et al. 2019;
+    ``momentum = 0`` is plain FedAvg). Momentum averages the DP noise of successive rounds."""
+
     name = "fedavg"
 
-    def __init__(self, server_lr: float = 1.0) -> None:
+    def __init__(self, server_lr: float = 1.0, momentum: float = 0.0) -> None:
         if not server_lr > 0:
             raise ConfigError(f"server_lr must be > 0, got {server_lr}")
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise ConfigError(f"server momentum must be in [0, 1), got {momentum!r}")
         self.server_lr = float(server_lr)
+        self.momentum = float(momentum)
+        self.velocity: np.ndarray | None = None
 
     def step(self, mean_update: np.ndarray) -> np.ndarray:
-        return self.server_lr * mean_update
+        if self.momentum == 0.0:
+            return self.server_lr * mean_update
+        delta = np.asarray(mean_update, dtype=np.float64)
+        self.velocity = delta.copy() if self.velocity is None else self.momentum * self.velocity + delta
+        return self.server_lr * self.velocity
+
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.velocity is None else {"velocity": self.velocity.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        unknown = set(state) - {"velocity"}
+        if unknown:
+            raise CheckpointError(f"fedavg has no state {sorted(unknown)}")
+        self.velocity = None if "velocity" not in state else np.asarray(state["velocity"], np.float64).copy()
 
 
 class FedAdam(ServerOptimizer):

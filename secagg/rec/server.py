@@ -26,11 +26,15 @@ class RecServer:
         """The copy of the global model sent to this round's clients."""
         return self._model.copy()
 
-    def apply(self, result: AggregationResult) -> None:
-        """Average the aggregate over the included clients, take an optimiser step, bump the version."""
+    def apply(self, result: AggregationResult, denominator: float | None = None) -> None:
+        """Average the aggregate (over the included clients, or over ``denominator``, e.g. the
+        expected cohort size), take an optimiser step, bump the version."""
         if not isinstance(result, AggregationResult):
             raise InputError("the server only accepts an AggregationResult (a sum over clients)")
         if result.total.shape != (self._model.size,):
             raise ShapeError(f"aggregate has shape {result.total.shape}; the model needs ({self._model.size},)")
-        self._model.add_vector(self.optimizer.step(result.mean()))
+        if denominator is not None and not denominator > 0:
+            raise InputError(f"the averaging denominator must be > 0, got {denominator}")
+        mean = result.mean() if denominator is None else result.total / float(denominator)
+        self._model.add_vector(self.optimizer.step(mean))
         self._model.version += 1

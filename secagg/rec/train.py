@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from .client import LocalConfig, RecClient
 from .evaluation import METRIC_NAMES, EvalSet, summarize
 from .model import ItemModel
 from .optim import make_optimizer
+from .prior import FittedPrior, PriorConfig, fit_prior, from_counts, head_coordinates, release_mechanism
 from .sampling import ClientSampler, DropoutSimulator
 from .server import RecServer
 from .split import Split
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 
 DP_AGGREGATORS = ("plain", "secagg", "secagg+")
 """Aggregators that can carry distributed DP (the backends of :func:`secagg.dp.make_dp_aggregator`)."""
+SERVER_AVERAGES = ("included", "expected")
+"""What the server divides the (noisy) sum by: the clients included, or the expected cohort size."""
+ITEM_INITS = ("random", "features")
+"""How item factors start: random normal, or a random projection of public item features."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,9 @@ class FederatedConfig:
     eval_every: int = 1
     seed: int = 0
     dp: DPConfig | None = None
+    prior: PriorConfig | None = None
+    server_average: str = "included"
+    item_init: str = "random"
 
     def __post_init__(self) -> None:
         if self.factors < 1 or self.rounds < 0 or self.eval_every < 0 or self.finetune_epochs < 0:
@@ -73,6 +82,13 @@ class FederatedConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.quantization_range < 2:
             raise ConfigError("quantization_range must be >= 2")
+        if self.server_average not in SERVER_AVERAGES:
+            raise ConfigError(f"server_average must be one of {', '.join(SERVER_AVERAGES)}, "
+                              f"got {self.server_average!r}")
+        if self.item_init not in ITEM_INITS:
+            raise ConfigError(f"item_init must be one of {', '.join(ITEM_INITS)}, got {self.item_init!r}")
+        if self.prior is not None and not isinstance(self.prior, PriorConfig):
+            raise ConfigError("prior must be a PriorConfig")
         if self.dp is not None:
             self._check_dp(self.dp)
 
@@ -92,6 +108,13 @@ class FederatedConfig:
         if mismatched:
             raise PrivacyError(f"the DP configuration differs from the training configuration in: "
                                f"{', '.join(mismatched)}; build both from the same values")
+        if len(dp.prior_releases) != (0 if self.prior is None else 1):
+            raise PrivacyError("a DP run with a prior composes exactly its one release "
+                               "(DPConfig.prior_releases, see secagg.rec.prior.release_mechanism); "
+                               f"this one has a prior: {self.prior is not None}, prior releases: "
+                               f"{len(dp.prior_releases)}")
+        if self.prior is not None and math.isinf(self.prior.epsilon):
+            raise PrivacyError("a DP run's prior needs a finite epsilon (it is composed into the run's)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -104,6 +127,8 @@ class FederatedConfig:
             from ..dp import DPConfig
 
             data["dp"] = DPConfig(**{k: v for k, v in data["dp"].items() if not k.startswith("_")})
+        if data.get("prior") is not None:
+            data["prior"] = PriorConfig(**data["prior"])
         return FederatedConfig(**data)
 
 
@@ -130,12 +155,14 @@ class FederatedTrainer:
     def __init__(self, split: Split, config: FederatedConfig, *, eval_set: EvalSet | None = None,
                  aggregator: Aggregator | None = None, backend: str | ClientBackend = "inprocess",
                  backend_options: Mapping[str, Any] | None = None,
-                 sampler: ClientSampler | None = None) -> None:
-        """``sampler`` replaces the configured client sampler (a DP run refuses one that differs
-        from what its accountant analyses). ``backend`` (``"inprocess"``, ``"ray"`` with
-        ``backend_options`` such as ``address``) hosts the simulated clients of every aggregator
-        that takes one (an execution choice, not part of the run's definition: the same clients
-        are summed exactly either way, up to the stochastic rounding every secure round has)."""
+                 sampler: ClientSampler | None = None, item_features: np.ndarray | None = None) -> None:
+        """``item_features`` (public, one row per item, e.g. MovieLens genres) seed the item factors
+        when ``config.item_init == "features"``. ``sampler`` replaces the configured client sampler
+        (a DP run refuses one that differs from what its accountant analyses). ``backend``
+        (``"inprocess"``, ``"ray"`` with ``backend_options`` such as ``address``) hosts the simulated
+        clients of every aggregator that takes one (an execution choice, not part of the run's
+        definition: the same clients are summed exactly either way, up to the stochastic rounding
+        every secure round has)."""
         self.split = split
         self.config = config
         self.eval_set = eval_set
@@ -150,8 +177,18 @@ class FederatedTrainer:
                               per_client[u], init_scale=config.init_scale)
             for u in self.client_ids
         }
-        model = ItemModel.initial(split.n_items, config.factors,
-                                  np.random.Generator(np.random.PCG64(model_seq)), config.init_scale)
+        model_rng = np.random.Generator(np.random.PCG64(model_seq))
+        model = ItemModel.initial(split.n_items, config.factors, model_rng, config.init_scale)
+        if config.item_init == "features":
+            model.factors = feature_factors(item_features, split.n_items, config.factors, model_rng,
+                                            config.init_scale)
+        elif item_features is not None:
+            raise ConfigError("item_features are used only with item_init='features'")
+        self.prior: FittedPrior | None = None
+        self._coords: np.ndarray | None = None  # the model entries clients upload (None: all)
+        self._prior_mechanism = self._check_prior(split)
+        self.update_size = model.size if not (config.prior and config.prior.head_items) else \
+            config.prior.head_items * (config.factors + 1)
         options = {"server_lr": config.server_lr, **config.optimizer_options}
         self.server = RecServer(model, make_optimizer(config.server_optimizer, **options))
         if config.dp is not None:  # the sampler the accountant analyses, from the same plan
@@ -175,7 +212,7 @@ class FederatedTrainer:
             protocol = {**({"dropout_fraction": dropout_margin(config.dropout), "client_backend": backend,
                              "client_backend_options": where["backend_options"]}
                             if config.aggregator != "plain" else {}), **config.aggregator_options}
-            dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.server.model.size, **protocol)
+            dp_aggregator = make_dp_aggregator(config.aggregator, config.dp, self.update_size, **protocol)
             self.ledger, self.privacy_plan = dp_aggregator.ledger, dp_aggregator.plan
             aggregator = dp_aggregator
         if aggregator is None:
@@ -198,6 +235,56 @@ class FederatedTrainer:
                  "dropout_fraction": dropout_margin(cfg.dropout), **where}
         takes = set(aggregator_options(name))
         return {key: value for key, value in known.items() if key in takes}
+
+    # --- the DP popularity prior ----------------------------------------------------------------
+    def _check_prior(self, split: Split) -> Any:
+        """The prior release's mechanism as the run's DP plan composes it (None without DP or a
+        prior); refuses a plan whose stored release is not this prior's."""
+        cfg = self.config
+        if cfg.prior is None:
+            return None
+        if cfg.prior.head_items > split.n_items:
+            raise ConfigError(f"head_items ({cfg.prior.head_items}) exceeds the {split.n_items} items")
+        if cfg.dp is None:
+            return None
+        dp = cfg.dp
+        want = release_mechanism(cfg.prior, num_users=dp.num_users, n_items=split.n_items,
+                                 delta=dp.target_delta, accountant=dp.accountant, bits=dp.bits,
+                                 aggregator=self._prior_aggregator())
+        if not np.allclose(want, dp.prior_releases[0], rtol=1e-12, atol=0.0):
+            raise PrivacyError(f"the DP plan composes a prior release {dp.prior_releases[0]} but this "
+                               f"run's prior makes {want}; build the plan with secagg.rec.prior.release_mechanism")
+        return dp.prior_mechanisms()[0]
+
+    def _prior_aggregator(self) -> str:
+        return self.config.aggregator if self.config.aggregator in DP_AGGREGATORS else "secagg+"
+
+    def _popularity_config(self) -> Any:
+        cfg, dp = self.config, self.config.dp
+        assert cfg.prior is not None
+        return cfg.prior.popularity_config(
+            delta=None if dp is None else dp.target_delta, accountant="skellam" if dp is None else dp.accountant,
+            bits=32 if dp is None else dp.bits, aggregator=self._prior_aggregator(), seed=cfg.seed)
+
+    def ensure_prior(self) -> None:
+        """Make the prior's one DP release (once per run, before the first round; a resumed run
+        restores the released counts instead) and charge it to the ledger."""
+        if self.config.prior is None or self.prior is not None:
+            return
+        self._install_prior(fit_prior(self.config.prior, self._popularity_config(), self.split.train))
+
+    def _install_prior(self, fitted: FittedPrior) -> None:
+        cfg = self.config
+        assert cfg.prior is not None
+        self.prior = fitted
+        if fitted.head is not None:  # tail items: no learned part, ranked by the prior alone
+            model = self.server.model
+            tail = np.setdiff1d(np.arange(model.n_items), fitted.head)
+            model.factors[tail] = 0.0
+            model.biases[tail] = 0.0
+            self._coords = head_coordinates(fitted.head, model.n_items, cfg.factors)
+        if self.ledger is not None and self._prior_mechanism is not None:
+            self.ledger.record_round(self._prior_mechanism, -1, participants=self.client_ids.tolist())
 
     # --- one round ------------------------------------------------------------------------
     def _check_cohort(self, size: int) -> None:
@@ -236,6 +323,7 @@ class FederatedTrainer:
         c0 = time.process_time()
         if self.config.dp is not None:  # a sampler swapped in after construction is refused too
             self.sampler.check_matches(self.config.dp)
+        self.ensure_prior()
         sampled = self.sampler.sample(self.rng, self.round)
         payload = self.server.broadcast()
         dropouts = self.dropouts.draw(sampled, self.rng)
@@ -244,11 +332,11 @@ class FederatedTrainer:
         except ThresholdError as exc:  # nothing trained, nothing released; the round is charged nothing
             return self._aborted_round(len(sampled), exc, t0, c0)
         # secure aggregators may start key agreement now, while the clients train
-        self.aggregator.prepare([int(c) for c in sampled], vector_length=self.server.model.size,
+        self.aggregator.prepare([int(c) for c in sampled], vector_length=self.update_size,
                                 dropouts=dropouts, round_index=self.round)
         updates, norms, losses = {}, [], []
         for cid in sampled:
-            update = self.clients[int(cid)].train(payload, self.config.local)
+            update = self.clients[int(cid)].train(payload, self.config.local, self._coords)
             updates[int(cid)] = update.vector
             self.aggregator.submit(int(cid), update.vector)  # the device uploads when it is done
             norms.append(update.norm)
@@ -270,7 +358,14 @@ class FederatedTrainer:
             record.update(aborted=True, abort_reason=str(exc), included=0, bytes_sent=0, bytes_received=0)
         else:
             t2 = time.perf_counter()
-            self.server.apply(result)
+            if self._coords is not None:  # the head items' entries: the rest of the model stays 0
+                full = np.zeros(self.server.model.size, dtype=np.float64)
+                full[self._coords] = result.total
+                result = dataclasses.replace(result, total=full)
+            if self.config.server_average == "expected":
+                self.server.apply(result, denominator=self.sampler.expected())
+            else:
+                self.server.apply(result)
             t3 = time.perf_counter()
             record.update(aborted=False, included=result.num_included,
                           bytes_sent=result.total_bytes_sent(), bytes_received=result.total_bytes_received(),
@@ -335,11 +430,13 @@ class FederatedTrainer:
         if eval_set is None:
             raise ConfigError("no evaluation set was given")
         model = self.server.model
+        self.ensure_prior()
+        offset = None if self.prior is None else self.prior.scores
         rows = []
         for slot, user in enumerate(eval_set.users):
             rows.append(self.clients[int(user)].evaluate(
                 model, int(eval_set.targets[slot]), eval_set.negatives[slot], k=eval_set.k,
-                cfg=self.config.local, finetune_epochs=self.config.finetune_epochs))
+                cfg=self.config.local, finetune_epochs=self.config.finetune_epochs, offset=offset))
         return summarize(np.array(rows)) if rows else {name: 0.0 for name in METRIC_NAMES}
 
     # --- checkpoint state ---------------------------------------------------------------------
@@ -368,6 +465,8 @@ class FederatedTrainer:
             "client_rngs": [s["rng"] for s in client_states],
             "history": self.history,
         }
+        if self.prior is not None:
+            arrays["prior/counts"] = self.prior.counts
         if self.ledger is not None and self.privacy_plan is not None:
             meta["dp_plan"] = self.privacy_plan.stored()
             meta["dp_participation"] = self.ledger.participation()
@@ -406,6 +505,15 @@ class FederatedTrainer:
             self.clients[int(u)].load_state({"user": users[n:n + 1], "rng": meta["client_rngs"][n]})
         self.round = int(meta["round"])
         self.history = list(meta["history"])
+        if self.config.prior is not None and "prior/counts" in arrays:
+            if self.ledger is not None and self.ledger.rounds:
+                raise CheckpointError("restore a DP checkpoint into a fresh trainer")
+            counts = np.asarray(arrays["prior/counts"], dtype=np.float64)
+            self.prior = from_counts(self.config.prior, counts, self.config.seed)
+            if self.prior.head is not None:
+                self._coords = head_coordinates(self.prior.head, model.n_items, self.config.factors)
+            if self.ledger is not None and self._prior_mechanism is not None:
+                self.ledger.record_round(self._prior_mechanism, -1, participants=())
         if self.ledger is not None and self.privacy_plan is not None:
             self._replay_privacy(meta.get("dp_participation") or {})
 
@@ -413,7 +521,7 @@ class FederatedTrainer:
         """Charge the ledger with the restored rounds (each with the noise its contributors added,
         under the stored plan) and their participation counts; both epsilons must match."""
         assert self.ledger is not None and self.privacy_plan is not None
-        if self.ledger.rounds:
+        if self.ledger.rounds != (0 if self.prior is None else 1):
             raise CheckpointError("restore a DP checkpoint into a fresh trainer")
         plan = self.privacy_plan
         for record in self.history:
@@ -429,3 +537,18 @@ class FederatedTrainer:
         if saved is None or not np.isclose(saved, self.ledger.epsilon_server(), rtol=1e-9, atol=0.0):
             raise CheckpointError(f"the checkpoint's server epsilon ({saved}) does not match the "
                                   "privacy ledger rebuilt from it")
+
+
+def feature_factors(features: np.ndarray | None, n_items: int, factors: int, rng: np.random.Generator,
+                    scale: float) -> np.ndarray:
+    """Item factors from public item features: each item's feature row, scaled to unit L2 norm,
+    times a random normal projection (features x factors) times ``scale``; items with no feature
+    get 0. Items that share features start close, with the spread of the random init."""
+    if features is None:
+        raise ConfigError("item_init='features' needs item_features (one row of public features per item)")
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or f.shape[0] != n_items or f.shape[1] < 1 or not np.all(np.isfinite(f)):
+        raise ConfigError(f"item_features must be a finite ({n_items}, k >= 1) array, got shape {f.shape}")
+    norms = np.linalg.norm(f, axis=1, keepdims=True)
+    unit = np.divide(f, norms, out=np.zeros_like(f), where=norms > 0)
+    return (scale * unit @ rng.normal(0.0, 1.0, (f.shape[1], factors))).astype(np.float32)
