@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -144,8 +145,13 @@ class SessionConfig:
         return build_graph(self.graph_kind, self.client_ids, self.degree, seed)
 
     def digest(self) -> bytes:
-        """SHA-256 of the configuration as it travels (see :func:`~.transcript.config_digest`)."""
-        return config_digest(self.to_wire())
+        """SHA-256 of the configuration as it travels (see :func:`~.transcript.config_digest`);
+        computed once (the config is immutable)."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            cached = config_digest(self.to_wire())
+            object.__setattr__(self, "_digest", cached)
+        return cached
 
     def stages(self) -> tuple[Stage, ...]:
         """The stages this session runs, in order."""
@@ -177,12 +183,34 @@ class SessionConfig:
         seeded_by_clients = body["threat_model"] == "active" and body["graph_kind"] == GRAPH_HARARY
         if body["graph_seed"] is None and not seeded_by_clients:
             raise InvalidMessageError("config graph_seed is missing")
+        if ids and set(map(type, ids)) != {int}:  # True == 1: checked before the cache compares keys
+            raise InvalidMessageError("invalid session config: client_ids must be ints")
+        # each value keyed with its exact type, so that a cached config never stands in for a
+        # wire form that differs only in type (1 == 1.0 == True)
+        fields = tuple((k, type(body[k]), body[k]) for k in sorted(body)
+                       if k not in ("client_ids", "modulus_bits", "protocol_version"))
         try:
-            return cls(client_ids=tuple(ids), session_id=session_id, modulus_range=1 << bits,
-                       **{k: v for k, v in body.items()
-                          if k not in ("client_ids", "modulus_bits", "protocol_version")})
-        except (ConfigError, TypeError) as exc:
-            raise InvalidMessageError(f"invalid session config: {exc}") from None
+            hash(fields)
+        except TypeError:  # an unhashable value (a list where an int belongs): refused uncached
+            return _build_config(cls, tuple(ids), session_id, 1 << bits, fields)
+        return _config_from_wire(cls, tuple(ids), session_id, 1 << bits, fields)
+
+
+def _build_config(cls: type[SessionConfig], ids: tuple[int, ...], session_id: bytes, modulus_range: int,
+                  fields: tuple[tuple[str, type, Any], ...]) -> SessionConfig:
+    try:
+        return cls(client_ids=ids, session_id=session_id, modulus_range=modulus_range,
+                   **{k: v for k, _, v in fields})
+    except (ConfigError, TypeError) as exc:
+        raise InvalidMessageError(f"invalid session config: {exc}") from None
+
+
+@functools.lru_cache(maxsize=4)
+def _config_from_wire(cls: type[SessionConfig], ids: tuple[int, ...], session_id: bytes, modulus_range: int,
+                      fields: tuple[tuple[str, type, Any], ...]) -> SessionConfig:
+    """One validated (immutable) config per distinct wire form: the clients of an in-process
+    simulation share it, instead of each holding and checking its own n-id tuple (n^2 memory)."""
+    return _build_config(cls, ids, session_id, modulus_range, fields)
 
 
 _WIRE_FIELDS = frozenset(("client_ids", "graph_kind", "degree", "threshold", "modulus_bits", "vector_length",

@@ -137,5 +137,7 @@ def handle(ctx: ClientContext, request: MaskedInputRequest) -> MaskedInputReply:
              for p in peers]
     signs = [1 if me < p else -1 for p in peers]
     vector = masked_vector(ctx, seeds, signs)
+    # the input, its rounding seed and noise plan are used up: nothing later needs them
+    ctx.update, ctx.rounding_seed, ctx.noise = None, None, None  # type: ignore[assignment]
     return MaskedInputReply(session_id=cfg.session_id, client_id=me, length=cfg.vector_length,
                             bits=cfg.bits, data=pack(vector, cfg.bits), refused=tuple(sorted(refused)))

@@ -18,7 +18,7 @@ from ...core import shamir
 from ...core.crypto import KeyPair, pairwise_seed
 from ...core.masking import unmask
 from ...errors import ConsistencyError, InvalidMessageError, ThresholdError
-from ..messages import ExclusionRequest, MaskedInputReply, UnmaskingReply, decode
+from ..messages import ExclusionRequest, UnmaskingReply
 from ..packing import unpack_into
 from ..stage import Stage
 from ..transcript import KEY_SHARE, SELF_MASK_SHARE, is_committed_secret, share_hash
@@ -160,9 +160,8 @@ def finish(ctx: ServerContext) -> np.ndarray:
     peer_seeds, peer_signs = [], []
     for liar in sorted(liars):
         if liar in ctx.u3:  # its masked input is in the running sum: take it out
-            reply = decode(ctx.masked_inputs[liar])  # its raw MaskedInputReply, checked when it came
-            assert isinstance(reply, MaskedInputReply)
-            total -= unpack_into(reply.data, cfg.vector_length, cfg.bits,
+            # its packed vector as spooled when it came (checked then)
+            total -= unpack_into(ctx.spool.get(liar), cfg.vector_length, cfg.bits,
                                  np.empty(cfg.vector_length, dtype=np.uint64))
         for w, seed in sorted(ctx.exclusion_seeds.get(liar, {}).items()):
             peer_seeds.append(seed)  # w masked with the liar; w used sign +1 iff w < liar
