@@ -7,8 +7,8 @@ possible exclusion request, until the session's client object is dropped."""
 from __future__ import annotations
 
 import enum
-from types import MappingProxyType
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 

@@ -11,8 +11,8 @@ from ...errors import InvalidMessageError
 from ..messages import ConsistencyCheckRequest, MaskedInputReply, Message
 from ..packing import unpack_into
 from .context import ServerContext
-from .requests import Requests
 from .r3_consistency_check import unmasking_requests
+from .requests import Requests
 
 
 def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
