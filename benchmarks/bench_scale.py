@@ -93,7 +93,7 @@ def _serve(conn, config, registry) -> None:  # type: ignore[no-untyped-def]
             elif op == "abort":
                 out = server.abort(*args)
             elif op == "state":
-                out = (server.stage, server.result, server.ctx.graph)
+                out = (server.stage, server.result, server.ctx.graph, _status("VmHWM"))
             else:
                 raise ValueError(f"unknown call {op!r}")
             reply = ("ok", out)
@@ -133,13 +133,13 @@ class RemoteServer:
     """The parts of :class:`~secagg.protocol.server.SecAggServer` a session driver uses, with the
     server itself in a child process."""
 
-    def __init__(self, config, identity_registry) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, config, identity_registry, progress: bool = False) -> None:  # type: ignore[no-untyped-def]
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_serve, args=(child, config, dict(identity_registry)), daemon=True)
         self._proc.start()
         child.close()
-        self.config = config
+        self.config, self.progress, self._t0 = config, progress, time.perf_counter()
         self.stage, self.result, self.ctx = None, None, SimpleNamespace(graph=None)
 
     def _call(self, op: str, *args: object) -> object:
@@ -151,7 +151,10 @@ class RemoteServer:
         return value
 
     def _refresh(self) -> None:
-        self.stage, self.result, self.ctx.graph = self._call("state")  # type: ignore[misc]
+        self.stage, self.result, self.ctx.graph, peak = self._call("state")  # type: ignore[misc]
+        if self.progress:  # a long run reports as it goes (stderr), so a partial run still tells
+            print(f"  [{time.perf_counter() - self._t0:8.1f} s] stage {self.stage.name:<17} server peak "
+                  f"{peak:7.0f} MiB, driver {_status('VmRSS'):7.0f} MiB", file=sys.stderr, flush=True)
 
     def _requests(self, op: str) -> Mapping[int, bytes]:
         ids = self._call(op)
@@ -198,7 +201,7 @@ def run_point(n: int, d: int, seed: int, backend: str | None) -> dict:
     session = make_session(list(range(n)), vector_length=d, protocol="secagg+", clipping_range=1.0,
                            quantization_range=Q, rounding_seeds=rounding, **options)
     local = session.server  # built by make_session; its twin runs in a process of its own
-    session.server = RemoteServer(local.config, local.ctx.identity_registry)  # type: ignore[assignment]
+    session.server = RemoteServer(local.config, local.ctx.identity_registry, progress=n >= 10_000)  # type: ignore[assignment]
     del local
     try:
         res = session.finish(inputs)
@@ -239,10 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.n:
         cmd = [sys.executable, os.path.abspath(__file__), "--point", "--n", str(n), "--d", str(args.d),
                "--seed", str(args.seed)] + (["--backend", args.backend] if args.backend else [])
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=None, text=True)  # progress shows as it goes
         if done.returncode:
-            print(f"{n:>7} failed:\n{done.stderr[-2000:]}", flush=True)
-            rows.append({"n": n, "d": args.d, "error": done.stderr[-2000:], "correct": False})
+            print(f"{n:>7} failed (exit status {done.returncode}; its error is above)", flush=True)
+            rows.append({"n": n, "d": args.d, "error": f"exit status {done.returncode}", "correct": False})
             continue
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
