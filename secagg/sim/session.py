@@ -77,6 +77,9 @@ class SimulationResult:
 
 FEED_BATCH = 256
 """Clients handed their inputs at once by :meth:`SimulatedSession.finish`."""
+DELIVER_BATCH = 1024
+DELIVER_BYTES = 64 << 20
+"""Requests handed to the clients at once: at most this many, of at most this many bytes (plus one)."""
 
 
 class SimulatedSession:
@@ -123,10 +126,14 @@ class SimulatedSession:
             self.server_cpu += time.process_time() - c0
 
     def _deliver(self, only: set[int] | None = None) -> None:
-        """Deliver the pending requests (of ``only`` these clients) and feed the server the replies."""
+        """Deliver the pending requests (of ``only`` these clients) and feed the server the replies,
+        ``DELIVER_BATCH`` requests (or ``DELIVER_BYTES``) at a time: at n = 10^5 one stage's
+        requests add up to tens of gigabytes (round 0's each carry the cohort's ids), so they are
+        never all held at once."""
         assert self._requests is not None
-        stage, server, requests = self.server.stage, self.server, self._requests
-        outgoing = []
+        stage, requests = self.server.stage, self._requests
+        outgoing: list[tuple[int, bytes]] = []
+        size = 0
         # requests are encoded when read (secagg.protocol.server.requests): read each once, and
         # with ``only`` just those
         for cid in requests if only is None else sorted(c for c in only if c in requests):
@@ -141,6 +148,15 @@ class SimulatedSession:
                     continue
             self.received[cid][stage.name] += len(request)
             outgoing.append((cid, request))
+            size += len(request)
+            if len(outgoing) >= DELIVER_BATCH or size >= DELIVER_BYTES:
+                self._exchange(stage, outgoing)
+                outgoing, size = [], 0
+        if outgoing:
+            self._exchange(stage, outgoing)
+
+    def _exchange(self, stage: Stage, outgoing: list[tuple[int, bytes]]) -> None:
+        """Hand the clients these requests; give the server each reply as it comes."""
         for outcome in self.clients.handle(outgoing):
             cid = outcome.client_id
             self.client_time[cid] += outcome.seconds
@@ -155,7 +171,7 @@ class SimulatedSession:
                 continue
             self.sent[cid][stage.name] += len(reply)
             try:
-                self._server_call(server.receive, cid, reply)
+                self._server_call(self.server.receive, cid, reply)
             except SecAggError as exc:
                 self.rejected[cid] = exc
 
