@@ -34,10 +34,14 @@ def accept(ctx: ServerContext, cid: int, reply: UnmaskingReply) -> None:
     if set(reply.self_mask_shares) != set(ctx.survivors_for(cid)) or \
             set(reply.key_shares) != set(ctx.dropped_for(cid)):
         raise InvalidMessageError(f"client {cid} revealed shares for other clients than requested")
-    for owner, raw in reply.self_mask_shares.items():
-        ctx.self_mask_shares.setdefault(owner, []).append((cid, raw))
-    for owner, raw in reply.key_shares.items():
-        ctx.key_shares.setdefault(owner, []).append((cid, raw))
+    # only the first t + SPARE_SHARES of an owner's shares are ever combined, unless its dealer
+    # committed to them (active): then a bad one is replaced by the next (see _rebuild)
+    used = ctx.config.threshold + SPARE_SHARES
+    for kept, revealed in ((ctx.self_mask_shares, reply.self_mask_shares), (ctx.key_shares, reply.key_shares)):
+        for owner, raw in revealed.items():
+            shares = kept.setdefault(owner, [])
+            if len(shares) < used or owner in ctx.share_commitments:
+                shares.append((cid, raw))
     ctx.unmasked_by.add(cid)
 
 
