@@ -5,7 +5,8 @@
 Each point runs in a fresh interpreter (so its peak memory is its own), and inside it the server
 state machine runs in a process of its own: the session driver talks to it through a pipe
 (:class:`RemoteServer`: ``start`` / ``receive`` / ``advance``, the stage's requests fetched in
-batches as the driver reads them). So the server's peak RSS is measured in the server's own
+batches as the driver reads them, replies sent one way without awaiting an answer; a rejected
+reply is listed at the end and fails the point). So the server's peak RSS is measured in the server's own
 process (``VmHWM`` of that process, and its growth above the RSS it had before the session),
 apart from the simulated clients and the driver, whose process's peak RSS is reported too.
 
@@ -74,22 +75,29 @@ def _serve(conn, config, registry) -> None:  # type: ignore[no-untyped-def]
     base = _status("VmRSS")
     server = SecAggServer(config, identity_registry=registry)
     requests: Mapping[int, bytes] = {}
+    rejected: dict[int, str] = {}
     wall = cpu = 0.0
     while True:
         op, args = conn.recv()
         if op == "stop":
             conn.send(("ok", {"server_wall_s": wall, "server_cpu_s": cpu, "base_rss_mib": base,
-                              "peak_rss_mib": _status("VmHWM")}))
+                              "peak_rss_mib": _status("VmHWM"), "rejected": rejected}))
             return
         t0, c0 = time.perf_counter(), time.process_time()
+        if op == "receive":  # one-way (no reply awaited: a round trip per reply would dominate)
+            try:
+                server.receive(*args)
+            except Exception as exc:  # noqa: BLE001 - reported at the end; the sum check fails too
+                rejected[args[0]] = f"{type(exc).__name__}: {exc}"
+            wall += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            continue
         try:
             if op == "get":
                 out: object = [requests[cid] for cid in args]
             elif op in ("start", "advance"):
                 requests = server.start() if op == "start" else server.advance()
                 out = list(requests)
-            elif op == "receive":
-                out = server.receive(*args)
             elif op == "abort":
                 out = server.abort(*args)
             elif op == "state":
@@ -168,7 +176,9 @@ class RemoteServer:
         return self._requests("advance")
 
     def receive(self, client_id: int, data: bytes) -> None:
-        self._call("receive", client_id, data)
+        """Sent without waiting: the server process handles replies in order, before any later call;
+        a rejected reply is not raised here but listed by :meth:`stop` (an honest run has none)."""
+        self._conn.send(("receive", (client_id, data)))
 
     def abort(self, reason: str) -> dict[int, bytes]:
         out = self._call("abort", reason)
@@ -220,7 +230,8 @@ def run_point(n: int, d: int, seed: int, backend: str | None) -> dict:
             "client_cpu_s": res.seconds["client_cpu"], "server_peak_rss_mib": server["peak_rss_mib"],
             "server_base_rss_mib": server["base_rss_mib"],
             "driver_peak_rss_mib": _status("VmHWM"), "driver_base_rss_mib": driver_base,
-            "backend": backend or "inprocess", "correct": correct, "load": os.getloadavg()}
+            "rejected": server["rejected"], "backend": backend or "inprocess",
+            "correct": correct and not server["rejected"], "load": os.getloadavg()}
 
 
 def main(argv: list[str] | None = None) -> int:
