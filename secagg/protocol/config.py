@@ -96,6 +96,8 @@ class SessionConfig:
         if self.graph_kind not in (GRAPH_COMPLETE, GRAPH_HARARY):
             raise ConfigError(f"unknown graph kind {self.graph_kind!r}")
         n = len(ids)
+        if type(self.degree) is not int:
+            raise ConfigError(f"degree must be an int, got {self.degree!r:.40}")
         if self.graph_kind == GRAPH_COMPLETE and self.degree != n - 1:
             raise ConfigError(f"the complete graph on {n} clients has degree {n - 1}")
         if type(self.threshold) is not int or not 1 <= self.threshold <= self.degree + 1:
