@@ -112,7 +112,7 @@ class SimulatedSession:
         self.errors: dict[int, SecAggError] = {}
         self.rejected: dict[int, SecAggError] = {}
         self.server_time = self.server_cpu = self.client_cpu = 0.0
-        self._requests: dict[int, bytes] | None = None
+        self._requests: Mapping[int, bytes] | None = None  # encoded when read (server.requests)
         self._delivered: set[int] = set()  # clients given the current stage's request
         self._fed: set[int] = set()  # clients given their input
 
