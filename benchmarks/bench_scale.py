@@ -93,8 +93,13 @@ def _serve(conn, config, registry) -> None:  # type: ignore[no-untyped-def]
             cpu += time.process_time() - c0
             continue
         try:
-            if op == "get":
-                out: object = [requests[cid] for cid in args]
+            if op == "get":  # the asked ids, or as many as fit in 16 MiB, or 16 MiB (round 0's requests carry the cohort)
+                out, size = [], 0
+                for cid in args:
+                    out.append(requests[cid])
+                    size += len(out[-1])
+                    if size >= 16 << 20:
+                        break
             elif op in ("start", "advance"):
                 requests = server.start() if op == "start" else server.advance()
                 out = list(requests)
@@ -124,7 +129,7 @@ class _RemoteRequests(Mapping[int, bytes]):
         if cid not in self._cache:
             start = self._pos[cid]
             chunk = self._ids[start:start + self._batch]
-            self._cache = dict(zip(chunk, self._server._call("get", chunk)))
+            self._cache = dict(zip(chunk, self._server._call("get", chunk)))  # a prefix of chunk
         return self._cache.pop(cid)
 
     def __iter__(self) -> Iterator[int]:
