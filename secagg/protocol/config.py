@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import bisect
+import collections
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..core.masking import check_variance
 from ..core.prg import check_modulus, check_seed
@@ -92,6 +96,8 @@ class SessionConfig:
         if self.graph_kind not in (GRAPH_COMPLETE, GRAPH_HARARY):
             raise ConfigError(f"unknown graph kind {self.graph_kind!r}")
         n = len(ids)
+        if type(self.degree) is not int:
+            raise ConfigError(f"degree must be an int, got {self.degree!r:.40}")
         if self.graph_kind == GRAPH_COMPLETE and self.degree != n - 1:
             raise ConfigError(f"the complete graph on {n} clients has degree {n - 1}")
         if type(self.threshold) is not int or not 1 <= self.threshold <= self.degree + 1:
@@ -141,19 +147,42 @@ class SessionConfig:
         seed = self.graph_seed if seed is None else seed
         if seed is None:
             raise ConfigError("an active SecAgg+ session's graph exists once its clients revealed the seed")
-        return build_graph(self.graph_kind, self.client_ids, self.degree, seed)
+        # kept on the (immutable) config: the clients sharing it skip even the graph cache's
+        # lookup, which hashes all n ids (2 ms a client at n = 10^5)
+        graphs = self.__dict__.setdefault("_graphs", {})
+        graph = graphs.get(seed)
+        if graph is None:
+            graph = build_graph(self.graph_kind, self.client_ids, self.degree, seed)
+            if len(graphs) >= 4:
+                graphs.clear()
+            graphs[seed] = graph
+        return graph
 
     def digest(self) -> bytes:
-        """SHA-256 of the configuration as it travels (see :func:`~.transcript.config_digest`)."""
-        return config_digest(self.to_wire())
+        """SHA-256 of the configuration as it travels (see :func:`~.transcript.config_digest`);
+        computed once (the config is immutable)."""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            cached = config_digest(self.to_wire())
+            object.__setattr__(self, "_digest", cached)
+        return cached
 
     def stages(self) -> tuple[Stage, ...]:
         """The stages this session runs, in order."""
         return tuple(s for s in Stage if (s is not Stage.GRAPH_SEED or self.clients_draw_graph_seed)
                      and (s is not Stage.CONSISTENCY_CHECK or self.active))
 
+    def includes(self, client_id: int) -> bool:
+        """Whether ``client_id`` is in the cohort (a binary search: O(log n))."""
+        ids = self.client_ids
+        pos = bisect.bisect_left(ids, client_id)
+        return pos < len(ids) and ids[pos] == client_id
+
     def to_wire(self) -> dict[str, Any]:
-        return {"client_ids": list(self.client_ids), "graph_kind": self.graph_kind,
+        """The config as it travels; the ids as one packed little-endian uint64 string (8 bytes an id:
+        at n = 10^5 every client decodes and compares 800 kB with memcpy-speed operations, where a
+        list of ints costs a Python object per id per client, O(n^2) in all)."""
+        return {"client_ids": _packed_ids(self), "graph_kind": self.graph_kind,
                 "degree": self.degree, "threshold": self.threshold,
                 "modulus_bits": self.bits, "vector_length": self.vector_length,
                 "clipping_range": self.clipping_range, "quantization_range": self.quantization_range,
@@ -167,8 +196,8 @@ class SessionConfig:
         if set(body) != _WIRE_FIELDS:
             raise InvalidMessageError(f"config must have exactly the fields {sorted(_WIRE_FIELDS)}")
         ids, bits = body["client_ids"], body["modulus_bits"]
-        if type(ids) is not list:
-            raise InvalidMessageError("config client_ids must be a list")
+        if type(ids) is not bytes or len(ids) % 8:
+            raise InvalidMessageError("config client_ids must be packed 8-byte little-endian ids")
         if type(bits) is not int or not 1 <= bits <= 64:
             raise InvalidMessageError(f"config modulus_bits must be an int in [1, 64], got {bits!r:.40}")
         if body["protocol_version"] != PROTOCOL_VERSION:
@@ -177,12 +206,33 @@ class SessionConfig:
         seeded_by_clients = body["threat_model"] == "active" and body["graph_kind"] == GRAPH_HARARY
         if body["graph_seed"] is None and not seeded_by_clients:
             raise InvalidMessageError("config graph_seed is missing")
+        # each value keyed with its exact type, so that a cached config never stands in for a
+        # wire form that differs only in type (1 == 1.0 == True)
+        key = (ids, session_id, bits, tuple((k, type(body[k]), body[k]) for k in sorted(body)
+                                            if k not in ("client_ids", "modulus_bits", "protocol_version")))
+        for seen, config in list(_RECENT):  # a copy: another thread may add to it
+            if seen == key:  # compared, not hashed: memcmp of the packed ids
+                return config
         try:
-            return cls(client_ids=tuple(ids), session_id=session_id, modulus_range=1 << bits,
-                       **{k: v for k, v in body.items()
-                          if k not in ("client_ids", "modulus_bits", "protocol_version")})
+            config = cls(client_ids=tuple(np.frombuffer(ids, dtype="<u8").tolist()), session_id=session_id,
+                         modulus_range=1 << bits, **{k: v for k, _, v in key[3]})
         except (ConfigError, TypeError) as exc:
             raise InvalidMessageError(f"invalid session config: {exc}") from None
+        _RECENT.appendleft((key, config))
+        return config
+
+
+_RECENT: collections.deque[tuple[tuple[Any, ...], SessionConfig]] = collections.deque(maxlen=4)
+"""The last configs rebuilt from the wire: the clients of an in-process simulation share one
+(validated, immutable) config instead of each holding and checking its own n-id tuple (n^2)."""
+
+
+def _packed_ids(config: SessionConfig) -> bytes:
+    cached = config.__dict__.get("_packed_ids")
+    if cached is None:
+        cached = np.asarray(config.client_ids, dtype="<u8").tobytes()
+        object.__setattr__(config, "_packed_ids", cached)
+    return cached
 
 
 _WIRE_FIELDS = frozenset(("client_ids", "graph_kind", "degree", "threshold", "modulus_bits", "vector_length",

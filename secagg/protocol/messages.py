@@ -20,7 +20,7 @@ from ..core.prg import MAX_VECTOR_ELEMENTS
 from ..errors import InvalidMessageError, ReplayError
 from .stage import Stage
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3  # 3: the config's client ids travel packed (SessionConfig.to_wire)
 SESSION_ID_BYTES = 16
 KEY_BYTES = 32
 HASH_BYTES = 32

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +77,13 @@ class SimulationResult:
     graph: Graph | None = None
 
 
+FEED_BATCH = 256
+"""Clients handed their inputs at once by :meth:`SimulatedSession.finish`."""
+DELIVER_BATCH = 1024
+DELIVER_BYTES = 64 << 20
+"""Requests handed to the clients at once: at most this many, of at most this many bytes (plus one)."""
+
+
 class SimulatedSession:
     """A real :class:`SecAggServer` and simulated clients hosted by a client ``backend``.
 
@@ -115,7 +122,7 @@ class SimulatedSession:
         self.errors: dict[int, SecAggError] = {}
         self.rejected: dict[int, SecAggError] = {}
         self.server_time = self.server_cpu = self.client_cpu = 0.0
-        self._requests: dict[int, bytes] | None = None
+        self._requests: Mapping[int, bytes] | None = None  # encoded when read (server.requests)
         self._delivered: set[int] = set()  # clients given the current stage's request
         self._fed: set[int] = set()  # clients given their input
 
@@ -129,15 +136,21 @@ class SimulatedSession:
             self.server_cpu += time.process_time() - c0
 
     def _deliver(self, only: set[int] | None = None) -> None:
-        """Deliver the pending requests (of ``only`` these clients) and feed the server the replies."""
+        """Deliver the pending requests (of ``only`` these clients) and feed the server the replies,
+        ``DELIVER_BATCH`` requests (or ``DELIVER_BYTES``) at a time: at n = 10^5 one stage's
+        requests add up to tens of gigabytes (round 0's each carry the cohort's ids), so they are
+        never all held at once."""
         assert self._requests is not None
-        stage, server = self.server.stage, self.server
-        outgoing = []
-        for cid, request in self._requests.items():
+        stage, requests = self.server.stage, self._requests
+        outgoing: list[tuple[int, bytes]] = []
+        size = 0
+        # requests are encoded when read (secagg.protocol.server.requests): read each once, and
+        # with ``only`` just those
+        for cid in requests if only is None else sorted(c for c in only if c in requests):
             gone = self.schedule.get(cid)
-            if ((gone is not None and gone <= stage) or cid in self.errors or cid in self._delivered
-                    or (only is not None and cid not in only)):
+            if (gone is not None and gone <= stage) or cid in self.errors or cid in self._delivered:
                 continue
+            request = self._server_call(requests.__getitem__, cid)  # encoding it is the server's work
             self._delivered.add(cid)
             if self.tamper is not None:
                 request = self.tamper(stage, "request", cid, request)
@@ -145,6 +158,15 @@ class SimulatedSession:
                     continue
             self.received[cid][stage.name] += len(request)
             outgoing.append((cid, request))
+            size += len(request)
+            if len(outgoing) >= DELIVER_BATCH or size >= DELIVER_BYTES:
+                self._exchange(stage, outgoing)
+                outgoing, size = [], 0
+        if outgoing:
+            self._exchange(stage, outgoing)
+
+    def _exchange(self, stage: Stage, outgoing: list[tuple[int, bytes]]) -> None:
+        """Hand the clients these requests; give the server each reply as it comes."""
         for outcome in self.clients.handle(outgoing):
             cid = outcome.client_id
             self.client_time[cid] += outcome.seconds
@@ -159,7 +181,7 @@ class SimulatedSession:
                 continue
             self.sent[cid][stage.name] += len(reply)
             try:
-                self._server_call(server.receive, cid, reply)
+                self._server_call(self.server.receive, cid, reply)
             except SecAggError as exc:
                 self.rejected[cid] = exc
 
@@ -215,11 +237,18 @@ class SimulatedSession:
         self._guarded(run)
 
     def finish(self, inputs: Mapping[int, np.ndarray]) -> SimulationResult:
-        """Give the clients not yet fed their inputs (validated by the caller) and run the rest."""
+        """Give the clients not yet fed their inputs (validated by the caller) and run the rest.
+
+        Inputs are read and handed over ``FEED_BATCH`` clients at a time, each batch's masked
+        inputs sent before the next is read: with a lazy ``inputs`` mapping (say one that draws
+        each client's vector from its seed) at most one batch of inputs exists at once.
+        """
         try:
             self.setup()
             if self._requests and self.server.stage is Stage.MASKED_INPUT:
-                self.feed(inputs)
+                pending = [cid for cid in inputs if cid not in self._fed]
+                for start in range(0, len(pending), FEED_BATCH):
+                    self.feed({cid: inputs[cid] for cid in pending[start:start + FEED_BATCH]})
             while self._requests:
                 self._deliver()
                 self._advance()
@@ -259,31 +288,56 @@ class SimulatedSession:
 PROTOCOLS = ("secagg", "secagg+")
 INPUT_KINDS = (INPUT_FLOAT, INPUT_QUANTIZED)
 
+class _InputView(Mapping[int, np.ndarray]):
+    """The caller's inputs under their canonical client ids, each array read when asked for (a
+    lazy mapping is never materialised)."""
+
+    def __init__(self, inputs: Mapping[int, np.ndarray], keys: dict[int, object]) -> None:
+        self._inputs, self._keys = inputs, keys
+
+    def __getitem__(self, cid: int) -> np.ndarray:
+        return np.asarray(self._inputs[self._keys[cid]])  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
 def _inputs(inputs: Mapping[int, np.ndarray],
-            quantization_range: object) -> tuple[list[int], dict[int, np.ndarray], str]:
+            quantization_range: object) -> tuple[list[int], Mapping[int, np.ndarray], str]:
     """Check the inputs of :func:`simulate` (ids, dtypes, lengths, finiteness, quantized values
-    below Q) before any work: (sorted ids, id -> array, input kind)."""
+    below Q) before any work, reading each once and keeping none: (sorted ids, id -> array, input
+    kind)."""
     if not isinstance(inputs, Mapping) or len(inputs) < 2:
         raise InputError("inputs must map at least 2 client ids to 1-D vectors")
-    arrays = {cid: np.asarray(inputs[key]) for cid, key in zip(check_client_ids(inputs), inputs)}
-    ids = sorted(arrays)
-    shapes = {a.shape for a in arrays.values()}
+    keys = dict(zip(check_client_ids(inputs), inputs))
+    view = _InputView(inputs, keys)
+    shapes, dtypes, non_finite, top = set(), set(), None, 0
+    for cid in keys:
+        a = view[cid]
+        shapes.add(a.shape)
+        dtypes.add(a.dtype)
+        if a.dtype.kind == "f" and non_finite is None and a.size and not np.isfinite(a).all():
+            non_finite = cid
+        elif a.dtype.kind == "u" and a.size:
+            top = max(top, int(a.max()))
+    ids = sorted(keys)
     if len(shapes) != 1 or len(next(iter(shapes))) != 1:
         raise ShapeError(f"inputs must be 1-D vectors of one length, got shapes {sorted(shapes)[:5]}")
     check_int("the input length", next(iter(shapes))[0], lo=1, hi=MAX_VECTOR_ELEMENTS, error=ShapeError)
-    dtypes = {a.dtype for a in arrays.values()}
     if dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
-        for cid, a in arrays.items():
-            if not np.isfinite(a).all():
-                raise NonFiniteError(f"input of client {cid} contains NaN or infinity")
-        return ids, arrays, INPUT_FLOAT
+        if non_finite is not None:
+            raise NonFiniteError(f"input of client {non_finite} contains NaN or infinity")
+        return ids, view, INPUT_FLOAT
     if all(d.kind == "u" for d in dtypes):
         q = check_quantization(quantization_range)
-        for cid, a in arrays.items():
-            if int(a.max()) >= q:
-                raise InputError(f"quantized input of client {cid} has values >= quantization_range = {q}; "
-                                 "quantized inputs must lie in [0, quantization_range)")
-        return ids, arrays, INPUT_QUANTIZED
+        if top >= q:
+            worst = next(cid for cid in keys if int(view[cid].max()) >= q)  # a second pass, only to name it
+            raise InputError(f"quantized input of client {worst} has values >= quantization_range = {q}; "
+                             "quantized inputs must lie in [0, quantization_range)")
+        return ids, view, INPUT_QUANTIZED
     raise DTypeError("inputs must all be float32/float64 vectors or all unsigned (already quantized) vectors, "
                      f"got dtypes {sorted(map(str, dtypes))}")
 
@@ -388,4 +442,4 @@ def simulate(inputs: Mapping[int, np.ndarray], *, protocol: str = "secagg+",
                            threshold=threshold, rounding_seeds=rounding_seeds, graph_seed=graph_seed,
                            tamper=tamper, noise_plans=noise_plans, backend=backend,
                            backend_options=backend_options)
-    return session.finish(arrays)
+    return session.finish(arrays)  # read batch by batch (SimulatedSession.finish)

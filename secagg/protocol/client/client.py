@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -98,7 +99,9 @@ class SecAggClient:
         self.ctx = ClientContext(client_id=client_id,
                                  update=None if update is None else r0_advertise_keys.as_input(update),  # type: ignore[arg-type]
                                  rounding_seed=rounding_seed, identity=identity,
-                                 identity_registry=dict(identity_registry or {}),
+                                 # read-only here: a simulation's n clients share the caller's map
+                                 identity_registry=MappingProxyType(identity_registry) if isinstance(
+                                     identity_registry, dict) else dict(identity_registry or {}),
                                  noise=noise, policy=policy or ClientPolicy(),
                                  graph_nonce=None if graph_nonce is None else check_seed(graph_nonce, "graph_nonce"))
         self.state = ClientState.ADVERTISE_KEYS

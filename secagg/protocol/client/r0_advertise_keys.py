@@ -24,7 +24,7 @@ from .context import ClientContext
 
 def handle(ctx: ClientContext, request: AdvertiseKeysRequest) -> AdvertiseKeysReply:
     config = SessionConfig.from_wire(request.config, request.session_id)
-    if ctx.client_id not in config.client_ids:
+    if not config.includes(ctx.client_id):
         raise UnknownClientError(f"the session config does not list this client ({ctx.client_id})")
     if config.active and ctx.identity is None:
         raise ConfigError("the active threat model needs this client's identity key")

@@ -137,5 +137,10 @@ def handle(ctx: ClientContext, request: MaskedInputRequest) -> MaskedInputReply:
              for p in peers]
     signs = [1 if me < p else -1 for p in peers]
     vector = masked_vector(ctx, seeds, signs)
+    # used up: the input, its rounding seed and noise plan, the share-encryption keys; and, but in
+    # the active model (an exclusion request needs them), the neighbours' public keys
+    ctx.update, ctx.rounding_seed, ctx.noise, ctx.share_keys = None, None, None, {}  # type: ignore[assignment]
+    if not cfg.active:
+        ctx.peer_keys = {}
     return MaskedInputReply(session_id=cfg.session_id, client_id=me, length=cfg.vector_length,
                             bits=cfg.bits, data=pack(vector, cfg.bits), refused=tuple(sorted(refused)))

@@ -9,6 +9,8 @@ import numpy as np
 
 from ..config import SessionConfig
 from ..graphs import Graph
+from .envelopes import EnvelopeStore
+from .spool import MaskedInputSpool
 
 
 @dataclass
@@ -25,8 +27,11 @@ class ServerContext:
     commitments: dict[int, bytes] = field(default_factory=dict)
     cohort_digest: bytes = b""
     nonces: dict[int, bytes] = field(default_factory=dict)
-    # U2: sender -> receiver -> ciphertext
-    ciphertexts: dict[int, dict[int, bytes]] = field(default_factory=dict)
+    # U2: the clients whose encrypted shares were accepted; their envelopes (sender -> holder ->
+    # envelope, compact) until routed in round 2's requests, then (active) only the 64-byte
+    # commitment heads that r1_share_keys.share_hashes reads
+    sharers: set[int] = field(default_factory=set)
+    envelopes: EnvelopeStore = field(default_factory=EnvelopeStore)
     # active: owner -> (self-mask seed commitment, hashes of its own kept shares, signature); the
     # hashes of the shares it dealt head its envelopes (see r1_share_keys.share_hashes)
     share_commitments: dict[int, tuple[bytes, bytes, bytes]] = field(default_factory=dict)
@@ -34,9 +39,9 @@ class ServerContext:
     refused: dict[int, frozenset[int]] = field(default_factory=dict)
     # client -> why it was blamed (it revealed a share that does not match its owner's commitment)
     blamed: dict[int, str] = field(default_factory=dict)
-    # active: every MaskedInputReply message as received, kept until the round ends in case its
-    # sender must be taken out of the sum (see r4_unmasking / exclusion)
-    masked_inputs: dict[int, bytes] = field(default_factory=dict)
+    # active: every accepted masked vector (packed), spooled to disk until the round ends in case
+    # its sender must be taken out of the sum (see r4_unmasking / exclusion)
+    spool: MaskedInputSpool = field(default_factory=MaskedInputSpool)
     # round 4 results: rebuilt self-mask seeds of contributors, masking keys of dropped clients
     self_seeds: dict[int, bytes] = field(default_factory=dict)
     dropped_keys: dict[int, bytes] = field(default_factory=dict)
@@ -72,7 +77,7 @@ class ServerContext:
 
     @property
     def u2(self) -> frozenset[int]:
-        return self._set("u2", self.ciphertexts)
+        return self._set("u2", self.sharers)
 
     @property
     def u3(self) -> frozenset[int]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from ...errors import ConsistencyError, ThresholdError
 from ..graphseed import derive_seed, max_left_out, nonce_commitment
-from ..messages import GraphSeedReply, ShareKeysRequest
+from ..messages import GraphSeedReply
 from ..stage import Stage
 from ..transcript import session_id
 from .context import ServerContext
 from .r0_advertise_keys import share_keys_requests
+from .requests import Requests
 
 
 def accept(ctx: ServerContext, cid: int, reply: GraphSeedReply) -> None:
@@ -18,7 +19,7 @@ def accept(ctx: ServerContext, cid: int, reply: GraphSeedReply) -> None:
     ctx.nonces[cid] = reply.nonce
 
 
-def requests(ctx: ServerContext) -> dict[int, ShareKeysRequest]:
+def requests(ctx: ServerContext) -> Requests:
     cfg, cohort = ctx.config, len(ctx.commitments)
     left_out, allowed = cohort - len(ctx.nonces), max_left_out(cohort)
     if left_out > allowed:  # every client would refuse the seed: stop here, say why

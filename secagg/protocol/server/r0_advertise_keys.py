@@ -4,11 +4,14 @@ and route each client its neighbours' keys."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ...core.crypto import verify
 from ...errors import ConsistencyError, InvalidMessageError, UnknownClientError
 from ..messages import AdvertiseKeysReply, GraphSeedRequest, Message, SharedIdMap, ShareKeysRequest
 from ..transcript import advertise_transcript, cohort_digest, session_id
 from .context import ServerContext
+from .requests import Requests
 
 
 def accept(ctx: ServerContext, cid: int, reply: AdvertiseKeysReply) -> None:
@@ -31,7 +34,7 @@ def accept(ctx: ServerContext, cid: int, reply: AdvertiseKeysReply) -> None:
         ctx.commitments[cid] = reply.commitment
 
 
-def requests(ctx: ServerContext) -> dict[int, Message]:
+def requests(ctx: ServerContext) -> Mapping[int, Message] | Requests:
     cfg = ctx.config
     cohort = SharedIdMap((cid, (c, s, ctx.commitments.get(cid, b""))) for cid, (c, s, _) in ctx.keys.items())
     if cfg.clients_draw_graph_seed:
@@ -44,10 +47,14 @@ def requests(ctx: ServerContext) -> dict[int, Message]:
     return share_keys_requests(ctx)
 
 
-def share_keys_requests(ctx: ServerContext) -> dict[int, ShareKeysRequest]:
-    """Each client in U1 gets its neighbours' keys (and, in active SecAgg+, every revealed nonce)."""
-    cfg, u1, graph = ctx.config, ctx.u1, ctx.g
+def share_keys_requests(ctx: ServerContext) -> Requests:
+    """Each client in U1 gets its neighbours' keys (and, in active SecAgg+, every revealed nonce),
+    encoded when read."""
+    cfg, u1, graph, keys = ctx.config, ctx.u1, ctx.g, dict(ctx.keys)
     nonces = SharedIdMap(ctx.nonces)  # one map for every request: encoded once
-    return {cid: ShareKeysRequest(session_id=cfg.session_id, client_id=cid,
-                                  keys={p: ctx.keys[p] for p in graph.neighbors(cid) & u1}, nonces=nonces)
-            for cid in sorted(u1)}
+
+    def build(cid: int) -> ShareKeysRequest:
+        return ShareKeysRequest(session_id=cfg.session_id, client_id=cid,
+                                keys={p: keys[p] for p in sorted(graph.neighbors(cid) & u1)}, nonces=nonces)
+
+    return Requests(u1, build)

@@ -3,6 +3,8 @@ shares each client refused; then ask for the consistency check (active) or the u
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from ...errors import InvalidMessageError
@@ -10,6 +12,7 @@ from ..messages import ConsistencyCheckRequest, MaskedInputReply, Message
 from ..packing import unpack_into
 from .context import ServerContext
 from .r3_consistency_check import unmasking_requests
+from .requests import Requests
 
 
 def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
@@ -27,12 +30,14 @@ def accept(ctx: ServerContext, cid: int, reply: MaskedInputReply) -> None:
                                      np.empty(cfg.vector_length, dtype=np.uint64))
     else:
         unpack_into(reply.data, reply.length, reply.bits, ctx.masked_sum, add=True)
+    if cfg.active:  # kept on disk, not in memory, in case this client must be excluded later
+        ctx.spool.put(cid, reply.data)
     ctx.contributors.add(cid)
     if reply.refused:
         ctx.refused[cid] = frozenset(reply.refused)
 
 
-def requests(ctx: ServerContext) -> dict[int, Message]:
+def requests(ctx: ServerContext) -> Mapping[int, Message] | Requests:
     cfg = ctx.config
     if cfg.active:
         survivors = tuple(sorted(ctx.u3))

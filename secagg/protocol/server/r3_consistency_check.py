@@ -9,6 +9,7 @@ from ...core.crypto import verify
 from ..messages import ConsistencyCheckReply, UnmaskingRequest
 from ..transcript import consistency_transcript
 from .context import ServerContext
+from .requests import Requests
 
 
 def accept(ctx: ServerContext, cid: int, reply: ConsistencyCheckReply) -> None:
@@ -18,17 +19,19 @@ def accept(ctx: ServerContext, cid: int, reply: ConsistencyCheckReply) -> None:
 
 
 def unmasking_requests(ctx: ServerContext, recipients: Iterable[int], *,
-                       with_signatures: bool) -> dict[int, UnmaskingRequest]:
-    cfg = ctx.config
-    out = {}
-    for cid in sorted(recipients):
-        sigs = ({w: ctx.signatures[w] for w in ctx.g.group(cid) if w in ctx.signatures}
+                       with_signatures: bool) -> Requests:
+    """Each recipient's unmasking request, encoded when read (what it names is fixed by now: the
+    contributors, the refusals and the signatures no longer change)."""
+    cfg, signatures = ctx.config, dict(ctx.signatures)
+
+    def build(cid: int) -> UnmaskingRequest:
+        sigs = ({w: signatures[w] for w in sorted(ctx.g.group(cid)) if w in signatures}
                 if with_signatures else {})
-        out[cid] = UnmaskingRequest(session_id=cfg.session_id, client_id=cid,
-                                    survivors=ctx.survivors_for(cid), dropped=ctx.dropped_for(cid),
-                                    signatures=sigs)
-    return out
+        return UnmaskingRequest(session_id=cfg.session_id, client_id=cid, survivors=ctx.survivors_for(cid),
+                                dropped=ctx.dropped_for(cid), signatures=sigs)
+
+    return Requests(recipients, build)
 
 
-def requests(ctx: ServerContext) -> dict[int, UnmaskingRequest]:
+def requests(ctx: ServerContext) -> Requests:
     return unmasking_requests(ctx, ctx.signatures, with_signatures=True)

@@ -18,7 +18,7 @@ from ...core import shamir
 from ...core.crypto import KeyPair, pairwise_seed
 from ...core.masking import unmask
 from ...errors import ConsistencyError, InvalidMessageError, ThresholdError
-from ..messages import ExclusionRequest, MaskedInputReply, UnmaskingReply, decode
+from ..messages import ExclusionRequest, UnmaskingReply
 from ..packing import unpack_into
 from ..stage import Stage
 from ..transcript import KEY_SHARE, SELF_MASK_SHARE, is_committed_secret, share_hash
@@ -34,10 +34,14 @@ def accept(ctx: ServerContext, cid: int, reply: UnmaskingReply) -> None:
     if set(reply.self_mask_shares) != set(ctx.survivors_for(cid)) or \
             set(reply.key_shares) != set(ctx.dropped_for(cid)):
         raise InvalidMessageError(f"client {cid} revealed shares for other clients than requested")
-    for owner, raw in reply.self_mask_shares.items():
-        ctx.self_mask_shares.setdefault(owner, []).append((cid, raw))
-    for owner, raw in reply.key_shares.items():
-        ctx.key_shares.setdefault(owner, []).append((cid, raw))
+    # only the first t + SPARE_SHARES of an owner's shares are ever combined, unless its dealer
+    # committed to them (active): then a bad one is replaced by the next (see _rebuild)
+    used = ctx.config.threshold + SPARE_SHARES
+    for kept, revealed in ((ctx.self_mask_shares, reply.self_mask_shares), (ctx.key_shares, reply.key_shares)):
+        for owner, raw in revealed.items():
+            shares = kept.setdefault(owner, [])
+            if len(shares) < used or owner in ctx.share_commitments:
+                shares.append((cid, raw))
     ctx.unmasked_by.add(cid)
 
 
@@ -160,9 +164,8 @@ def finish(ctx: ServerContext) -> np.ndarray:
     peer_seeds, peer_signs = [], []
     for liar in sorted(liars):
         if liar in ctx.u3:  # its masked input is in the running sum: take it out
-            reply = decode(ctx.masked_inputs[liar])  # its raw MaskedInputReply, checked when it came
-            assert isinstance(reply, MaskedInputReply)
-            total -= unpack_into(reply.data, cfg.vector_length, cfg.bits,
+            # its packed vector as spooled when it came (checked then)
+            total -= unpack_into(ctx.spool.get(liar), cfg.vector_length, cfg.bits,
                                  np.empty(cfg.vector_length, dtype=np.uint64))
         for w, seed in sorted(ctx.exclusion_seeds.get(liar, {}).items()):
             peer_seeds.append(seed)  # w masked with the liar; w used sign +1 iff w < liar

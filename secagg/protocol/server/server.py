@@ -55,6 +55,7 @@ from . import (
     r4_unmasking,
 )
 from .context import ServerContext
+from .requests import Requests
 
 
 class ServerState(enum.Enum):
@@ -129,15 +130,15 @@ class SecAggServer:
         self.result: ServerResult | None = None
 
     # --- driving the session ------------------------------------------------------------------
-    def start(self) -> dict[int, bytes]:
-        """Round-0 requests (the session config) for every client."""
+    def start(self) -> Mapping[int, bytes]:
+        """Round-0 requests (the session config) for every client, each encoded when read
+        (:class:`~.requests.Requests`)."""
         if self.state is not ServerState.NEW:
             raise ProtocolError("the session has already started")
         cfg = self.config
         wire = cfg.to_wire()
-        return self._open(Stage.ADVERTISE_KEYS, {
-            cid: AdvertiseKeysRequest(session_id=cfg.session_id, client_id=cid, config=wire)
-            for cid in cfg.client_ids})
+        return self._open(Stage.ADVERTISE_KEYS, Requests(cfg.client_ids, lambda cid: AdvertiseKeysRequest(
+            session_id=cfg.session_id, client_id=cid, config=wire)))
 
     def receive(self, client_id: int, data: bytes) -> None:
         """Validate and record one reply of the current stage; raises (and ignores it) if bad."""
@@ -163,23 +164,20 @@ class SecAggServer:
         except SecAggError as exc:
             self.rejected[client_id] = exc
             raise
-        if self.stage is Stage.MASKED_INPUT and self.config.active:
-            # kept as received (the message, not its decoded copy) until the round ends, in case
-            # this client must be excluded; bytes are immutable, anything else is copied once
-            self.ctx.masked_inputs[client_id] = data if type(data) is bytes else bytes(data)
         self.replied.add(client_id)
 
     def ready(self) -> bool:
         """True when every expected client replied (or was rejected) or the deadline passed."""
         return self.replied | set(self.rejected) >= self.expected or self.clock() > self.deadline
 
-    def advance(self) -> dict[int, bytes]:
-        """Close the current stage; returns the next requests ({} once completed)."""
+    def advance(self) -> Mapping[int, bytes]:
+        """Close the current stage; returns the next requests, each encoded when read ({} once
+        completed)."""
         if self.state is not ServerState.COLLECTING:
             raise ProtocolError(f"cannot advance a session that is {self.state.value}")
         count, t = len(self.replied), self.config.threshold
         if count < t and self.stage is not Stage.EXCLUSION:  # there only the liars' neighbours answer
-            self.state = ServerState.ABORTED
+            self._aborted()
             raise ThresholdError(f"only {count} clients replied at stage {self.stage.name}; the "
                                  f"threshold is {t}", stage=self.stage.name, survivors=count,
                                  threshold=t)
@@ -194,36 +192,41 @@ class SecAggServer:
                     exclusion.check_complete(self.ctx)
                 total = r4_unmasking.finish(self.ctx)
             except SecAggError:
-                self.state = ServerState.ABORTED
+                self._aborted()
                 raise
             excluded = {c: "dealt shares that do not rebuild what it committed to (proven by its signature)"
                         for c in self.ctx.liars}
             self.result = ServerResult(total, self.ctx.u3 - set(self.ctx.liars),
                                        blamed={**self.ctx.blamed, **excluded}, refused=dict(self.ctx.refused),
                                        excluded=frozenset(self.ctx.liars))
-            self.ctx.masked_inputs = {}
+            self.ctx.spool.close()
             self.state = ServerState.COMPLETED
             self.expected = frozenset()
             return {}
         try:
             messages = module.requests(self.ctx)
         except SecAggError:
-            self.state = ServerState.ABORTED
+            self._aborted()
             raise
         stages = self.config.stages()
         return self._open(stages[stages.index(self.stage) + 1], messages)
 
     def abort(self, reason: str) -> dict[int, bytes]:
         """Give up; returns an abort message for every client that replied in the current stage."""
-        self.state = ServerState.ABORTED
+        self._aborted()
         return {cid: AbortMessage(session_id=self.config.session_id, client_id=cid,
                                   reason=reason[:200]).to_bytes() for cid in sorted(self.replied)}
 
-    def _open(self, stage: Stage, messages: Mapping[int, Message]) -> dict[int, bytes]:
+    def _aborted(self) -> None:
+        self.state = ServerState.ABORTED
+        self.ctx.spool.close()
+
+    def _open(self, stage: Stage, messages: Mapping[int, Message] | Requests) -> Requests:
         self.stage = stage
         self.state = ServerState.COLLECTING
-        self.expected = frozenset(messages)
+        requests = messages if isinstance(messages, Requests) else Requests.of(messages)
+        self.expected = frozenset(requests)
         self.replied = set()
         self.rejected = {}
         self.deadline = math.inf if self.stage_timeout is None else self.clock() + self.stage_timeout
-        return {cid: m.to_bytes() for cid, m in messages.items()}
+        return requests

@@ -148,7 +148,7 @@ class Adversary:
         r, length = cfg.modulus_range, cfg.vector_length
         value = unpack(reply.data, length, reply.bits).astype(object)  # type: ignore[attr-defined]
         value = value - prg_expand(b_seed, length, modulus_range=r).astype(object)
-        for peer in sorted(ctx.g.neighbors(victim) & set(ctx.ciphertexts)):
+        for peer in sorted(ctx.g.neighbors(victim) & ctx.u2):
             seed = pairwise_seed(s_pair, ctx.keys[peer][1], session_id=ctx.sid, me=victim, peer=peer)
             sign = 1 if victim < peer else -1
             value = value - sign * prg_expand(seed, length, modulus_range=r).astype(object)
