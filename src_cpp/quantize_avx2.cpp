@@ -15,7 +15,7 @@ inline __m256d load4(const float* x, __m256i& bad) {
   __m128 f = _mm_loadu_ps(x);
   const __m128i e = _mm_set1_epi32(0x7f800000);
   __m128i nonfinite = _mm_cmpeq_epi32(_mm_and_si128(_mm_castps_si128(f), e), e);
-  bad = _mm256_or_si256(bad, _mm256_castsi128_si256(nonfinite));
+  bad = _mm256_or_si256(bad, _mm256_zextsi128_si256(nonfinite));  // cast: upper half undefined
   return _mm256_cvtps_pd(f);
 }
 

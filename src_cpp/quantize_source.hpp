@@ -46,7 +46,8 @@ class QuantizeSource {
       }
       if (!ok) {
         size_t i = 0;
-        while (std::isfinite(double(x[i]))) ++i;
+        while (i < n && std::isfinite(double(x[i]))) ++i;
+        if (i == n) throw Error(ErrorCode::kInternal, "quantization kernel reported a non-finite value it did not see");
         throw Error(ErrorCode::kNonFinite, "update[" + std::to_string(b + i) +
                                                "] is NaN or infinite; remove non-finite values "
                                                "before quantizing");
