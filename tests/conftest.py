@@ -7,6 +7,7 @@ profile with many more examples.
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -34,10 +35,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture(scope="session")
 def ray_instance():
     """One local Ray instance (2 CPUs, no dashboard) shared by every Ray test of the run: Ray's
-    start-up is the slow part. Tests that use it skip with a reason where Ray is not installed."""
+    start-up is the slow part. Tests that use it skip with a reason where Ray is not installed.
+    Its workers get the test run's ``sys.path`` (as Flower's Ray backend gives its own instance),
+    so a later ``run_simulation``, which reuses this instance, can import apps defined in tests."""
     ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install 'secagg[ray]')")
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        pythonpath = os.pathsep.join(p for p in sys.path if p)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
     yield ray
     ray.shutdown()
 
