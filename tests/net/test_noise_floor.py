@@ -117,32 +117,34 @@ def _wait(predicate, what: str, bound: float = 60.0) -> None:
         waited += 0.05
 
 
-def test_clients_stop_on_a_server_whose_noise_is_below_their_floor(tmp_path, certs):
-    s = settings(dp=DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10, noise_multiplier=0.2,
-                             sampling="fixed"))
+def one_dp_round(tmp_path, certs, server_noise: float, floor: float, until) -> ClientThreads:
+    """Six clients with ``floor`` against a server planning ``server_noise``, run until ``until(server,
+    clients)`` holds; returns the stopped clients."""
+    s = settings(dp=DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10,
+                             noise_multiplier=server_noise, sampling="fixed"))
     server = start_server(tmp_path, certs, s, rounds=1)
-    policy = ClientPolicy(0.05, require_active=True, min_noise_multiplier=1.0)
+    policy = ClientPolicy(0.05, require_active=True, min_noise_multiplier=floor)
     clients = ClientThreads(tmp_path, certs, server.port, 6, dump=tmp_path / "dump", policy=policy)
     try:
-        _wait(lambda: len(clients.errors) == 6, "all six clients refusing")
+        until(server, clients)
     finally:
         clients.stop()
         server.stop()
+    return clients
+
+
+def test_clients_stop_on_a_server_whose_noise_is_below_their_floor(tmp_path, certs):
+    clients = one_dp_round(tmp_path, certs, 0.2, 1.0,
+                           lambda server, c: _wait(lambda: len(c.errors) == 6, "all six clients refusing"))
     assert all(isinstance(e, NoiseFloorError) for e in clients.errors.values()), clients.errors
     assert not (tmp_path / "dump").exists()  # nobody trained or masked anything
 
 
 def test_clients_take_part_when_the_honest_noise_meets_their_floor(tmp_path, certs):
-    s = settings(dp=DPConfig(clip_norm=1.0, clients_per_round=6, num_users=60, rounds=10, noise_multiplier=1.0,
-                             sampling="fixed"))
-    server = start_server(tmp_path, certs, s, rounds=1)
-    policy = ClientPolicy(0.05, require_active=True, min_noise_multiplier=0.5)
-    clients = ClientThreads(tmp_path, certs, server.port, 6, dump=tmp_path / "dump", policy=policy)
-    try:
+    def finished(server, _clients) -> None:
         assert server.wait(60), "the DP round did not finish"
-    finally:
-        clients.stop()
-        server.stop()
+
+    clients = one_dp_round(tmp_path, certs, 1.0, 0.5, finished)
     assert not clients.errors
     assert len(list((tmp_path / "dump").glob("r1_*.npz"))) == 6
     assert np.all(np.isfinite(np.load(next((tmp_path / "dump").glob("r1_*.npz")))["float_update"]))
