@@ -33,18 +33,35 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")
-def ray_instance():
-    """One local Ray instance (2 CPUs, no dashboard) shared by every Ray test of the run: Ray's
-    start-up is the slow part. Tests that use it skip with a reason where Ray is not installed.
-    Its workers get the test run's ``sys.path`` (as Flower's Ray backend gives its own instance),
-    so a later ``run_simulation``, which reuses this instance, can import apps defined in tests."""
+def ray_start_dir(tmp_path_factory):
+    """An empty directory to start Ray from; Ray is shut down when the test run ends."""
+    yield tmp_path_factory.mktemp("ray-cwd")
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_instance(ray_start_dir):
+    """A local Ray instance (2 CPUs, no dashboard) for a test module, started only if none runs (Ray's
+    start-up is the slow part; Flower's ``run_simulation`` shuts its instance down when it ends, so
+    each module checks). Tests that use it skip with a reason where Ray is not installed.
+
+    Ray puts the driver's working directory on its workers' ``sys.path``, ahead of site-packages:
+    started from a source checkout, the workers would import the uncompiled source tree instead of
+    the installed package. So Ray starts from an empty directory, and its workers get the test
+    run's ``sys.path`` (as Flower's Ray backend gives its own instance), so a ``run_simulation``
+    reusing this instance can import apps defined in the tests."""
     ray = pytest.importorskip("ray", reason="the 'ray' extra is not installed (pip install 'secagg[ray]')")
     if not ray.is_initialized():
-        pythonpath = os.pathsep.join(p for p in sys.path if p)
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": pythonpath}})
-    yield ray
-    ray.shutdown()
+        here = os.getcwd()
+        os.chdir(ray_start_dir)
+        try:
+            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}})
+        finally:
+            os.chdir(here)
+    return ray
 
 
 def make_test_backend(request: pytest.FixtureRequest, name: str):

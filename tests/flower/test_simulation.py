@@ -42,7 +42,7 @@ def either_mod(msg, ctxt, call_next):
 
 
 @pytest.fixture(scope="module")
-def strategies():
+def strategies(ray_instance):  # the test run's Ray instance, started where workers import the installed package
     ours, flowers = RecordingFedAvg(N), RecordingFedAvg(N)
     app = ServerApp()
 
