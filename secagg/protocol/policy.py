@@ -56,12 +56,16 @@ class ClientPolicy:
             return max(config.threshold, len(config.client_ids) - config.max_dropouts)
         return config.threshold
 
+    def colluders(self, config: SessionConfig) -> int:
+        """How many of the session's clients this client assumes may collude with the server
+        (``ceil(corrupt_fraction * n)``); they may add no noise."""
+        return math.ceil(self.corrupt_fraction * len(config.client_ids))
+
     def honest_noise_multiplier(self, config: SessionConfig, local_variance: float, sensitivity: float) -> float:
         """The noise multiplier this client can count on: the noise of the guaranteed contributors
-        less its assumed colluders (``ceil(corrupt_fraction * n)``, who may add none), over the L2
-        sensitivity of one update, both in the integer units the noise is added in."""
-        colluders = math.ceil(self.corrupt_fraction * len(config.client_ids))
-        honest = max(0, self.guaranteed_contributors(config) - colluders)
+        less its assumed :meth:`colluders`, over the L2 sensitivity of one update, both in the
+        integer units the noise is added in."""
+        honest = max(0, self.guaranteed_contributors(config) - self.colluders(config))
         return math.sqrt(honest * local_variance) / sensitivity
 
     def check_noise(self, config: SessionConfig, local_variance: float | None, sensitivity: float | None) -> float | None:
@@ -75,10 +79,10 @@ class ClientPolicy:
             return None
         z = self.honest_noise_multiplier(config, local_variance, sensitivity)
         if self.min_noise_multiplier is not None and z < self.min_noise_multiplier:
-            n, colluders = len(config.client_ids), math.ceil(self.corrupt_fraction * len(config.client_ids))
             raise NoiseFloorError(
                 f"the server's DP noise gives noise multiplier {z:.3g} over the {self.guaranteed_contributors(config)} "
-                f"contributors this client can count on (of {n}; less {colluders} assumed colluders), below this "
+                f"contributors this client can count on (of {len(config.client_ids)}; less {self.colluders(config)} "
+                "assumed colluders), below this "
                 f"client's floor {self.min_noise_multiplier:g}: it refuses the round (raise the server's noise, "
                 "or lower the floor knowingly)")
         return z
